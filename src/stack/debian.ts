@@ -1,0 +1,33 @@
+// Installs the Debian packages the bundled stack and its tools need, only where missing.
+import { execFileSync, spawnSync } from 'node:child_process';
+
+export const STACK_PACKAGES = {
+  orthanc: ['orthanc', 'orthanc-dicomweb', 'orthanc-wsi'],
+  postgres: ['postgresql'],
+  redis: ['redis-server'],
+  /** Used by the demo (storescu) and by the tests as independent judges. */
+  tools: ['dcmtk', 'dicom3tools', 'python3-hl7', 'libopenslide0'],
+} as const;
+
+export function isInstalled(pkg: string): boolean {
+  const res = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
+  return res.status === 0 && res.stdout.includes('install ok installed');
+}
+
+export function missingPackages(pkgs: readonly string[]): string[] {
+  return pkgs.filter((p) => !isInstalled(p));
+}
+
+/** apt-get install what is missing; as root only, otherwise say exactly what to run. */
+export function ensurePackages(pkgs: readonly string[], log: (msg: string) => void): void {
+  const missing = missingPackages(pkgs);
+  if (missing.length === 0) return;
+  const command = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`missing Debian packages: ${missing.join(', ')}; run: sudo apt-get update && sudo ${command}`);
+  }
+  log(`installing Debian packages: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-q'], { stdio: 'ignore', env });
+  execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: 'ignore', env });
+}

@@ -1,0 +1,74 @@
+// Studies and jobs: the ranked worklist (most suspicious first), one study's results with
+// every output and message, and one job's state and progress.
+import { Router } from 'express';
+import type { DataSource } from 'typeorm';
+import { FindingRow } from '../../db/entities/finding';
+import { JobRow } from '../../db/entities/job';
+import { OutboxRow } from '../../db/entities/outbox';
+import { StudyRow } from '../../db/entities/study';
+import { badRequest, notFound } from '../../errors/errors';
+
+const UID = /^[0-9]+(\.[0-9]+)*$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function outboxView(row: OutboxRow): Record<string, unknown> {
+  return {
+    id: row.id, kind: row.kind, label: row.label, objectUid: row.objectUid, state: row.state,
+    attempts: row.attempts, lastError: row.lastError, response: row.response,
+    createdAt: row.createdAt, deliveredAt: row.deliveredAt, bytes: row.payload?.length,
+  };
+}
+
+export function studiesRouter(ds: DataSource): Router {
+  const router = Router();
+
+  router.get('/studies', async (req, res) => {
+    const limit = Math.min(500, Math.max(1, Number(req.query.limit ?? 100) || 100));
+    const rows = await ds.getRepository(StudyRow).createQueryBuilder('s')
+      .orderBy('s.score', 'DESC', 'NULLS LAST')
+      .addOrderBy('s.first_seen_at', 'ASC')
+      .limit(limit)
+      .getMany();
+    const jobs = rows.length === 0 ? [] : await ds.getRepository(JobRow).createQueryBuilder('j')
+      .where('j.study_instance_uid in (:...uids)', { uids: rows.map((r) => r.studyInstanceUid) })
+      .orderBy('j.created_at', 'DESC')
+      .getMany();
+    res.json({
+      studies: rows.map((s, i) => {
+        const job = jobs.find((j) => j.studyInstanceUid === s.studyInstanceUid);
+        return { rank: i + 1, ...s, job: job ? { id: job.id, state: job.state, error: job.error } : null };
+      }),
+    });
+  });
+
+  router.get('/studies/:uid', async (req, res) => {
+    const uid = req.params.uid;
+    if (!UID.test(uid)) throw badRequest('not a DICOM UID');
+    const study = await ds.getRepository(StudyRow).findOneBy({ studyInstanceUid: uid });
+    if (!study) throw notFound(`study ${uid} is unknown to Sentinel`);
+    const jobs = await ds.getRepository(JobRow).find({ where: { studyInstanceUid: uid }, order: { createdAt: 'DESC' } });
+    const ids = jobs.map((j) => j.id);
+    const [findings, outbox] = ids.length === 0 ? [[], []] : await Promise.all([
+      ds.getRepository(FindingRow).createQueryBuilder('f').where('f.job_id in (:...ids)', { ids }).orderBy('f.score', 'DESC').getMany(),
+      ds.getRepository(OutboxRow).createQueryBuilder('o').where('o.job_id in (:...ids)', { ids }).orderBy('o.created_at', 'ASC').getMany(),
+    ]);
+    res.json({
+      study,
+      jobs: jobs.map((job) => ({
+        ...job,
+        findings: findings.filter((f) => f.jobId === job.id),
+        outputs: outbox.filter((o) => o.jobId === job.id).map(outboxView),
+      })),
+    });
+  });
+
+  router.get('/jobs/:id', async (req, res) => {
+    if (!UUID.test(req.params.id)) throw badRequest('not a job id');
+    const job = await ds.getRepository(JobRow).findOneBy({ id: req.params.id });
+    if (!job) throw notFound(`job ${req.params.id} not found`);
+    const outbox = await ds.getRepository(OutboxRow).findBy({ jobId: job.id });
+    res.json({ ...job, outputs: outbox.map(outboxView) });
+  });
+
+  return router;
+}

@@ -1,0 +1,33 @@
+// The one TypeORM data source. Schema changes go through migrations, which run at start;
+// `synchronize` is never used.
+import { DataSource } from 'typeorm';
+import { CursorRow } from './entities/cursor';
+import { FindingRow } from './entities/finding';
+import { JobRow } from './entities/job';
+import { OutboxRow } from './entities/outbox';
+import { StudyRow } from './entities/study';
+import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema';
+
+export const entities = [StudyRow, JobRow, FindingRow, OutboxRow, CursorRow];
+export const migrations = [InitialSchema1763800000000];
+
+export function createDataSource(url: string): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    entities,
+    migrations,
+    synchronize: false,
+    migrationsRun: false,
+    logging: false,
+    extra: { max: 10 },
+  });
+}
+
+/** Connect and bring the schema up to date (migrations take a lock, so racing starts are safe). */
+export async function openDatabase(url: string): Promise<DataSource> {
+  const ds = createDataSource(url);
+  await ds.initialize();
+  await ds.runMigrations({ transaction: 'all' });
+  return ds;
+}

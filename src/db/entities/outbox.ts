@@ -1,0 +1,51 @@
+// Everything Sentinel must send (DICOM objects by STOW-RS, HL7 messages by MLLP) is first
+// written here in the same transaction as the result, then sent and retried until the
+// receiver acknowledges it: a PACS or HIS that is down for an hour loses nothing.
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+
+export type OutboxKind = 'stow' | 'hl7';
+export type OutboxState = 'pending' | 'delivered' | 'failed';
+
+@Entity({ name: 'outbox' })
+export class OutboxRow {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Index('IDX_outbox_job')
+  @Column({ name: 'job_id', type: 'uuid' })
+  jobId!: string;
+
+  @Column({ type: 'varchar', length: 8 })
+  kind!: OutboxKind;
+
+  /** What it is, for people: "SEG", "SR", "ORU^R01". */
+  @Column({ type: 'varchar', length: 32 })
+  label!: string;
+
+  /** SOP Instance UID of a DICOM object, or MSH-10 of an HL7 message. */
+  @Column({ name: 'object_uid', type: 'varchar', length: 64 })
+  objectUid!: string;
+
+  @Column({ type: 'bytea' })
+  payload!: Buffer;
+
+  @Index('IDX_outbox_state')
+  @Column({ type: 'varchar', length: 16 })
+  state!: OutboxState;
+
+  @Column({ type: 'int', default: 0 })
+  attempts!: number;
+
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError!: string | null;
+
+  /** The receiver's answer: the HL7 ACK, or the STOW-RS response summary. */
+  @Column({ type: 'text', nullable: true })
+  response!: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Column({ name: 'delivered_at', type: 'timestamptz', nullable: true })
+  deliveredAt!: Date | null;
+}

@@ -1,0 +1,147 @@
+// The one way Sentinel talks DICOMweb to a PACS (the bundled Orthanc or any other):
+// a typed facade over dicomweb-client, whose XMLHttpRequest is provided by xhr2 on Node.
+// Transport failures become SentinelErrors that say whether a retry may succeed.
+import { api } from 'dicomweb-client';
+import XHR2 from 'xhr2';
+import { SentinelError, unavailable } from '../errors/errors';
+
+// dicomweb-client creates `new XMLHttpRequest()` itself; Node 20 has none.
+(globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest ??= XHR2;
+
+/** DICOM JSON (PS3.18 F.2): tag → { vr, Value }. */
+export type DicomJson = Record<string, { vr: string; Value?: unknown[]; InlineBinary?: string; BulkDataURI?: string }>;
+
+export interface DicomwebTarget {
+  /** Base URL of the DICOMweb service, e.g. http://127.0.0.1:8043/dicom-web */
+  url: string;
+  username?: string;
+  password?: string;
+  timeoutMs?: number;
+}
+
+export interface SeriesSummary {
+  seriesInstanceUid: string;
+  modality: string;
+  seriesDescription?: string;
+  numberOfInstances?: number;
+}
+
+interface XhrLike {
+  timeout: number;
+}
+
+interface RawClient {
+  searchForSeries(o: object): Promise<DicomJson[]>;
+  searchForInstances(o: object): Promise<DicomJson[]>;
+  retrieveStudyMetadata(o: object): Promise<DicomJson[]>;
+  retrieveSeriesMetadata(o: object): Promise<DicomJson[]>;
+  retrieveInstance(o: object): Promise<ArrayBuffer | ArrayBuffer[]>;
+  retrieveInstanceFrames(o: object): Promise<ArrayBuffer[]>;
+  storeInstances(o: object): Promise<unknown>;
+}
+
+export function firstValue(ds: DicomJson | undefined, tag: string): unknown {
+  return ds?.[tag]?.Value?.[0];
+}
+
+export function stringValue(ds: DicomJson | undefined, tag: string): string | undefined {
+  const v = firstValue(ds, tag);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'object' && v !== null && 'Alphabetic' in v) return String((v as { Alphabetic: unknown }).Alphabetic);
+  return String(v);
+}
+
+function translate(err: unknown, what: string): SentinelError {
+  const status = (err as { status?: number }).status ?? 0;
+  if (status === 0) return unavailable(`${what}: DICOMweb server unreachable or timed out`, err);
+  if (status >= 500 || status === 429) return unavailable(`${what}: DICOMweb server answered HTTP ${status}`, err);
+  if (status === 404) return new SentinelError('not_found', `${what}: not found (HTTP 404)`);
+  return new SentinelError('bad_request', `${what}: DICOMweb server refused it (HTTP ${status})`);
+}
+
+export class DicomwebClient {
+  private readonly raw: RawClient;
+
+  constructor(readonly target: DicomwebTarget) {
+    const timeoutMs = target.timeoutMs ?? 120_000;
+    const auth = target.username !== undefined
+      ? { Authorization: `Basic ${Buffer.from(`${target.username}:${target.password ?? ''}`).toString('base64')}` }
+      : {};
+    this.raw = new api.DICOMwebClient({
+      url: target.url,
+      headers: auth,
+      verbose: false,
+      singlepart: false,
+      requestHooks: [(request: XhrLike) => {
+        request.timeout = timeoutMs;
+        return request;
+      }],
+    }) as unknown as RawClient;
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw translate(err, what);
+    }
+  }
+
+  async searchSeries(studyInstanceUid: string): Promise<SeriesSummary[]> {
+    const rows = await this.call(`QIDO series of ${studyInstanceUid}`, () =>
+      this.raw.searchForSeries({ studyInstanceUID: studyInstanceUid, queryParams: { includefield: '0008103E,00201209' } }));
+    return (rows ?? []).map((r) => ({
+      seriesInstanceUid: stringValue(r, '0020000E') ?? '',
+      modality: stringValue(r, '00080060') ?? '',
+      seriesDescription: stringValue(r, '0008103E'),
+      numberOfInstances: Number(firstValue(r, '00201209') ?? NaN) || undefined,
+    }));
+  }
+
+  seriesMetadata(studyInstanceUid: string, seriesInstanceUid: string): Promise<DicomJson[]> {
+    return this.call(`metadata of series ${seriesInstanceUid}`, () =>
+      this.raw.retrieveSeriesMetadata({ studyInstanceUID: studyInstanceUid, seriesInstanceUID: seriesInstanceUid }));
+  }
+
+  studyMetadata(studyInstanceUid: string): Promise<DicomJson[]> {
+    return this.call(`metadata of study ${studyInstanceUid}`, () =>
+      this.raw.retrieveStudyMetadata({ studyInstanceUID: studyInstanceUid }));
+  }
+
+  /** The whole Part 10 file, in whatever transfer syntax it is stored. */
+  async retrieveInstance(study: string, series: string, sop: string): Promise<Uint8Array> {
+    const res = await this.call(`instance ${sop}`, () =>
+      this.raw.retrieveInstance({
+        studyInstanceUID: study,
+        seriesInstanceUID: series,
+        sopInstanceUID: sop,
+        mediaTypes: [{ mediaType: 'application/dicom', transferSyntaxUID: '*' }],
+      }));
+    const buf = Array.isArray(res) ? res[0] : res;
+    if (!buf) throw new SentinelError('bad_request', `instance ${sop}: empty response`);
+    return new Uint8Array(buf);
+  }
+
+  /** Frames in their stored transfer syntax, several per request (PS3.18 8.3.5). */
+  async retrieveFrames(study: string, series: string, sop: string, frameNumbers: number[]): Promise<Uint8Array[]> {
+    const parts = await this.call(`frames ${frameNumbers[0]}.. of ${sop}`, () =>
+      this.raw.retrieveInstanceFrames({
+        studyInstanceUID: study,
+        seriesInstanceUID: series,
+        sopInstanceUID: sop,
+        frameNumbers: frameNumbers.join(','),
+        mediaTypes: [{ mediaType: 'application/octet-stream', transferSyntaxUID: '*' }],
+      }));
+    return parts.map((p) => new Uint8Array(p));
+  }
+
+  /** STOW-RS; returns the server's DICOM JSON response (or undefined when it sent none). */
+  async store(datasets: Uint8Array[], studyInstanceUid?: string): Promise<DicomJson | undefined> {
+    const buffers = datasets.map((d) => d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength) as ArrayBuffer);
+    const res = await this.call('STOW-RS', () =>
+      this.raw.storeInstances({ datasets: buffers, ...(studyInstanceUid ? { studyInstanceUID: studyInstanceUid } : {}) }));
+    if (typeof res === 'string' && res.trim().startsWith('{')) return JSON.parse(res) as DicomJson;
+    if (res && typeof res === 'object' && !Array.isArray(res)) return res as DicomJson;
+    return undefined;
+  }
+}

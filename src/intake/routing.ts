@@ -1,0 +1,41 @@
+// Which pipeline and model analyse a study: pure rules over the study's series. Derived
+// objects (SEG, SR, PR, KO...) never route a study, so Sentinel's own results, stored back
+// into the same study, cannot bring it back in.
+import type { RoutingRule } from '../config/schema';
+import type { PipelineName } from '../pipelines/findings';
+
+/** Modalities of objects derived from images: never a reason to analyse a study. */
+export const DERIVED_MODALITIES = new Set(['SEG', 'SR', 'PR', 'KO', 'REG', 'RWV', 'DOC', 'ANN', 'PLAN']);
+
+export interface ModelVersion {
+  id: string;
+  version: string;
+}
+
+export type RouteDecision =
+  | { kind: 'route'; rule: string; pipeline: PipelineName; model: ModelVersion; modalities: string[]; dedupeKey: string }
+  | { kind: 'ignore'; reason: string; modalities: string[] };
+
+export function dedupeKey(studyInstanceUid: string, pipeline: string, model: ModelVersion): string {
+  return `${studyInstanceUid}|${pipeline}|${model.id}@${model.version}`;
+}
+
+export function routeStudy(
+  studyInstanceUid: string,
+  seriesModalities: string[],
+  rules: RoutingRule[],
+  findModel: (id: string) => ModelVersion | undefined,
+): RouteDecision {
+  const modalities = [...new Set(seriesModalities.filter(Boolean))].sort();
+  const imaging = modalities.filter((m) => !DERIVED_MODALITIES.has(m));
+  if (imaging.length === 0) {
+    return { kind: 'ignore', reason: `no image series (only ${modalities.join(', ') || 'nothing'})`, modalities };
+  }
+  for (const rule of rules) {
+    if (!rule.modalities.some((m) => imaging.includes(m))) continue;
+    const model = rule.models.map(findModel).find((m): m is ModelVersion => m !== undefined);
+    if (!model) return { kind: 'ignore', reason: `rule "${rule.name}" matched but none of its models (${rule.models.join(', ')}) is installed`, modalities };
+    return { kind: 'route', rule: rule.name, pipeline: rule.pipeline, model, modalities, dedupeKey: dedupeKey(studyInstanceUid, rule.pipeline, model) };
+  }
+  return { kind: 'ignore', reason: `no routing rule for modalities ${imaging.join(', ')}`, modalities };
+}

@@ -1,0 +1,55 @@
+// Every long-lived resource is opened here and closed here, in one order, so that the CLI,
+// the demo, the tests and SIGTERM all share the same start and shutdown.
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config/schema';
+import { openDatabase } from '../db/data-source';
+import { DicomwebClient } from '../dicomweb/client';
+import { ModelRegistry } from '../inference/registry';
+import type { IntakeDeps } from '../intake/intake';
+import { type Logger, createLogger } from '../log/logger';
+import { type Queues, createQueues } from '../jobs/queues';
+import { OrthancRest } from '../orthanc/rest';
+import { projectRoot } from '../config/load';
+import path from 'node:path';
+
+export interface Services {
+  config: Config;
+  log: Logger;
+  ds: DataSource;
+  queues: Queues;
+  dicomweb: DicomwebClient;
+  orthanc: OrthancRest;
+  models: ModelRegistry;
+  intake: IntakeDeps;
+  close(): Promise<void>;
+}
+
+export function dicomwebTarget(config: Config): { url: string; username: string; password: string } {
+  return {
+    url: new URL(config.orthanc.dicomwebPath, config.orthanc.url).toString().replace(/\/$/, ''),
+    username: config.orthanc.username,
+    password: config.orthanc.password,
+  };
+}
+
+export async function openServices(config: Config, options: { log?: Logger } = {}): Promise<Services> {
+  const log = options.log ?? createLogger(config.log.level);
+  const models = await ModelRegistry.load(path.resolve(projectRoot, config.models.dir), { intraOpNumThreads: config.models.threads });
+  const ds = await openDatabase(config.database.url);
+  const queues = createQueues(config);
+  const dicomweb = new DicomwebClient(dicomwebTarget(config));
+  const orthanc = new OrthancRest(config.orthanc);
+  const findModel = (id: string): { id: string; version: string } | undefined => {
+    const m = models.list().find((x) => x.id === id);
+    return m ? { id: m.id, version: m.version } : undefined;
+  };
+  const intake: IntakeDeps = { config, ds, queues, dicomweb, findModel, log };
+  return {
+    config, log, ds, queues, dicomweb, orthanc, models, intake,
+    async close() {
+      await queues.close();
+      await ds.destroy();
+      await models.close();
+    },
+  };
+}

@@ -1,0 +1,186 @@
+// One frame's bytes, in its stored transfer syntax, to samples in memory: typed arrays,
+// samples interleaved, colour as RGB whatever the stored photometric interpretation.
+import type { PixelDescription } from '../read';
+import { decodeJpeg2000, decodeJpegBaseline, decodeJpegLossless, decodeJpegLs, decodeRle } from './codecs';
+
+export class UnsupportedTransferSyntaxError extends Error {
+  readonly retryable = false;
+  constructor(readonly transferSyntaxUid: string) {
+    super(`transfer syntax ${transferSyntaxUid} is not supported`);
+    this.name = 'UnsupportedTransferSyntaxError';
+  }
+}
+
+export class PixelDecodeError extends Error {
+  readonly retryable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'PixelDecodeError';
+  }
+}
+
+export interface DecodedFrame {
+  rows: number;
+  columns: number;
+  samplesPerPixel: number;
+  bitsAllocated: number;
+  bitsStored: number;
+  signed: boolean;
+  photometricInterpretation: string;
+  data: Uint8Array | Uint16Array | Int16Array;
+}
+
+export const TS = {
+  ImplicitLittle: '1.2.840.10008.1.2',
+  ExplicitLittle: '1.2.840.10008.1.2.1',
+  Deflated: '1.2.840.10008.1.2.1.99',
+  ExplicitBig: '1.2.840.10008.1.2.2',
+  JpegBaseline: '1.2.840.10008.1.2.4.50',
+  JpegExtended: '1.2.840.10008.1.2.4.51',
+  JpegLossless: '1.2.840.10008.1.2.4.57',
+  JpegLosslessSV1: '1.2.840.10008.1.2.4.70',
+  JpegLsLossless: '1.2.840.10008.1.2.4.80',
+  JpegLsNearLossless: '1.2.840.10008.1.2.4.81',
+  Jpeg2000Lossless: '1.2.840.10008.1.2.4.90',
+  Jpeg2000: '1.2.840.10008.1.2.4.91',
+  HtJ2kLossless: '1.2.840.10008.1.2.4.201',
+  HtJ2kLosslessRpcl: '1.2.840.10008.1.2.4.202',
+  HtJ2k: '1.2.840.10008.1.2.4.203',
+  Rle: '1.2.840.10008.1.2.5',
+} as const;
+
+function typed(bytes: Uint8Array, bitsAllocated: number, signed: boolean, bigEndian = false): Uint8Array | Uint16Array | Int16Array {
+  if (bitsAllocated <= 8) return bytes;
+  const n = Math.floor(bytes.length / 2);
+  // Copy into an aligned buffer: frames are often at odd offsets inside the file.
+  const aligned = new Uint8Array(n * 2);
+  if (bigEndian) {
+    for (let i = 0; i < n; i++) {
+      aligned[2 * i] = bytes[2 * i + 1] as number;
+      aligned[2 * i + 1] = bytes[2 * i] as number;
+    }
+  } else {
+    aligned.set(bytes.subarray(0, n * 2));
+  }
+  return signed ? new Int16Array(aligned.buffer) : new Uint16Array(aligned.buffer);
+}
+
+/** YBR_FULL (and the 422 variant once upsampled) to RGB, PS3.3 C.7.6.3.1.2. */
+function ybrFullToRgb(data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(data.length);
+  const clamp = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
+  for (let i = 0; i < data.length; i += 3) {
+    const y = data[i] as number;
+    const cb = (data[i + 1] as number) - 128;
+    const cr = (data[i + 2] as number) - 128;
+    out[i] = clamp(y + 1.402 * cr);
+    out[i + 1] = clamp(y - 0.344136 * cb - 0.714136 * cr);
+    out[i + 2] = clamp(y + 1.772 * cb);
+  }
+  return out;
+}
+
+function planarToInterleaved(data: Uint8Array, pixels: number): Uint8Array {
+  const out = new Uint8Array(data.length);
+  for (let i = 0; i < pixels; i++) {
+    out[3 * i] = data[i] as number;
+    out[3 * i + 1] = data[pixels + i] as number;
+    out[3 * i + 2] = data[2 * pixels + i] as number;
+  }
+  return out;
+}
+
+/** Unpack 1-bit data (SEG BINARY) to one byte a pixel, LSB first (PS3.5 8.1.1). */
+function unpackBits(bytes: Uint8Array, pixels: number): Uint8Array {
+  const out = new Uint8Array(pixels);
+  for (let i = 0; i < pixels; i++) out[i] = ((bytes[i >> 3] as number) >> (i & 7)) & 1;
+  return out;
+}
+
+export async function decodeFrame(bytes: Uint8Array, transferSyntaxUid: string, desc: PixelDescription): Promise<DecodedFrame> {
+  const signed = desc.pixelRepresentation === 1;
+  const pixels = desc.rows * desc.columns;
+  let photometric = desc.photometricInterpretation;
+  let samples: Uint8Array | Uint16Array | Int16Array;
+  let planar = desc.planarConfiguration === 1 && desc.samplesPerPixel > 1;
+  try {
+    switch (transferSyntaxUid) {
+      case TS.ImplicitLittle:
+      case TS.ExplicitLittle:
+      case TS.Deflated:
+      case TS.ExplicitBig: {
+        if (desc.bitsAllocated === 1) {
+          samples = unpackBits(bytes, pixels);
+          break;
+        }
+        const expected = pixels * desc.samplesPerPixel * (desc.bitsAllocated / 8);
+        if (bytes.length < expected) throw new PixelDecodeError(`frame has ${bytes.length} bytes, ${expected} expected`);
+        samples = typed(bytes.subarray(0, expected), desc.bitsAllocated, signed, transferSyntaxUid === TS.ExplicitBig);
+        break;
+      }
+      case TS.Rle:
+        samples = typed(decodeRle(bytes, desc.rows, desc.columns, desc.samplesPerPixel, desc.bitsAllocated), desc.bitsAllocated, signed);
+        planar = false;
+        break;
+      case TS.JpegBaseline:
+      case TS.JpegExtended: {
+        if (desc.bitsStored > 8) throw new UnsupportedTransferSyntaxError(`${transferSyntaxUid} (12-bit JPEG Extended)`);
+        const out = await decodeJpegBaseline(bytes);
+        samples = out.bytes;
+        planar = false;
+        // libjpeg converts YCbCr to RGB itself.
+        if (photometric.startsWith('YBR')) photometric = 'RGB';
+        break;
+      }
+      case TS.JpegLossless:
+      case TS.JpegLosslessSV1:
+        samples = typed(decodeJpegLossless(bytes, desc.bitsAllocated), desc.bitsAllocated, signed);
+        planar = false;
+        break;
+      case TS.JpegLsLossless:
+      case TS.JpegLsNearLossless: {
+        const out = await decodeJpegLs(bytes);
+        samples = typed(out.bytes, desc.bitsAllocated, signed);
+        planar = false;
+        break;
+      }
+      case TS.Jpeg2000Lossless:
+      case TS.Jpeg2000:
+      case TS.HtJ2kLossless:
+      case TS.HtJ2kLosslessRpcl:
+      case TS.HtJ2k: {
+        const out = await decodeJpeg2000(bytes);
+        samples = typed(out.bytes, desc.bitsAllocated, signed);
+        planar = false;
+        // OpenJPEG undoes the ICT/RCT component transform.
+        if (photometric === 'YBR_ICT' || photometric === 'YBR_RCT') photometric = 'RGB';
+        break;
+      }
+      default:
+        throw new UnsupportedTransferSyntaxError(transferSyntaxUid);
+    }
+  } catch (err) {
+    if (err instanceof UnsupportedTransferSyntaxError || err instanceof PixelDecodeError) throw err;
+    throw new PixelDecodeError(`cannot decode ${transferSyntaxUid} frame: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (samples.length < pixels * desc.samplesPerPixel) {
+    throw new PixelDecodeError(`decoded ${samples.length} samples, ${pixels * desc.samplesPerPixel} expected`);
+  }
+  if (desc.samplesPerPixel === 3 && samples instanceof Uint8Array) {
+    if (planar) samples = planarToInterleaved(samples, pixels);
+    if (photometric === 'YBR_FULL' || photometric === 'YBR_FULL_422') {
+      samples = ybrFullToRgb(samples);
+      photometric = 'RGB';
+    }
+  }
+  return {
+    rows: desc.rows,
+    columns: desc.columns,
+    samplesPerPixel: desc.samplesPerPixel,
+    bitsAllocated: desc.bitsAllocated === 1 ? 8 : desc.bitsAllocated,
+    bitsStored: desc.bitsAllocated === 1 ? 1 : desc.bitsStored,
+    signed,
+    photometricInterpretation: photometric,
+    data: samples,
+  };
+}

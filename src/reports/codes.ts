@@ -1,0 +1,71 @@
+// Coded concepts used in Sentinel's SEG, SR and HL7 outputs, named after what they mean.
+// Sources: DICOM PS3.16 (CID 6015 BI-RADS single image findings, CID 6017, CID 7150, DCM).
+import type { FindingType } from '../pipelines/findings';
+
+export interface Code {
+  CodeValue: string;
+  CodingSchemeDesignator: string;
+  CodeMeaning: string;
+}
+
+const code = (CodeValue: string, CodingSchemeDesignator: string, CodeMeaning: string): Code => ({ CodeValue, CodingSchemeDesignator, CodeMeaning });
+
+export const Codes = {
+  morphologicallyAlteredStructure: code('49755003', 'SCT', 'Morphologically Altered Structure'),
+  mammographicBreastMass: code('129788004', 'SCT', 'Mammographic breast mass'),
+  calcificationCluster: code('129769006', 'SCT', 'Calcification Cluster'),
+  lesion: code('52988006', 'SCT', 'Lesion'),
+  infiltratingDuctCarcinoma: code('82711006', 'SCT', 'Infiltrating duct carcinoma'),
+  breast: code('76752008', 'SCT', 'Breast'),
+  right: code('24028007', 'SCT', 'Right'),
+  left: code('7771000', 'SCT', 'Left'),
+  laterality: code('272741003', 'SCT', 'Laterality'),
+  artificialIntelligence: code('123110', 'DCM', 'Artificial Intelligence'),
+  segmentation: code('113076', 'DCM', 'Segmentation'),
+  sourceImageForProcessing: code('121322', 'DCM', 'Source image for image processing operation'),
+  imagingMeasurementReport: code('126000', 'DCM', 'Imaging Measurement Report'),
+  languageOfContent: code('121049', 'DCM', 'Language of Content Item and Descendants'),
+  english: code('eng', 'RFC5646', 'English'),
+  unitedStates: code('US', 'ISO3166_1', 'United States'),
+  countryOfLanguage: code('121046', 'DCM', 'Country of Language'),
+  observerType: code('121005', 'DCM', 'Observer Type'),
+  device: code('121007', 'DCM', 'Device'),
+  deviceObserverUid: code('121012', 'DCM', 'Device Observer UID'),
+  deviceObserverName: code('121013', 'DCM', 'Device Observer Name'),
+  deviceObserverManufacturer: code('121014', 'DCM', 'Device Observer Manufacturer'),
+  deviceObserverModelName: code('121015', 'DCM', 'Device Observer Model Name'),
+  procedureReported: code('121058', 'DCM', 'Procedure reported'),
+  mammography: code('71651007', 'SCT', 'Mammography'),
+  imageLibrary: code('111028', 'DCM', 'Image Library'),
+  imageLibraryGroup: code('126200', 'DCM', 'Image Library Group'),
+  imagingMeasurements: code('126010', 'DCM', 'Imaging Measurements'),
+  measurementGroup: code('125007', 'DCM', 'Measurement Group'),
+  trackingIdentifier: code('112039', 'DCM', 'Tracking Identifier'),
+  trackingUniqueIdentifier: code('112040', 'DCM', 'Tracking Unique Identifier'),
+  finding: code('121071', 'DCM', 'Finding'),
+  findingSite: code('363698007', 'SCT', 'Finding Site'),
+  algorithmName: code('111001', 'DCM', 'Algorithm Name'),
+  algorithmVersion: code('111003', 'DCM', 'Algorithm Version'),
+  probabilityOfCancer: code('111047', 'DCM', 'Probability of cancer'),
+  area: code('42798000', 'SCT', 'Area'),
+  qualitativeEvaluations: code('C0034375', 'UMLS', 'Qualitative Evaluations'),
+  suspicionCategory: code('SUSPICION', '99SENTINEL', 'AI suspicion category'),
+  high: code('HIGH', '99SENTINEL', 'High suspicion'),
+  intermediate: code('INTERMEDIATE', '99SENTINEL', 'Intermediate suspicion'),
+  low: code('LOW', '99SENTINEL', 'Low suspicion'),
+  ratio: code('{ratio}', 'UCUM', 'ratio'),
+  squareMillimetre: code('mm2', 'UCUM', 'square millimeter'),
+} as const;
+
+export function findingTypeCode(type: FindingType): Code {
+  switch (type) {
+    case 'mass':
+      return Codes.mammographicBreastMass;
+    case 'calcification':
+      return Codes.calcificationCluster;
+    case 'tumor':
+      return Codes.infiltratingDuctCarcinoma;
+    case 'lesion':
+      return Codes.lesion;
+  }
+}

@@ -1,0 +1,121 @@
+// HL7 v2.5.1 ORU^R01 (Observation Result, chapter 7) for one analysed study, built with
+// node-hl7-client's Message builder, which escapes HL7 delimiters in every value (\F\ \S\
+// \T\ \R\ \E\). Observation codes are local (coding system 99SEN, listed in README.md):
+// there is no LOINC code for an AI suspicion score.
+import { Message } from 'node-hl7-client';
+import type { StudyContext, StudyResult } from '../../pipelines/findings';
+import { allFindings } from '../../pipelines/findings';
+
+export const LOCAL_CODING_SYSTEM = '99SEN';
+
+export interface OruInput {
+  result: StudyResult;
+  study: StudyContext;
+  sender: { application: string; facility: string };
+  receiver: { application: string; facility: string };
+  messageControlId: string;
+  timestamp: Date;
+  processingId?: 'P' | 'T' | 'D';
+}
+
+export function hl7Timestamp(d: Date): string {
+  return d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+const SERVICE: Record<StudyResult['pipeline'], [string, string]> = {
+  mammography: ['SEN-MG-AI', 'AI analysis of mammography'],
+  wsi: ['SEN-WSI-AI', 'AI analysis of breast whole-slide pathology'],
+  ultrasound: ['SEN-US-AI', 'AI analysis of breast ultrasound'],
+};
+
+const round = (v: number, digits = 3): string => Number(v.toFixed(digits)).toString();
+
+export function buildOruR01(input: OruInput): string {
+  const { result, study } = input;
+  const m = new Message({
+    messageHeader: { msh_9_1: 'ORU', msh_9_2: 'R01', msh_9_3: 'ORU_R01', msh_10: input.messageControlId, msh_11_1: input.processingId ?? 'P' },
+  });
+  m.set('MSH.3', input.sender.application);
+  m.set('MSH.4', input.sender.facility);
+  m.set('MSH.5', input.receiver.application);
+  m.set('MSH.6', input.receiver.facility);
+  m.set('MSH.7', hl7Timestamp(input.timestamp));
+  m.set('MSH.12', '2.5.1');
+  m.set('MSH.15', 'AL');
+  m.set('MSH.16', 'NE');
+  m.set('MSH.18', 'UNICODE UTF-8');
+
+  const pid = m.addSegment('PID');
+  pid.set('1', '1');
+  if (study.patientId) {
+    pid.set('3.1', study.patientId);
+    pid.set('3.5', 'MR');
+  }
+  // DICOM PN "Family^Given^Middle^Prefix^Suffix" maps onto XPN components 1-5 in order.
+  const name = (study.patientName ?? '').split('=')[0]?.split('^') ?? [];
+  name.slice(0, 5).forEach((part, i) => part && pid.set(`5.${i + 1}`, part));
+  if (study.patientBirthDate) pid.set('7', study.patientBirthDate);
+  if (study.patientSex) pid.set('8', study.patientSex);
+
+  const [serviceCode, serviceText] = SERVICE[result.pipeline];
+  const orc = m.addSegment('ORC');
+  orc.set('1', 'RE');
+  if (study.accessionNumber) orc.set('2', study.accessionNumber);
+  orc.set('3.1', result.studyInstanceUid);
+  orc.set('3.2', 'SENTINEL');
+  orc.set('5', 'CM');
+
+  const obr = m.addSegment('OBR');
+  obr.set('1', '1');
+  if (study.accessionNumber) obr.set('2', study.accessionNumber);
+  obr.set('3.1', result.studyInstanceUid);
+  obr.set('3.2', 'SENTINEL');
+  obr.set('4.1', serviceCode);
+  obr.set('4.2', serviceText);
+  obr.set('4.3', LOCAL_CODING_SYSTEM);
+  if (study.studyDate) obr.set('7', `${study.studyDate}${(study.studyTime ?? '').slice(0, 6)}`);
+  obr.set('22', hl7Timestamp(input.timestamp));
+  obr.set('25', 'F');
+
+  let n = 0;
+  const obx = (type: string, code: string, text: string, value: string, opts: { units?: [string, string, string]; subId?: string } = {}): void => {
+    const s = m.addSegment('OBX');
+    s.set('1', String(++n));
+    s.set('2', type);
+    s.set('3.1', code);
+    s.set('3.2', text);
+    s.set('3.3', LOCAL_CODING_SYSTEM);
+    if (opts.subId) s.set('4', opts.subId);
+    s.set('5', value);
+    if (opts.units) {
+      s.set('6.1', opts.units[0]);
+      s.set('6.2', opts.units[1]);
+      s.set('6.3', opts.units[2]);
+    }
+    s.set('11', 'F');
+    s.set('14', hl7Timestamp(input.timestamp));
+  };
+  const ratio: [string, string, string] = ['{ratio}', 'ratio', 'UCUM'];
+  obx('NM', 'AISCORE', 'AI suspicion score', round(result.score), { units: ratio });
+  obx('CWE', 'AICAT', 'AI suspicion category', `${result.category.toUpperCase()}^${result.category} suspicion^${LOCAL_CODING_SYSTEM}`);
+  for (const side of ['R', 'L'] as const) {
+    const b = result.breasts[side];
+    if (b) obx('NM', `AISCORE-${side}`, `AI suspicion score, ${side === 'R' ? 'right' : 'left'} breast`, round(b.score), { units: ratio });
+  }
+  const findings = allFindings(result);
+  obx('NM', 'AINFIND', 'Number of AI findings', String(findings.length));
+  const area = findings.reduce((a, f) => a + (f.areaMm2 ?? 0), 0);
+  if (result.pipeline === 'wsi') obx('NM', 'AIAREA', 'AI tumour area', round(area, 2), { units: ['mm2', 'square millimeter', 'UCUM'] });
+  for (const f of findings) {
+    const parts = [
+      f.type,
+      `score ${round(f.score)}`,
+      `image ${f.image.sopInstanceUid}${f.image.frameNumber ? ` frame ${f.image.frameNumber}` : ''}`,
+      `centre ${Math.round(f.centre.x)},${Math.round(f.centre.y)} px`,
+      ...(f.areaMm2 !== undefined ? [`area ${round(f.areaMm2, 1)} mm2`] : []),
+    ];
+    obx('ST', 'AIFINDING', 'AI finding', parts.join('; '), { subId: f.trackingId });
+  }
+  obx('ST', 'AIMODEL', 'AI model', `${result.model.id} ${result.model.version} (${result.model.name}); research use only, not a medical device`);
+  return m.toString();
+}

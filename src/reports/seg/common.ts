@@ -1,0 +1,69 @@
+// What every Sentinel SEG shares: patient and study copied from the source, Sentinel as the
+// equipment, and segment descriptions with coded type, algorithm identification and the
+// finding's tracking identifiers (shared with the SR).
+import type { NaturalizedDataset } from '../../dicom/write';
+import type { Finding } from '../../pipelines/findings';
+import { Codes, findingTypeCode } from '../codes';
+
+export interface SeriesInfo {
+  seriesInstanceUid: string;
+  seriesNumber: number;
+  instanceNumber: number;
+  sopInstanceUid: string;
+}
+
+export interface AlgorithmInfo {
+  name: string;
+  version: string;
+  modelId: string;
+}
+
+const PATIENT_STUDY = [
+  'PatientName', 'PatientID', 'IssuerOfPatientID', 'PatientBirthDate', 'PatientSex', 'PatientAge', 'OtherPatientIDsSequence',
+  'StudyInstanceUID', 'StudyDate', 'StudyTime', 'StudyID', 'AccessionNumber', 'ReferringPhysicianName', 'StudyDescription',
+  'IssuerOfAccessionNumberSequence', 'SpecificCharacterSet',
+];
+
+/** Patient and General Study modules, copied as they are from the source image. */
+export function patientAndStudy(source: NaturalizedDataset): NaturalizedDataset {
+  const out: NaturalizedDataset = {};
+  for (const k of PATIENT_STUDY) if (source[k] !== undefined) out[k] = source[k];
+  for (const k of ['PatientName', 'PatientID', 'PatientBirthDate', 'PatientSex', 'StudyDate', 'StudyTime', 'StudyID', 'AccessionNumber', 'ReferringPhysicianName']) {
+    out[k] ??= '';
+  }
+  return out;
+}
+
+export function dicomDateTime(now: Date): { date: string; time: string } {
+  const iso = now.toISOString();
+  return { date: iso.slice(0, 10).replace(/-/g, ''), time: iso.slice(11, 19).replace(/:/g, '') };
+}
+
+export function equipment(algorithm: AlgorithmInfo): NaturalizedDataset {
+  return {
+    Manufacturer: 'Sentinel',
+    ManufacturerModelName: algorithm.modelId,
+    DeviceSerialNumber: algorithm.modelId,
+    SoftwareVersions: `${algorithm.name} ${algorithm.version}`,
+  };
+}
+
+export function segmentDescription(finding: Finding, number: number, algorithm: AlgorithmInfo): NaturalizedDataset {
+  return {
+    SegmentNumber: number,
+    SegmentLabel: `${finding.trackingId} ${finding.type} ${finding.score.toFixed(2)}`,
+    SegmentDescription: `AI ${finding.type}, score ${finding.score.toFixed(3)} (research use only)`,
+    SegmentedPropertyCategoryCodeSequence: [Codes.morphologicallyAlteredStructure],
+    SegmentedPropertyTypeCodeSequence: [findingTypeCode(finding.type)],
+    SegmentAlgorithmType: 'AUTOMATIC',
+    SegmentAlgorithmName: algorithm.name,
+    SegmentationAlgorithmIdentificationSequence: [{
+      AlgorithmFamilyCodeSequence: [Codes.artificialIntelligence],
+      AlgorithmName: algorithm.name,
+      AlgorithmVersion: algorithm.version,
+    }],
+    TrackingID: finding.trackingId,
+    TrackingUID: finding.trackingUid,
+    RecommendedDisplayCIELabValue: finding.type === 'calcification' ? [43690, 34406, 17476] : [54534, 48379, 6554],
+  };
+}

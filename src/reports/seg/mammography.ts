@@ -1,0 +1,119 @@
+// DICOM Segmentation (PS3.3 A.51) for one mammogram: one frame per finding, the finding's
+// contour filled at the source image's size. MG images usually have no Frame of Reference,
+// so the SEG references its source through ReferencedSeriesSequence and per-frame
+// DerivationImageSequence/SourceImageSequence (what OHIF needs), with an identity
+// PlaneOrientation in the shared groups (OHIF refuses a SEG over a single-frame image
+// without it). Orthanc 1.10 cannot serve frames of a BINARY SEG whose Columns is not a
+// multiple of 8, so such images get a FRACTIONAL SEG (8 bits, 0 or 255) instead.
+import type { NaturalizedDataset } from '../../dicom/write';
+import { writePart10 } from '../../dicom/write';
+import { SopClass } from '../../dicom/uid';
+import type { ImageResult } from '../../pipelines/findings';
+import { Codes } from '../codes';
+import { type AlgorithmInfo, type SeriesInfo, dicomDateTime, equipment, patientAndStudy, segmentDescription } from './common';
+import { packBitFrames, rasterizePolygon } from './raster';
+import { newUid } from '../../dicom/uid';
+
+export interface MammographySegInput {
+  source: NaturalizedDataset;
+  image: ImageResult;
+  series: SeriesInfo;
+  algorithm: AlgorithmInfo;
+  now?: Date;
+}
+
+function spacingOf(source: NaturalizedDataset): number[] | undefined {
+  const s = (source.PixelSpacing ?? source.ImagerPixelSpacing) as number[] | number | undefined;
+  if (Array.isArray(s) && s.length === 2) return s.map(Number);
+  return undefined;
+}
+
+/** The SEG dataset, or undefined for an image without findings (nothing to draw). */
+export function buildMammographySegDataset(input: MammographySegInput): NaturalizedDataset | undefined {
+  const { source, image, series, algorithm } = input;
+  if (image.findings.length === 0) return undefined;
+  const rows = image.image.rows;
+  const columns = image.image.columns;
+  const binary = columns % 8 === 0;
+  const { date, time } = dicomDateTime(input.now ?? new Date());
+  const masks = image.findings.map((f) => rasterizePolygon(f.contour, rows, columns));
+  const pixelData = binary ? packBitFrames(masks) : concatFractional(masks);
+  const sourceRef = { ReferencedSOPClassUID: image.image.sopClassUid, ReferencedSOPInstanceUID: image.image.sopInstanceUid };
+  const spacing = spacingOf(source);
+  const dimensionOrganizationUid = newUid();
+  const ds: NaturalizedDataset = {
+    ...patientAndStudy(source),
+    SpecificCharacterSet: 'ISO_IR 192',
+    SOPClassUID: SopClass.Segmentation,
+    SOPInstanceUID: series.sopInstanceUid,
+    Modality: 'SEG',
+    SeriesInstanceUID: series.seriesInstanceUid,
+    SeriesNumber: series.seriesNumber,
+    SeriesDescription: 'Sentinel AI findings (research use only)',
+    SeriesDate: date,
+    SeriesTime: time,
+    InstanceNumber: series.instanceNumber,
+    ContentDate: date,
+    ContentTime: time,
+    InstanceCreationDate: date,
+    InstanceCreationTime: time,
+    ...equipment(algorithm),
+    ImageType: ['DERIVED', 'PRIMARY'],
+    ContentLabel: 'AI_FINDINGS',
+    ContentDescription: `${algorithm.name} ${algorithm.version}: findings on ${image.laterality ?? ''}${image.view ?? ''}`.trim(),
+    ContentCreatorName: 'Sentinel^AI',
+    SegmentationType: binary ? 'BINARY' : 'FRACTIONAL',
+    ...(binary ? {} : { SegmentationFractionalType: 'PROBABILITY', MaximumFractionalValue: 255 }),
+    SegmentsOverlap: 'UNDEFINED',
+    SamplesPerPixel: 1,
+    PhotometricInterpretation: 'MONOCHROME2',
+    Rows: rows,
+    Columns: columns,
+    BitsAllocated: binary ? 1 : 8,
+    BitsStored: binary ? 1 : 8,
+    HighBit: binary ? 0 : 7,
+    PixelRepresentation: 0,
+    LossyImageCompression: '00',
+    NumberOfFrames: masks.length,
+    ReferencedSeriesSequence: [{
+      SeriesInstanceUID: image.image.seriesInstanceUid,
+      ReferencedInstanceSequence: [sourceRef],
+    }],
+    ...(source.FrameOfReferenceUID ? { FrameOfReferenceUID: source.FrameOfReferenceUID, PositionReferenceIndicator: '' } : {}),
+    DimensionOrganizationSequence: [{ DimensionOrganizationUID: dimensionOrganizationUid }],
+    DimensionIndexSequence: [{
+      DimensionOrganizationUID: dimensionOrganizationUid,
+      DimensionIndexPointer: 0x0062000b,
+      FunctionalGroupPointer: 0x0062000a,
+      DimensionDescriptionLabel: 'Segment Number',
+    }],
+    SegmentSequence: image.findings.map((f, i) => segmentDescription(f, i + 1, algorithm)),
+    SharedFunctionalGroupsSequence: [{
+      PlaneOrientationSequence: [{ ImageOrientationPatient: [1, 0, 0, 0, 1, 0] }],
+      ...(spacing ? { PixelMeasuresSequence: [{ PixelSpacing: spacing, SliceThickness: 1 }] } : {}),
+    }],
+    PerFrameFunctionalGroupsSequence: image.findings.map((_f, i) => ({
+      DerivationImageSequence: [{
+        SourceImageSequence: [{ ...sourceRef, SpatialLocationsPreserved: 'YES', PurposeOfReferenceCodeSequence: [Codes.sourceImageForProcessing] }],
+        DerivationCodeSequence: [Codes.segmentation],
+      }],
+      FrameContentSequence: [{ DimensionIndexValues: [i + 1] }],
+      SegmentIdentificationSequence: [{ ReferencedSegmentNumber: i + 1 }],
+    })),
+    PixelData: [pixelData.buffer.slice(pixelData.byteOffset, pixelData.byteOffset + pixelData.byteLength)],
+    _vrMap: { PixelData: 'OB' },
+  };
+  return ds;
+}
+
+function concatFractional(masks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(masks.reduce((n, m) => n + m.length, 0) + (masks.reduce((n, m) => n + m.length, 0) % 2));
+  let o = 0;
+  for (const m of masks) for (let i = 0; i < m.length; i++) out[o++] = m[i] ? 255 : 0;
+  return out;
+}
+
+export function buildMammographySeg(input: MammographySegInput): Buffer | undefined {
+  const ds = buildMammographySegDataset(input);
+  return ds ? writePart10(ds) : undefined;
+}

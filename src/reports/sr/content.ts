@@ -1,0 +1,53 @@
+// Content items of an SR document (PS3.3 C.17.3), as naturalized dcmjs datasets.
+import type { NaturalizedDataset } from '../../dicom/write';
+import type { Code } from '../codes';
+
+export type Relationship = 'CONTAINS' | 'HAS OBS CONTEXT' | 'HAS CONCEPT MOD' | 'INFERRED FROM' | 'SELECTED FROM' | 'HAS PROPERTIES';
+
+export const container = (rel: Relationship, name: Code, children: NaturalizedDataset[]): NaturalizedDataset => ({
+  RelationshipType: rel, ValueType: 'CONTAINER', ConceptNameCodeSequence: [name], ContinuityOfContent: 'SEPARATE',
+  // ContentSequence is Type 1C: present only when there are children.
+  ...(children.length > 0 ? { ContentSequence: children } : {}),
+});
+
+export const codeItem = (rel: Relationship, name: Code, value: Code, children?: NaturalizedDataset[]): NaturalizedDataset => ({
+  RelationshipType: rel, ValueType: 'CODE', ConceptNameCodeSequence: [name], ConceptCodeSequence: [value], ...(children ? { ContentSequence: children } : {}),
+});
+
+export const textItem = (rel: Relationship, name: Code, text: string): NaturalizedDataset => ({
+  RelationshipType: rel, ValueType: 'TEXT', ConceptNameCodeSequence: [name], TextValue: text,
+});
+
+export const uidItem = (rel: Relationship, name: Code, uid: string): NaturalizedDataset => ({
+  RelationshipType: rel, ValueType: 'UIDREF', ConceptNameCodeSequence: [name], UID: uid,
+});
+
+export const numItem = (rel: Relationship, name: Code, value: number, unit: Code, children?: NaturalizedDataset[]): NaturalizedDataset => ({
+  RelationshipType: rel,
+  ValueType: 'NUM',
+  ConceptNameCodeSequence: [name],
+  MeasuredValueSequence: [{ NumericValue: Number(value.toPrecision(6)), MeasurementUnitsCodeSequence: [unit] }],
+  ...(children ? { ContentSequence: children } : {}),
+});
+
+export interface SopRef {
+  ReferencedSOPClassUID: string;
+  ReferencedSOPInstanceUID: string;
+  ReferencedFrameNumber?: number;
+}
+
+export const imageItem = (rel: Relationship, ref: SopRef): NaturalizedDataset => ({
+  RelationshipType: rel, ValueType: 'IMAGE', ReferencedSOPSequence: [ref],
+});
+
+/** A closed POLYLINE (or POINT) in image pixel coordinates, selected from its image. */
+export const scoordItem = (rel: Relationship, points: Array<{ x: number; y: number }>, ref: SopRef): NaturalizedDataset => {
+  const closed = points.length >= 3 ? [...points, points[0] as { x: number; y: number }] : points;
+  return {
+    RelationshipType: rel,
+    ValueType: 'SCOORD',
+    GraphicType: closed.length === 1 ? 'POINT' : 'POLYLINE',
+    GraphicData: closed.flatMap((p) => [Math.fround(p.x), Math.fround(p.y)]),
+    ContentSequence: [imageItem('SELECTED FROM', ref)],
+  };
+};

@@ -1,0 +1,76 @@
+// A model manifest (models/<id>.json) carries everything model-specific, so a pipeline
+// never hard-codes a size, a spacing, a normalisation or a threshold: a new or retrained
+// model is a new manifest next to its .onnx file.
+import { z } from 'zod';
+
+const normalization = z.object({
+  /** Applied first: value * scale (e.g. 1/255 for 8-bit input). */
+  scale: z.number().positive(),
+  /** Then (value - mean[c]) / std[c], one entry per input channel. */
+  mean: z.array(z.number()).min(1),
+  std: z.array(z.number().positive()).min(1),
+});
+
+const output = z.object({
+  /** Name of the ONNX graph output. */
+  name: z.string().min(1),
+  /**
+   * What the tensor means:
+   * - lesion_heatmap: [N, C, h, w] per-pixel probability, one channel per class, aligned
+   *   with the input (stride = input size / h);
+   * - image_score: [N, 1] probability that the input image is abnormal;
+   * - class_probabilities: [N, K] probabilities over `classes`;
+   * - tile_probability: [N, 1] probability that the tile shows the positive class.
+   */
+  role: z.enum(['lesion_heatmap', 'image_score', 'class_probabilities', 'tile_probability']),
+  /** Class names, in channel / column order (e.g. ["mass", "calcification"]). */
+  classes: z.array(z.string()).default([]),
+  /** Activation already applied inside the graph ("none" means the values are logits). */
+  activation: z.enum(['sigmoid', 'softmax', 'none']),
+});
+
+export const modelManifestSchema = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+  name: z.string().min(1),
+  version: z.string().min(1),
+  task: z.enum(['mammography-lesion-detection', 'wsi-tile-classification', 'ultrasound-classification']),
+  modality: z.enum(['MG', 'SM', 'US']),
+  /** ONNX file name, relative to the manifest. */
+  file: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  input: z.object({
+    name: z.string().min(1),
+    layout: z.literal('NCHW'),
+    channels: z.union([z.literal(1), z.literal(3)]),
+    channelOrder: z.enum(['GRAY', 'RGB']),
+    height: z.number().int().positive(),
+    width: z.number().int().positive(),
+    /**
+     * Physical size of one input pixel in millimetres (row spacing = column spacing).
+     * Absent for whole-image classifiers, whose input is the whole image resized.
+     */
+    pixelSpacingMm: z.number().positive().optional(),
+    normalization,
+  }),
+  outputs: z.array(output).min(1),
+  /**
+   * Operating points chosen on the validation split:
+   * - detection: minimum heatmap/tile probability for a finding;
+   * - high / intermediate: study-score cut-offs for the category.
+   * Model-specific extras (e.g. minimum finding area) go here too.
+   */
+  thresholds: z.object({
+    detection: z.number().min(0).max(1),
+    high: z.number().min(0).max(1),
+    intermediate: z.number().min(0).max(1),
+  }).catchall(z.number()),
+  training: z.object({
+    data: z.string(),
+    license: z.string(),
+    split: z.string(),
+    script: z.string(),
+  }).optional(),
+  intendedUse: z.string().default('Research use only. Not a medical device.'),
+});
+
+export type ModelManifest = z.infer<typeof modelManifestSchema>;

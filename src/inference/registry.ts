@@ -1,0 +1,135 @@
+// The installed models: every models/*.json manifest validated at start (all problems
+// listed with their file), the .onnx next to it checked against its sha256, and one
+// onnxruntime-node session per model created on first use and reused.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { SentinelError, notFound } from '../errors/errors';
+import { type ModelManifest, modelManifestSchema } from './manifest';
+
+export type OutputRole = ModelManifest['outputs'][number]['role'];
+export type ModelOutputs = Partial<Record<OutputRole, { dims: number[]; data: Float32Array }>>;
+
+export interface LoadedModel {
+  manifest: ModelManifest;
+  run(batch: Float32Array, n: number): Promise<ModelOutputs>;
+}
+
+export class ManifestError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid model manifest(s):\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ManifestError';
+  }
+}
+
+export interface RegistryOptions {
+  intraOpNumThreads?: number;
+}
+
+/** Validate one manifest file; returns the manifest or the problems found. */
+export function readManifest(file: string): { manifest?: ModelManifest; problems: string[] } {
+  const name = path.basename(file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    return { problems: [`${name}: ${(err as Error).message}`] };
+  }
+  const parsed = modelManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    return { problems: parsed.error.issues.map((i) => `${name}: ${i.path.join('.') || '(root)'}: ${i.message}`) };
+  }
+  const m = parsed.data;
+  const problems: string[] = [];
+  if (`${m.id}.json` !== name) problems.push(`${name}: id "${m.id}" does not match the file name`);
+  const onnx = path.join(path.dirname(file), m.file);
+  if (!fs.existsSync(onnx)) problems.push(`${name}: model file ${m.file} not found`);
+  else if (m.sha256) {
+    const sha = crypto.createHash('sha256').update(fs.readFileSync(onnx)).digest('hex');
+    if (sha !== m.sha256) problems.push(`${name}: ${m.file} sha256 is ${sha}, manifest says ${m.sha256}`);
+  }
+  const c = m.input.channels;
+  if (m.input.normalization.mean.length !== c || m.input.normalization.std.length !== c) {
+    problems.push(`${name}: normalization needs ${c} mean and std values`);
+  }
+  return problems.length ? { problems } : { manifest: m, problems };
+}
+
+export class ModelRegistry {
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+
+  private constructor(readonly dir: string, private readonly manifests: Map<string, ModelManifest>, private readonly options: RegistryOptions) {}
+
+  /** Every manifest in `dir` (files named *.json that are not split/metrics side files). */
+  static async load(dir: string, options: RegistryOptions = {}): Promise<ModelRegistry> {
+    const files = fs.existsSync(dir)
+      ? fs.readdirSync(dir).filter((f) => f.endsWith('.json') && !/\.(split|metrics)\.json$/.test(f)).sort()
+      : [];
+    const manifests = new Map<string, ModelManifest>();
+    const problems: string[] = [];
+    for (const f of files) {
+      const r = readManifest(path.join(dir, f));
+      if (r.manifest) manifests.set(r.manifest.id, r.manifest);
+      problems.push(...r.problems);
+    }
+    if (problems.length) throw new ManifestError(problems);
+    return new ModelRegistry(dir, manifests, options);
+  }
+
+  list(): ModelManifest[] {
+    return [...this.manifests.values()];
+  }
+
+  get(id: string): { manifest: ModelManifest } {
+    const manifest = this.manifests.get(id);
+    if (!manifest) throw notFound(`model ${id} is not installed (models in ${this.dir}: ${[...this.manifests.keys()].join(', ') || 'none'})`);
+    return { manifest };
+  }
+
+  forTask(task: ModelManifest['task']): ModelManifest[] {
+    return this.list().filter((m) => m.task === task);
+  }
+
+  private session(id: string): Promise<ort.InferenceSession> {
+    let s = this.sessions.get(id);
+    if (!s) {
+      const { manifest } = this.get(id);
+      s = ort.InferenceSession.create(path.join(this.dir, manifest.file), {
+        intraOpNumThreads: this.options.intraOpNumThreads ?? 2,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+      });
+      this.sessions.set(id, s);
+      s.catch(() => this.sessions.delete(id));
+    }
+    return s;
+  }
+
+  /** Run a packed NCHW float32 batch of `n` inputs; outputs keyed by their manifest role. */
+  async run(id: string, batch: Float32Array, n: number): Promise<ModelOutputs> {
+    const { manifest } = this.get(id);
+    const { channels, height, width, name } = manifest.input;
+    if (batch.length < n * channels * height * width) throw new SentinelError('internal', `batch of ${n} needs ${n * channels * height * width} values, got ${batch.length}`);
+    const session = await this.session(id);
+    const input = new ort.Tensor('float32', batch.subarray(0, n * channels * height * width), [n, channels, height, width]);
+    const result = await session.run({ [name]: input });
+    const out: ModelOutputs = {};
+    for (const o of manifest.outputs) {
+      const t = result[o.name];
+      if (!t) throw new SentinelError('internal', `model ${id} has no output named ${o.name}`);
+      out[o.role] = { dims: t.dims.map(Number), data: t.data as Float32Array };
+    }
+    return out;
+  }
+
+  model(id: string): LoadedModel {
+    return { manifest: this.get(id).manifest, run: (batch, n) => this.run(id, batch, n) };
+  }
+
+  async close(): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(sessions.map(async (s) => (await s.catch(() => undefined))?.release()));
+  }
+}

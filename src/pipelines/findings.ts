@@ -1,0 +1,93 @@
+// The one shape every pipeline produces and every writer (SEG, SR, HL7) consumes.
+// Coordinates are image pixels: x = column, y = row, origin at the top-left corner of the
+// top-left pixel (DICOM SCOORD convention), so a writer never has to convert.
+
+export type PipelineName = 'mammography' | 'wsi' | 'ultrasound';
+
+/** How worried the reader should be; chosen from manifest thresholds, never hard-coded. */
+export type Category = 'high' | 'intermediate' | 'low';
+
+export type FindingType = 'mass' | 'calcification' | 'lesion' | 'tumor';
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/** The exact source image (or frame) a finding was drawn on. */
+export interface ImageRef {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  /** 1-based; absent for single-frame images. */
+  frameNumber?: number;
+  rows: number;
+  columns: number;
+}
+
+export interface Finding {
+  /** Human-readable tracking identifier, unique within the study ("F1", "F2", ...). */
+  trackingId: string;
+  /** DICOM Tracking UID shared by the SEG segment and the SR measurement group. */
+  trackingUid: string;
+  type: FindingType;
+  /** Model output for this finding, 0..1. */
+  score: number;
+  image: ImageRef;
+  centre: Point;
+  /** Closed polygon, first point not repeated at the end. */
+  contour: Point[];
+  box: { x: number; y: number; width: number; height: number };
+  /** Present when the source gives a pixel spacing. */
+  areaMm2?: number;
+}
+
+export interface ImageResult {
+  image: ImageRef;
+  laterality?: 'L' | 'R';
+  /** Coded view as found in the image (e.g. 'CC', 'MLO'), when known. */
+  view?: string;
+  score: number;
+  findings: Finding[];
+}
+
+export interface ModelIdentity {
+  id: string;
+  version: string;
+  name: string;
+}
+
+export interface StudyResult {
+  studyInstanceUid: string;
+  pipeline: PipelineName;
+  model: ModelIdentity;
+  score: number;
+  category: Category;
+  /** Per-breast scores for mammography; empty for other pipelines. */
+  breasts: Partial<Record<'L' | 'R', { score: number; category: Category }>>;
+  images: ImageResult[];
+}
+
+export function allFindings(result: StudyResult): Finding[] {
+  return result.images.flatMap((image) => image.findings);
+}
+
+/**
+ * What the writers need to know about the study beyond pixels: copied from the source
+ * images' Patient and General Study modules. Patient fields go into DICOM objects and HL7
+ * messages only, never into logs.
+ */
+export interface StudyContext {
+  studyInstanceUid: string;
+  accessionNumber?: string;
+  studyId?: string;
+  studyDate?: string;
+  studyTime?: string;
+  studyDescription?: string;
+  referringPhysicianName?: string;
+  patientId?: string;
+  patientName?: string;
+  patientBirthDate?: string;
+  patientSex?: string;
+}

@@ -1,0 +1,178 @@
+// One mammogram in, one ImageResult out: resample to the model's spacing, slide the model
+// over the image in half-overlapping windows, max-merge the heatmaps, keep only what lies
+// on the breast, and turn each connected region above the detection threshold into a
+// finding in SOURCE pixel coordinates. Everything model-specific comes from the manifest.
+import type { LoadedModel, ModelOutputs } from '../../inference/registry';
+import { normalizationLuts, packGray8 } from '../../inference/tensor';
+import type { Finding, FindingType, ImageRef, ImageResult } from '../findings';
+import { type GrayImage, connectedComponents, convexHull, polygonArea, resampleToSpacing } from '../common/image-ops';
+import { findBreastRegion } from './breast-region';
+
+export interface MammogramInput {
+  ref: ImageRef;
+  /** rows x columns display values, bright = dense. */
+  gray8: Uint8Array;
+  /** [row, column] mm; absent: the model's own spacing is assumed (and said in the result). */
+  pixelSpacingMm?: [number, number];
+  laterality?: 'L' | 'R';
+  view?: string;
+}
+
+export interface FindingIds {
+  newUid: () => string;
+  nextTrackingId: () => string;
+}
+
+export interface MammogramAnalysis extends ImageResult {
+  spacingAssumed: boolean;
+  breastFraction: number;
+}
+
+/** Window origins along one axis: half-overlapping, the last flush with the end. */
+export function windowOrigins(size: number, window: number): number[] {
+  if (size <= window) return [0];
+  const step = Math.max(1, Math.floor(window / 2));
+  const out: number[] = [];
+  for (let o = 0; o + window < size; o += step) out.push(o);
+  out.push(size - window);
+  return out;
+}
+
+function findingType(className: string | undefined): FindingType {
+  if (className === 'mass' || className === 'calcification') return className;
+  return 'lesion';
+}
+
+export async function analyzeMammogram(input: MammogramInput, model: LoadedModel, ids: FindingIds): Promise<MammogramAnalysis> {
+  const m = model.manifest;
+  const { height: ih, width: iw } = m.input;
+  const target = m.input.pixelSpacingMm ?? input.pixelSpacingMm?.[1] ?? 0.1;
+  const source: [number, number] = input.pixelSpacingMm ?? [target, target];
+  const img = resampleToSpacing({ width: input.ref.columns, height: input.ref.rows, pixels: input.gray8 }, source, target);
+  const breast = findBreastRegion(img);
+
+  const xs = windowOrigins(img.width, iw);
+  const ys = windowOrigins(img.height, ih);
+  const windows = ys.flatMap((y) => xs.map((x) => ({ x, y })));
+  const lut = normalizationLuts(m)[0] as Float32Array;
+  const batch = new Float32Array(windows.length * iw * ih);
+  const crop = new Uint8Array(iw * ih);
+  windows.forEach((w, n) => {
+    crop.fill(0);
+    for (let r = 0; r < ih && w.y + r < img.height; r++) {
+      const from = (w.y + r) * img.width + w.x;
+      crop.set(img.pixels.subarray(from, from + Math.min(iw, img.width - w.x)), r * iw);
+    }
+    packGray8(crop, lut, batch, n);
+  });
+  const outputs: ModelOutputs = await model.run(batch, windows.length);
+
+  const heatOut = outputs.lesion_heatmap;
+  const heatSpec = m.outputs.find((o) => o.role === 'lesion_heatmap');
+  const findings: Finding[] = [];
+  let heatMax = 0;
+  if (heatOut && heatSpec) {
+    const [, channels = 1, hh = 1, hw = 1] = heatOut.dims;
+    const stride = ih / hh;
+    const gw = Math.ceil(img.width / stride);
+    const gh = Math.ceil(img.height / stride);
+    for (let c = 0; c < channels; c++) {
+      const grid = new Float32Array(gw * gh);
+      windows.forEach((w, n) => {
+        const base = (n * channels + c) * hh * hw;
+        for (let r = 0; r < hh; r++) {
+          const gy = Math.floor(w.y / stride) + r;
+          if (gy >= gh) break;
+          for (let q = 0; q < hw; q++) {
+            const gx = Math.floor(w.x / stride) + q;
+            if (gx >= gw) break;
+            const v = heatOut.data[base + r * hw + q] as number;
+            if (v > (grid[gy * gw + gx] as number)) grid[gy * gw + gx] = v;
+          }
+        }
+      });
+      suppressOutsideBreast(grid, gw, gh, stride, breast.mask, img);
+      for (let i = 0; i < grid.length; i++) heatMax = Math.max(heatMax, grid[i] as number);
+      findings.push(...componentsToFindings(grid, gw, gh, stride, m.thresholds.detection, findingType(heatSpec.classes[c]), input, img, target, source, ids));
+    }
+  }
+  const imageScoreOut = outputs.image_score;
+  const score = imageScoreOut ? Math.max(...Array.from(imageScoreOut.data)) : heatMax;
+  findings.sort((a, b) => b.score - a.score);
+  return {
+    image: input.ref,
+    laterality: input.laterality,
+    view: input.view,
+    score,
+    findings,
+    spacingAssumed: input.pixelSpacingMm === undefined,
+    breastFraction: breast.fraction,
+  };
+}
+
+function suppressOutsideBreast(grid: Float32Array, gw: number, gh: number, stride: number, mask: Uint8Array, img: GrayImage): void {
+  for (let gy = 0; gy < gh; gy++) {
+    for (let gx = 0; gx < gw; gx++) {
+      let inside = false;
+      for (let y = gy * stride; y < Math.min(img.height, (gy + 1) * stride) && !inside; y++) {
+        for (let x = gx * stride; x < Math.min(img.width, (gx + 1) * stride); x++) {
+          if (mask[y * img.width + x]) {
+            inside = true;
+            break;
+          }
+        }
+      }
+      if (!inside) grid[gy * gw + gx] = 0;
+    }
+  }
+}
+
+function componentsToFindings(
+  grid: Float32Array, gw: number, gh: number, stride: number, threshold: number, type: FindingType,
+  input: MammogramInput, img: GrayImage, target: number, source: [number, number], ids: FindingIds,
+): Finding[] {
+  const binary = new Uint8Array(grid.length);
+  for (let i = 0; i < grid.length; i++) binary[i] = (grid[i] as number) >= threshold ? 1 : 0;
+  const { labels, sizes } = connectedComponents(binary, gw, gh);
+  // Heatmap cell → source pixel: cell * stride model pixels, each target/source mm wide.
+  const sx = (stride * target) / source[1];
+  const sy = (stride * target) / source[0];
+  const clampX = (v: number): number => Math.max(0, Math.min(input.ref.columns, v));
+  const clampY = (v: number): number => Math.max(0, Math.min(input.ref.rows, v));
+  const out: Finding[] = [];
+  for (let label = 1; label < sizes.length; label++) {
+    let best = -1;
+    let bestV = -1;
+    const corners: Array<{ x: number; y: number }> = [];
+    for (let i = 0; i < labels.length; i++) {
+      if (labels[i] !== label) continue;
+      const v = grid[i] as number;
+      if (v > bestV) {
+        bestV = v;
+        best = i;
+      }
+      const cx = i % gw;
+      const cy = (i - cx) / gw;
+      corners.push({ x: cx, y: cy }, { x: cx + 1, y: cy }, { x: cx, y: cy + 1 }, { x: cx + 1, y: cy + 1 });
+    }
+    const hull = convexHull(corners).map((p) => ({ x: clampX(p.x * sx), y: clampY(p.y * sy) }));
+    const bx = best % gw;
+    const by = (best - bx) / gw;
+    const xsH = hull.map((p) => p.x);
+    const ysH = hull.map((p) => p.y);
+    const box = { x: Math.min(...xsH), y: Math.min(...ysH), width: Math.max(...xsH) - Math.min(...xsH), height: Math.max(...ysH) - Math.min(...ysH) };
+    out.push({
+      trackingId: ids.nextTrackingId(),
+      trackingUid: ids.newUid(),
+      type,
+      score: bestV,
+      image: input.ref,
+      centre: { x: clampX((bx + 0.5) * sx), y: clampY((by + 0.5) * sy) },
+      contour: hull,
+      box,
+      areaMm2: input.pixelSpacingMm ? polygonArea(hull) * source[0] * source[1] : undefined,
+    });
+  }
+  void img;
+  return out;
+}

@@ -1,0 +1,87 @@
+// The whole Sentinel, really started against the real bundled stack, for end-to-end tests:
+// a clean test database and queues, the stand-in HIS, the deterministic test model.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Config } from '../../src/config/schema';
+import { CursorRow } from '../../src/db/entities/cursor';
+import { type HisListener, startHisListener } from '../../src/delivery/mllp';
+import { CHANGES_CURSOR } from '../../src/intake/orthanc-changes';
+import { OrthancRest } from '../../src/orthanc/rest';
+import { type Running, startSentinel } from '../../src/service/server';
+import { type Services, openServices } from '../../src/service/services';
+import { TEST_MODEL_ID, buildTestModel } from './models/test-model';
+import { ensureStack, testConfig } from './stack';
+
+export interface Harness {
+  config: Config;
+  services: Services;
+  running: Running;
+  his: HisListener;
+  baseUrl: string;
+  token: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(): Promise<Harness> {
+  await ensureStack();
+  const his = await startHisListener({ port: 0 });
+  const modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-e2e-models-'));
+  buildTestModel(modelsDir);
+  const config = testConfig({
+    hl7: { destination: { host: '127.0.0.1', port: his.port, timeoutMs: 5000 } },
+    models: { dir: modelsDir, threads: 1 },
+    routing: { rules: [{ name: 'mammography', modalities: ['MG'], pipeline: 'mammography', models: [TEST_MODEL_ID] }] },
+    orthanc: { pollIntervalMs: 500 },
+    jobs: { analyzeAttempts: 3, deliverAttempts: 5, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500 },
+  });
+  let services = await openServices(config);
+  // A clean slate: empty tables and queues, and the /changes cursor at the feed's end, so
+  // studies from earlier runs are not analysed again.
+  await services.ds.query('truncate studies, jobs, findings, outbox, cursors');
+  await services.queues.analyze.obliterate({ force: true });
+  await services.queues.deliver.obliterate({ force: true });
+  const last = (await new OrthancRest(config.orthanc).changes(0, 1)).Last;
+  const feed = await new OrthancRest(config.orthanc).changes(last, 1000);
+  await services.ds.getRepository(CursorRow).save({ name: CHANGES_CURSOR, value: feed.Last });
+
+  let running = await startSentinel(services, { api: true, poller: true, workers: true });
+  const h: Harness = {
+    config, services, running, his,
+    baseUrl: `http://127.0.0.1:${running.port}`,
+    token: config.auth.apiTokens[0] ?? '',
+    async stop() {
+      await running.stop();
+      await services.close();
+    },
+    async start() {
+      services = await openServices(config);
+      running = await startSentinel(services, { api: true, poller: true, workers: true });
+      h.services = services;
+      h.running = running;
+    },
+    async close() {
+      await h.stop();
+      await his.close();
+    },
+  };
+  return h;
+}
+
+/** Store files into the bundled Orthanc over DICOM, as a modality would. */
+export function storescu(config: Config, files: string[]): void {
+  execFileSync('storescu', ['-aec', config.orthanc.bundled.aet, '127.0.0.1', String(config.orthanc.bundled.dicomPort), ...files], { stdio: 'pipe' });
+}
+
+export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== null && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -1,0 +1,111 @@
+// SEG and SR writers: real bytes, read back by dcmjs and dcmtk, judged by dciodvfy.
+import dcmjs from 'dcmjs';
+import { parseDicom } from '../../../src/dicom/read';
+import { decodeFrame } from '../../../src/dicom/pixels/decode';
+import { readNaturalizedHeader } from '../../../src/dicom/write';
+import type { Finding, ImageRef, StudyResult } from '../../../src/pipelines/findings';
+import { buildMammographySeg } from '../../../src/reports/seg/mammography';
+import { rasterizePolygon } from '../../../src/reports/seg/raster';
+import { OHIF_TRACKING_IDENTIFIER, buildTid1500Report } from '../../../src/reports/sr/tid1500';
+import { buildSyntheticMammogram } from '../../../src/samples/mammogram';
+import { dciodvfy, dcmdump, dsrdump } from '../../support/dicom-judges';
+
+const study = { studyInstanceUid: '1.2.826.0.1.3680043.10.1', accessionNumber: 'ACC-42', patientId: 'PID-7', patientName: "O'Neil^Mary^J" };
+const algorithm = { name: 'Sentinel test', version: '0.0.1', modelId: 'sentinel-test-blob' };
+
+function source(columns: number): { bytes: Buffer; header: Record<string, unknown>; ref: ImageRef } {
+  const bytes = buildSyntheticMammogram(study, { laterality: 'L', view: 'MLO', sopInstanceUid: `1.2.826.0.1.3680043.10.1.${columns}`, seriesInstanceUid: '1.2.826.0.1.3680043.10.2' }, { rows: 300, columns, spacingMm: 0.5 });
+  const header = readNaturalizedHeader(bytes);
+  return {
+    bytes, header,
+    ref: { studyInstanceUid: study.studyInstanceUid, seriesInstanceUid: '1.2.826.0.1.3680043.10.2', sopInstanceUid: String(header.SOPInstanceUID), sopClassUid: String(header.SOPClassUID), rows: 300, columns },
+  };
+}
+
+function finding(ref: ImageRef, id: number, type: Finding['type'], cx: number, cy: number): Finding {
+  const contour = Array.from({ length: 12 }, (_, k) => ({ x: cx + 20 * Math.cos((k * Math.PI) / 6), y: cy + 20 * Math.sin((k * Math.PI) / 6) }));
+  return { trackingId: `F${id}`, trackingUid: `1.2.826.0.1.3680043.10.9.${id}`, type, score: 0.5 + id / 10, image: ref, centre: { x: cx, y: cy }, contour, box: { x: cx - 20, y: cy - 20, width: 40, height: 40 }, areaMm2: 300 };
+}
+
+const series = { seriesInstanceUid: '1.2.826.0.1.3680043.10.3', seriesNumber: 9901, instanceNumber: 1, sopInstanceUid: '1.2.826.0.1.3680043.10.3.1' };
+
+describe('mammography SEG', () => {
+  it('writes one segment and one frame per finding, each frame the filled contour, clean by dciodvfy', async () => {
+    const src = source(256);
+    const findings = [finding(src.ref, 1, 'mass', 80, 100), finding(src.ref, 2, 'calcification', 160, 200)];
+    const seg = buildMammographySeg({ source: src.header, image: { image: src.ref, laterality: 'L', view: 'MLO', score: 0.7, findings }, series, algorithm }) as Buffer;
+    expect(dciodvfy(seg).errors).toEqual([]);
+    expect(dcmdump(seg)).toContain('SegmentationStorage');
+
+    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(seg.buffer.slice(seg.byteOffset, seg.byteOffset + seg.length) as ArrayBuffer).dict);
+    expect(ds.SegmentationType).toBe('BINARY');
+    const segments = ds.SegmentSequence as Array<Record<string, unknown>>;
+    expect(segments.map((s) => s.TrackingUID)).toEqual(findings.map((f) => f.trackingUid));
+    expect((segments[1]?.SegmentedPropertyTypeCodeSequence as Record<string, unknown>).CodeMeaning ?? (segments[1]?.SegmentedPropertyTypeCodeSequence as Array<Record<string, unknown>>)[0]?.CodeMeaning).toBe('Calcification Cluster');
+    expect(ds.ReferencedSeriesSequence).toBeDefined();
+    expect(ds.PatientID).toBe('PID-7');
+
+    // Pixel data read back by our own reader equals the rasterised contours, frame by frame.
+    const parsed = parseDicom(seg);
+    expect(parsed.numberOfFrames).toBe(2);
+    const packed = parsed.frames();
+    const all = await decodeFrame(parsed.dataSet.byteArray.subarray(parsed.dataSet.elements.x7fe00010!.dataOffset, parsed.dataSet.elements.x7fe00010!.dataOffset + parsed.dataSet.elements.x7fe00010!.length), parsed.transferSyntaxUid, { ...parsed.pixelDescription(), rows: 300 * 2, columns: 256 });
+    expect(packed).toHaveLength(2);
+    findings.forEach((f, i) => {
+      const expected = rasterizePolygon(f.contour, 300, 256);
+      const got = all.data.subarray(i * 300 * 256, (i + 1) * 300 * 256);
+      expect(Array.from(got)).toEqual(Array.from(expected));
+      expect(expected.reduce((a, b) => a + b, 0)).toBeGreaterThan(1000);
+    });
+  });
+
+  it('uses FRACTIONAL when Columns is not a multiple of 8 (Orthanc cannot serve such 1-bit frames), still clean', () => {
+    const src = source(250);
+    const seg = buildMammographySeg({ source: src.header, image: { image: src.ref, laterality: 'L', score: 0.7, findings: [finding(src.ref, 1, 'mass', 80, 100)] }, series, algorithm }) as Buffer;
+    expect(dciodvfy(seg).errors).toEqual([]);
+    expect(dcmdump(seg)).toMatch(/SegmentationType.*FRACTIONAL|\(0062,0001\) CS \[FRACTIONAL\]/);
+  });
+
+  it('writes no SEG for an image without findings', () => {
+    const src = source(256);
+    expect(buildMammographySeg({ source: src.header, image: { image: src.ref, score: 0.1, findings: [] }, series, algorithm })).toBeUndefined();
+  });
+});
+
+describe('TID 1500 SR', () => {
+  function result(findings: Finding[], ref: ImageRef): StudyResult {
+    return { studyInstanceUid: study.studyInstanceUid, pipeline: 'mammography', model: { id: 'sentinel-test-blob', version: '0.0.1', name: 'test' }, score: 0.9, category: 'high', breasts: { L: { score: 0.9, category: 'high' } }, images: [{ image: ref, laterality: 'L', view: 'MLO', score: 0.9, findings }] };
+  }
+
+  it('has a measurement group per finding, linked by tracking UID, with the outline inside the first measured value', () => {
+    const src = source(256);
+    const findings = [finding(src.ref, 1, 'mass', 80, 100), finding(src.ref, 2, 'calcification', 160, 200)];
+    const sr = buildTid1500Report({ sources: [src.header], result: result(findings, src.ref), series, algorithm });
+    expect(dciodvfy(sr).errors).toEqual([]);
+    const text = dsrdump(sr);
+    expect(text).toContain('Imaging Measurement Report');
+    expect(text.match(/Measurement Group/g)).toHaveLength(2);
+    for (const f of findings) expect(text).toContain(f.trackingUid);
+    expect(text).toContain('Calcification Cluster');
+    expect(text).toMatch(/AI suspicion score"\)="0\.6"[\s\S]*inferred from SCOORD:=\(POLYLINE/);
+    expect(text).toContain('(HIGH,99SENTINEL,"High suspicion")');
+
+    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(sr.buffer.slice(sr.byteOffset, sr.byteOffset + sr.length) as ArrayBuffer).dict);
+    expect(JSON.stringify(ds.ContentSequence)).toContain(OHIF_TRACKING_IDENTIFIER);
+  });
+
+  it('is valid with no findings (study score and category only)', () => {
+    const src = source(256);
+    const sr = buildTid1500Report({ sources: [src.header], result: { ...result([], src.ref), score: 0.05, category: 'low' }, series, algorithm });
+    expect(dciodvfy(sr).errors).toEqual([]);
+    expect(dsrdump(sr)).not.toContain('Measurement Group');
+  });
+});
+
+describe('sample mammograms', () => {
+  it('are valid MG For Presentation images without VOI LUT Function', () => {
+    const src = source(256);
+    expect(dciodvfy(src.bytes).errors).toEqual([]);
+    expect(dcmdump(src.bytes)).not.toContain('VOILUTFunction');
+  });
+});

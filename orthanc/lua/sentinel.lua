@@ -3,6 +3,9 @@
 -- also reads Orthanc's /changes feed with a stored cursor. SENTINEL_EVENTS_URL and
 -- SENTINEL_TOKEN are defined by settings.lua, which `sentinel stack up` generates.
 
+-- Orthanc holds its Lua lock while HttpPost waits; orthanc.json's HttpTimeout keeps that
+-- wait short, and Sentinel answers before doing any work.
+
 function OnStableStudy(studyId, tags, metadata)
   local body = '{"changeType":"StableStudy","resourceId":"' .. studyId ..
     '","studyInstanceUid":"' .. (tags['StudyInstanceUID'] or '') .. '"}'

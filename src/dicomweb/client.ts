@@ -4,6 +4,7 @@
 import { api } from 'dicomweb-client';
 import XHR2 from 'xhr2';
 import { SentinelError, unavailable } from '../errors/errors';
+import { parseMultipartRelated } from './multipart';
 
 // dicomweb-client creates `new XMLHttpRequest()` itself; Node 20 has none.
 (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest ??= XHR2;
@@ -35,7 +36,6 @@ interface RawClient {
   searchForInstances(o: object): Promise<DicomJson[]>;
   retrieveStudyMetadata(o: object): Promise<DicomJson[]>;
   retrieveSeriesMetadata(o: object): Promise<DicomJson[]>;
-  retrieveInstance(o: object): Promise<ArrayBuffer | ArrayBuffer[]>;
   retrieveInstanceFrames(o: object): Promise<ArrayBuffer[]>;
   storeInstances(o: object): Promise<unknown>;
 }
@@ -61,18 +61,22 @@ function translate(err: unknown, what: string): SentinelError {
 
 export class DicomwebClient {
   private readonly raw: RawClient;
+  private readonly authHeader: Record<string, string>;
+  private readonly timeoutMs: number;
 
   constructor(readonly target: DicomwebTarget) {
     const timeoutMs = target.timeoutMs ?? 120_000;
-    const auth = target.username !== undefined
+    const auth: Record<string, string> = target.username !== undefined
       ? { Authorization: `Basic ${Buffer.from(`${target.username}:${target.password ?? ''}`).toString('base64')}` }
       : {};
+    this.authHeader = auth;
+    this.timeoutMs = timeoutMs;
     this.raw = new api.DICOMwebClient({
       url: target.url,
       headers: auth,
       verbose: false,
       singlepart: false,
-      requestHooks: [(request: XhrLike) => {
+      requestHooks: [(request: XhrLike, _metadata: unknown) => {
         request.timeout = timeoutMs;
         return request;
       }],
@@ -108,18 +112,30 @@ export class DicomwebClient {
       this.raw.retrieveStudyMetadata({ studyInstanceUID: studyInstanceUid }));
   }
 
-  /** The whole Part 10 file, in whatever transfer syntax it is stored. */
+  /**
+   * The whole Part 10 file, in the transfer syntax it is stored in. dicomweb-client 0.11
+   * rejects every explicit media type in retrieveInstance ("application/ is not supported"),
+   * and without one Orthanc transcodes to Explicit VR Little Endian (a JPEG 2000 mammogram
+   * becomes ten times larger), so this one request is made directly with
+   * `transfer-syntax=*` and parsed with the same multipart code as STOW-RS.
+   */
   async retrieveInstance(study: string, series: string, sop: string): Promise<Uint8Array> {
-    const res = await this.call(`instance ${sop}`, () =>
-      this.raw.retrieveInstance({
-        studyInstanceUID: study,
-        seriesInstanceUID: series,
-        sopInstanceUID: sop,
-        mediaTypes: [{ mediaType: 'application/dicom', transferSyntaxUID: '*' }],
-      }));
-    const buf = Array.isArray(res) ? res[0] : res;
-    if (!buf) throw new SentinelError('bad_request', `instance ${sop}: empty response`);
-    return new Uint8Array(buf);
+    const what = `instance ${sop}`;
+    const url = `${this.target.url}/studies/${study}/series/${series}/instances/${sop}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        headers: { ...this.authHeader, Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw translate(err, what);
+    }
+    if (!res.ok) throw translate({ status: res.status }, what);
+    const body = Buffer.from(await res.arrayBuffer());
+    const [part] = parseMultipartRelated(body, res.headers.get('content-type') ?? undefined);
+    if (!part || part.body.length === 0) throw new SentinelError('bad_request', `${what}: empty response`);
+    return new Uint8Array(part.body);
   }
 
   /** Frames in their stored transfer syntax, several per request (PS3.18 8.3.5). */

@@ -58,10 +58,13 @@ export async function probeOrthanc(url: string, username: string, password: stri
   }
 }
 
-export async function waitFor(probe: () => Promise<Probe>, timeoutMs: number): Promise<Probe> {
+/** Probe until it answers or the time is up; `gaveUp` (e.g. "the process exited") ends it early. */
+export async function waitFor(probe: () => Promise<Probe>, timeoutMs: number, gaveUp?: () => string | undefined): Promise<Probe> {
   const deadline = Date.now() + timeoutMs;
   let last = await probe();
   while (!last.ok && Date.now() < deadline) {
+    const reason = gaveUp?.();
+    if (reason) return { ...last, detail: `${reason}; last probe: ${last.detail}` };
     await new Promise((r) => setTimeout(r, 250));
     last = await probe();
   }

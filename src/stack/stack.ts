@@ -130,7 +130,8 @@ async function upOrthanc(config: Config, opts: StackOptions): Promise<Probe> {
     opts.log(`starting the bundled Orthanc on 127.0.0.1:${config.orthanc.bundled.httpPort} (DICOM ${config.orthanc.bundled.dicomPort})`);
     startBundledOrthanc(paths);
   }
-  const result = await waitFor(probe, 60_000);
+  const exited = (): string | undefined => (readPid(paths.pidFile) === undefined ? 'Orthanc exited' : undefined);
+  const result = await waitFor(probe, 60_000, exited);
   if (!result.ok) result.detail += ` (see ${paths.logFile})`;
   return result;
 }

@@ -34,6 +34,11 @@ export function patientAndStudy(source: NaturalizedDataset): NaturalizedDataset 
   return out;
 }
 
+/** LO and SH values have a length limit (PS3.5 6.2): model names and ids are cut to fit. */
+export function lo(value: string): string {
+  return value.length <= 64 ? value : `${value.slice(0, 63).trimEnd()}~`;
+}
+
 export function dicomDateTime(now: Date): { date: string; time: string } {
   const iso = now.toISOString();
   return { date: iso.slice(0, 10).replace(/-/g, ''), time: iso.slice(11, 19).replace(/:/g, '') };
@@ -42,25 +47,25 @@ export function dicomDateTime(now: Date): { date: string; time: string } {
 export function equipment(algorithm: AlgorithmInfo): NaturalizedDataset {
   return {
     Manufacturer: 'Sentinel',
-    ManufacturerModelName: algorithm.modelId,
-    DeviceSerialNumber: algorithm.modelId,
-    SoftwareVersions: `${algorithm.name} ${algorithm.version}`,
+    ManufacturerModelName: lo(algorithm.modelId),
+    DeviceSerialNumber: lo(algorithm.modelId),
+    SoftwareVersions: lo(`${algorithm.modelId} ${algorithm.version}`),
   };
 }
 
 export function segmentDescription(finding: Finding, number: number, algorithm: AlgorithmInfo): NaturalizedDataset {
   return {
     SegmentNumber: number,
-    SegmentLabel: `${finding.trackingId} ${finding.type} ${finding.score.toFixed(2)}`,
+    SegmentLabel: lo(`${finding.trackingId} ${finding.type} ${finding.score.toFixed(2)}`),
     SegmentDescription: `AI ${finding.type}, score ${finding.score.toFixed(3)} (research use only)`,
     SegmentedPropertyCategoryCodeSequence: [Codes.morphologicallyAlteredStructure],
     SegmentedPropertyTypeCodeSequence: [findingTypeCode(finding.type)],
     SegmentAlgorithmType: 'AUTOMATIC',
-    SegmentAlgorithmName: algorithm.name,
+    SegmentAlgorithmName: lo(algorithm.name),
     SegmentationAlgorithmIdentificationSequence: [{
       AlgorithmFamilyCodeSequence: [Codes.artificialIntelligence],
-      AlgorithmName: algorithm.name,
-      AlgorithmVersion: algorithm.version,
+      AlgorithmName: lo(algorithm.name),
+      AlgorithmVersion: lo(algorithm.version),
     }],
     TrackingID: finding.trackingId,
     TrackingUID: finding.trackingUid,

@@ -10,7 +10,7 @@ import { writePart10 } from '../../dicom/write';
 import { SopClass } from '../../dicom/uid';
 import type { ImageResult } from '../../pipelines/findings';
 import { Codes } from '../codes';
-import { type AlgorithmInfo, type SeriesInfo, dicomDateTime, equipment, patientAndStudy, segmentDescription } from './common';
+import { type AlgorithmInfo, type SeriesInfo, dicomDateTime, equipment, lo, patientAndStudy, segmentDescription } from './common';
 import { packBitFrames, rasterizePolygon } from './raster';
 import { newUid } from '../../dicom/uid';
 
@@ -60,7 +60,7 @@ export function buildMammographySegDataset(input: MammographySegInput): Naturali
     ...equipment(algorithm),
     ImageType: ['DERIVED', 'PRIMARY'],
     ContentLabel: 'AI_FINDINGS',
-    ContentDescription: `${algorithm.name} ${algorithm.version}: findings on ${image.laterality ?? ''}${image.view ?? ''}`.trim(),
+    ContentDescription: lo(`AI findings on ${image.laterality ?? ''}${image.view ?? 'image'}, ${algorithm.modelId} ${algorithm.version}`),
     ContentCreatorName: 'Sentinel^AI',
     SegmentationType: binary ? 'BINARY' : 'FRACTIONAL',
     ...(binary ? {} : { SegmentationFractionalType: 'PROBABILITY', MaximumFractionalValue: 255 }),

@@ -7,7 +7,7 @@ import { SopClass } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
 import { type Category, type Finding, type StudyResult, allFindings } from '../../pipelines/findings';
 import { type Code, Codes, findingTypeCode } from '../codes';
-import { type AlgorithmInfo, type SeriesInfo, dicomDateTime, patientAndStudy } from '../seg/common';
+import { type AlgorithmInfo, type SeriesInfo, dicomDateTime, lo, patientAndStudy } from '../seg/common';
 import { type SopRef, codeItem, container, imageItem, numItem, scoordItem, textItem, uidItem } from './content';
 
 /** OHIF maps a measurement group to a tool by its tracking identifier. */
@@ -109,7 +109,7 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
     InstanceCreationTime: time,
     Manufacturer: 'Sentinel',
     ManufacturerModelName: algorithm.modelId,
-    SoftwareVersions: `${algorithm.name} ${algorithm.version}`,
+    SoftwareVersions: lo(`${algorithm.modelId} ${algorithm.version}`),
     ReferencedPerformedProcedureStepSequence: [],
     PerformedProcedureCodeSequence: [],
     CompletionFlag: 'COMPLETE',

@@ -11,7 +11,8 @@ import { buildSyntheticMammogram } from '../../../src/samples/mammogram';
 import { dciodvfy, dcmdump, dsrdump } from '../../support/dicom-judges';
 
 const study = { studyInstanceUid: '1.2.826.0.1.3680043.10.1', accessionNumber: 'ACC-42', patientId: 'PID-7', patientName: "O'Neil^Mary^J" };
-const algorithm = { name: 'Sentinel test', version: '0.0.1', modelId: 'sentinel-test-blob' };
+// A name longer than LO's 64 characters, as a manifest may give: the writers must cut it to fit.
+const algorithm = { name: 'Sentinel test detector whose manifest name is longer than sixty-four characters', version: '0.0.1', modelId: 'sentinel-test-blob' };
 
 function source(columns: number): { bytes: Buffer; header: Record<string, unknown>; ref: ImageRef } {
   const bytes = buildSyntheticMammogram(study, { laterality: 'L', view: 'MLO', sopInstanceUid: `1.2.826.0.1.3680043.10.1.${columns}`, seriesInstanceUid: '1.2.826.0.1.3680043.10.2' }, { rows: 300, columns, spacingMm: 0.5 });

@@ -1,0 +1,158 @@
+// A mammography study stored into the bundled Orthanc comes back with SEG and SR in the same
+// study, and the HIS gets one acknowledged ORU. Real Orthanc, PostgreSQL, Redis, sockets.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import { JobRow } from '../../src/db/entities/job';
+import { OutboxRow } from '../../src/db/entities/outbox';
+import { newUid } from '../../src/dicom/uid';
+import { buildMultipartRelated } from '../../src/dicomweb/multipart';
+import { buildSyntheticMammogram, type SampleStudy } from '../../src/samples/mammogram';
+import { dciodvfy, dcmdump, dsrdump } from '../support/dicom-judges';
+import { type Harness, startHarness, storescu, waitUntil } from '../support/e2e';
+
+jest.setTimeout(180_000);
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-e2e-'));
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+function writeStudy(name: string, lesion: boolean): { study: SampleStudy; files: string[] } {
+  const study: SampleStudy = { studyInstanceUid: newUid(), accessionNumber: `ACC${Date.now() % 1e8}`, patientId: `P-${name}`, patientName: `Test^${name}` };
+  const series = newUid();
+  const files = (['L', 'R'] as const).map((laterality, i) => {
+    const file = path.join(dir, `${name}-${laterality}.dcm`);
+    const lesions = lesion && laterality === 'L' ? [{ x: 600, y: 420, radius: 40 }] : [];
+    fs.writeFileSync(file, buildSyntheticMammogram(study, { laterality, view: 'CC', seriesInstanceUid: series, instanceNumber: i + 1 }, { rows: 1024, columns: 800, spacingMm: 0.2, lesions, seed: i + 1 }));
+    return file;
+  });
+  return { study, files };
+}
+
+async function jobsOf(studyUid: string): Promise<JobRow[]> {
+  return h.services.ds.getRepository(JobRow).findBy({ studyInstanceUid: studyUid });
+}
+
+async function delivered(studyUid: string): Promise<OutboxRow[] | undefined> {
+  const [job] = await jobsOf(studyUid);
+  if (!job || job.state !== 'succeeded') return undefined;
+  const rows = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: job.id });
+  return rows.length > 0 && rows.every((r) => r.state === 'delivered') ? rows : undefined;
+}
+
+describe('mammography end to end', () => {
+  let first: { study: SampleStudy; files: string[] };
+
+  it('a study stored with storescu comes back with SEG and SR in the same study, and one ORU to the HIS', async () => {
+    first = writeStudy('first', true);
+    const t0 = Date.now();
+    storescu(h.config, first.files);
+    const rows = await waitUntil('SEG, SR and ORU delivered', () => delivered(first.study.studyInstanceUid), 90_000);
+    const seconds = (Date.now() - t0) / 1000;
+    console.log(`storescu to SEG+SR stored and ORU acknowledged: ${seconds.toFixed(1)} s`);
+
+    expect(rows.map((r) => r.label).sort()).toEqual(['ORU^R01', 'SEG', 'SR']);
+    const series = await h.services.dicomweb.searchSeries(first.study.studyInstanceUid);
+    const seg = series.find((s) => s.modality === 'SEG');
+    const sr = series.find((s) => s.modality === 'SR');
+    expect(seg && sr).toBeTruthy();
+    for (const s of [seg, sr]) {
+      const meta = await h.services.dicomweb.seriesMetadata(first.study.studyInstanceUid, s!.seriesInstanceUid);
+      const sop = String(meta[0]?.['00080018']?.Value?.[0]);
+      const bytes = await h.services.dicomweb.retrieveInstance(first.study.studyInstanceUid, s!.seriesInstanceUid, sop);
+      expect(dciodvfy(bytes).errors).toEqual([]);
+      expect(dcmdump(bytes)).toContain(first.study.studyInstanceUid);
+      if (s === sr) expect(dsrdump(bytes)).toContain('Measurement Group');
+    }
+
+    const orus = h.his.messages.filter((m) => m.includes(first.study.accessionNumber));
+    expect(orus).toHaveLength(1);
+    const py = spawnSync('/usr/bin/python3', ['-c', 'import hl7,sys; m=hl7.parse(sys.stdin.read()); print(m.segment("OBR")[2], m.segment("OBX")[5])'], { input: orus[0], encoding: 'utf8' });
+    expect(py.status).toBe(0);
+    expect(py.stdout).toContain(first.study.accessionNumber);
+
+    const res = await request(h.baseUrl).get(`/studies/${first.study.studyInstanceUid}`).set('Authorization', `Bearer ${h.token}`).expect(200);
+    const body = res.body as { study: { score: number; category: string }; jobs: Array<{ findings: Array<{ type: string }> }> };
+    expect(body.study.score).toBeGreaterThan(0.5);
+    expect(body.jobs[0]?.findings.length).toBe(1);
+  });
+
+  it('the same study stored again and announced again is analysed once', async () => {
+    storescu(h.config, first.files);
+    const event = await request(h.baseUrl).post('/events/orthanc').set('Authorization', `Bearer ${h.token}`)
+      .send({ changeType: 'StableStudy', resourceId: 'x', studyInstanceUid: first.study.studyInstanceUid }).expect(202);
+    expect(event.body).toMatchObject({ outcome: 'accepted' });
+    await new Promise((r) => setTimeout(r, 5000)); // past Orthanc's StableAge and a few polls
+    expect(await jobsOf(first.study.studyInstanceUid)).toHaveLength(1);
+    expect(h.his.messages.filter((m) => m.includes(first.study.accessionNumber))).toHaveLength(1);
+  });
+
+  it('a study stored while Sentinel is stopped is analysed after it starts', async () => {
+    await h.stop();
+    const late = writeStudy('late', false);
+    storescu(h.config, late.files);
+    await new Promise((r) => setTimeout(r, 4500)); // stable in Orthanc while Sentinel is down: the Lua event is lost
+    await h.start();
+    await waitUntil('the late study delivered', () => delivered(late.study.studyInstanceUid), 90_000);
+    const [job] = await jobsOf(late.study.studyInstanceUid);
+    expect(job?.source).toBe('orthanc-changes');
+  });
+
+  it('an MG image with truncated pixel data gets a recorded, readable error and nothing is sent', async () => {
+    const bad = writeStudy('bad', false);
+    const bytes = fs.readFileSync(bad.files[0] as string);
+    // Cut the pixel data short while keeping the file parseable: rewrite the PixelData length.
+    const pos = bytes.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00]));
+    const kept = 1000;
+    const cut = Buffer.concat([bytes.subarray(0, pos + 8), Buffer.alloc(4), bytes.subarray(pos + 12, pos + 12 + kept)]);
+    cut.writeUInt32LE(kept, pos + 8);
+    const file = path.join(dir, 'truncated.dcm');
+    fs.writeFileSync(file, cut);
+    storescu(h.config, [file]);
+    const job = await waitUntil('the job to fail', async () => (await jobsOf(bad.study.studyInstanceUid)).find((j) => j.state === 'failed'), 60_000);
+    expect(job.error).toMatch(/truncated/);
+    expect(await h.services.ds.getRepository(OutboxRow).findBy({ jobId: job.id })).toEqual([]);
+    const res = await request(h.baseUrl).get(`/jobs/${job.id}`).set('Authorization', `Bearer ${h.token}`).expect(200);
+    expect((res.body as { error: string }).error).toMatch(/truncated/);
+  });
+
+  it('STOW-RS: good instances are stored and queued, a malformed part is refused with its reason, a truncated upload stores nothing', async () => {
+    const s = writeStudy('stow', true);
+    const body = buildMultipartRelated([
+      { contentType: 'application/dicom', body: fs.readFileSync(s.files[0] as string) },
+      { contentType: 'application/dicom', body: Buffer.from('this is not DICOM') },
+    ], 'b0undary');
+    const res = await request(h.baseUrl).post('/dicomweb/studies').set('Authorization', `Bearer ${h.token}`)
+      .set('Content-Type', 'multipart/related; type="application/dicom"; boundary=b0undary').send(body).expect(202);
+    const json = res.body as Record<string, { Value: Array<Record<string, { Value: unknown[] }>> }>;
+    expect(json['00081199']?.Value).toHaveLength(1);
+    expect(json['00081198']?.Value[0]?.['00081197']?.Value[0]).toBe(0xc000);
+    await waitUntil('the STOW study delivered', () => delivered(s.study.studyInstanceUid), 90_000);
+
+    const other = writeStudy('cut', false);
+    const full = buildMultipartRelated([{ contentType: 'application/dicom', body: fs.readFileSync(other.files[0] as string) }], 'b0undary');
+    await request(h.baseUrl).post('/dicomweb/studies').set('Authorization', `Bearer ${h.token}`)
+      .set('Content-Type', 'multipart/related; type="application/dicom"; boundary=b0undary').send(full.subarray(0, full.length - 100)).expect(400);
+    expect(await h.services.dicomweb.searchSeries(other.study.studyInstanceUid)).toEqual([]);
+  });
+
+  it('every data route needs the token; health does not', async () => {
+    await request(h.baseUrl).get('/studies').expect(401);
+    await request(h.baseUrl).post('/dicomweb/studies').send('x').expect(401);
+    await request(h.baseUrl).get('/studies').set('Authorization', 'Bearer wrong-token-wrong-token').expect(401);
+    const health = await request(h.baseUrl).get('/health').expect(200);
+    expect((health.body as { dependencies: Array<{ ok: boolean }> }).dependencies.every((d) => d.ok)).toBe(true);
+    const list = await request(h.baseUrl).get('/studies').set('Authorization', `Bearer ${h.token}`).expect(200);
+    const studies = (list.body as { studies: Array<{ score: number | null }> }).studies;
+    const scores = studies.map((s) => s.score ?? -1);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+  });
+});

@@ -2,6 +2,8 @@
 // The `sentinel` command: serve, worker, demo, analyze, stack, eval, dicomize.
 import 'reflect-metadata';
 import { Command } from 'commander';
+import { runAnalyze } from './analyze-command';
+import { runDemo } from './demo-command';
 import { runServe, runWorker } from './serve-command';
 import { runStackCommand } from './stack-command';
 
@@ -28,6 +30,22 @@ program
   .command('worker')
   .description('run the analysis and delivery workers')
   .action(() => runWorker());
+
+program
+  .command('demo')
+  .description('bring up the bundled stack, send sample mammography studies through Orthanc and show what comes back')
+  .option('--data <dir>', 'folder laid out like ../shared/data (mini-MIAS films are used when present)')
+  .option('--timeout <seconds>', 'how long to wait for each study', '300')
+  .action(async (opts: { data?: string; timeout: string }) => exit(await runDemo({ data: opts.data, timeoutS: Number(opts.timeout) })));
+
+program
+  .command('analyze')
+  .argument('<paths...>', 'DICOM files or folders (searched recursively)')
+  .requiredOption('--out <dir>', 'where the SEG/SR (.dcm), ORU (.hl7) and summary.json go')
+  .option('--model <id>', 'use this installed model instead of the routing rule\'s')
+  .option('--models <dir>', 'folder of model manifests (default: config models.dir)')
+  .description('analyse local DICOM files without any server')
+  .action(async (paths: string[], opts: { out: string; model?: string; models?: string }) => exit(await runAnalyze(paths, opts)));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : String(err));

@@ -50,7 +50,7 @@ export async function probeOrthanc(url: string, username: string, password: stri
       headers: { Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` },
       signal: AbortSignal.timeout(3000),
     });
-    if (!res.ok) return { name: 'orthanc', ok: false, detail: `HTTP ${res.status}` };
+    if (!res.ok) return { name: 'orthanc', ok: false, detail: res.status === 401 ? 'HTTP 401: an Orthanc answers there but refuses our credentials (one started by another checkout?)' : `HTTP ${res.status}` };
     const body = (await res.json()) as { Version?: string; DicomAet?: string };
     return { name: 'orthanc', ok: true, detail: `Orthanc ${body.Version ?? '?'} (${body.DicomAet ?? '?'})` };
   } catch (err) {

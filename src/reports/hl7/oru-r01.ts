@@ -78,7 +78,7 @@ export function buildOruR01(input: OruInput): string {
   obr.set('25', 'F');
 
   let n = 0;
-  const obx = (type: string, code: string, text: string, value: string, opts: { units?: [string, string, string]; subId?: string } = {}): void => {
+  const obx = (type: string, code: string, text: string, value: string | [string, string, string], opts: { units?: [string, string, string]; subId?: string } = {}): void => {
     const s = m.addSegment('OBX');
     s.set('1', String(++n));
     s.set('2', type);
@@ -86,7 +86,14 @@ export function buildOruR01(input: OruInput): string {
     s.set('3.2', text);
     s.set('3.3', LOCAL_CODING_SYSTEM);
     if (opts.subId) s.set('4', opts.subId);
-    s.set('5', value);
+    if (typeof value === 'string') {
+      s.set('5', value);
+    } else {
+      // Coded values are components (CWE: identifier^text^coding system), not escaped text.
+      s.set('5.1', value[0]);
+      s.set('5.2', value[1]);
+      s.set('5.3', value[2]);
+    }
     if (opts.units) {
       s.set('6.1', opts.units[0]);
       s.set('6.2', opts.units[1]);
@@ -97,7 +104,7 @@ export function buildOruR01(input: OruInput): string {
   };
   const ratio: [string, string, string] = ['{ratio}', 'ratio', 'UCUM'];
   obx('NM', 'AISCORE', 'AI suspicion score', round(result.score), { units: ratio });
-  obx('CWE', 'AICAT', 'AI suspicion category', `${result.category.toUpperCase()}^${result.category} suspicion^${LOCAL_CODING_SYSTEM}`);
+  obx('CWE', 'AICAT', 'AI suspicion category', [result.category.toUpperCase(), `${result.category} suspicion`, LOCAL_CODING_SYSTEM]);
   for (const side of ['R', 'L'] as const) {
     const b = result.breasts[side];
     if (b) obx('NM', `AISCORE-${side}`, `AI suspicion score, ${side === 'R' ? 'right' : 'left'} breast`, round(b.score), { units: ratio });

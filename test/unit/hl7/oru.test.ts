@@ -51,15 +51,18 @@ describe('ORU^R01', () => {
       'm = hl7.parse(sys.stdin.read())\n' +
       'obx = m.segments("OBX")\n' +
       'print(json.dumps({"control": str(m.segment("MSH")[10]), "obr3": str(m.segment("OBR")[3][0][0]), "pid3": str(m.segment("PID")[3]),' +
-      ' "n_obx": len(obx), "score": str(obx[0][5]), "codes": [str(o[3][0][0]) for o in obx], "finding": str(obx[5][5])}))',
+      ' "n_obx": len(obx), "score": str(obx[0][5]), "codes": [str(o[3][0][0]) for o in obx], "finding": str(obx[5][5]),' +
+      ' "category": [str(obx[1][5][0][i]) for i in range(3)]}))',
       text,
     );
-    const parsed = JSON.parse(out) as { control: string; obr3: string; pid3: string; n_obx: number; score: string; codes: string[]; finding: string };
+    const parsed = JSON.parse(out) as { control: string; obr3: string; pid3: string; n_obx: number; score: string; codes: string[]; finding: string; category: string[] };
     expect(parsed.control).toBe('CTRL123');
     expect(parsed.obr3).toBe('1.2.3.4');
     expect(parsed.n_obx).toBe(7);
     expect(parsed.score).toBe('0.873');
     expect(parsed.codes).toEqual(['AISCORE', 'AICAT', 'AISCORE-R', 'AISCORE-L', 'AINFIND', 'AIFINDING', 'AIMODEL']);
+    // The coded category is three CWE components, not one escaped string.
+    expect(parsed.category).toEqual([result.category.toUpperCase(), `${result.category} suspicion`, '99SEN']);
     expect(parsed.finding).toContain('mass; score 0.873; image 1.2.3.4.5.6; centre 40,51 px; area 123.5 mm2');
   });
 });

@@ -1,0 +1,81 @@
+// `sentinel analyze` without any server: files in, SEG/SR/ORU/summary.json out, each output
+// checked by the independent judges; an unreadable file is reported and the rest goes on.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { analyzeFiles } from '../../../src/analysis/offline';
+import type { Config } from '../../../src/config/schema';
+import { loadConfig } from '../../../src/config/load';
+import { newUid } from '../../../src/dicom/uid';
+import { ModelRegistry } from '../../../src/inference/registry';
+import { buildSyntheticMammogram } from '../../../src/samples/mammogram';
+import { dciodvfy, dcmdump, dsrdump } from '../../support/dicom-judges';
+import { TEST_MODEL_ID, buildTestModel } from '../../support/models/test-model';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-analyze-'));
+const modelsDir = path.join(dir, 'models');
+let registry: ModelRegistry;
+
+beforeAll(async () => {
+  fs.mkdirSync(modelsDir);
+  buildTestModel(modelsDir);
+  registry = await ModelRegistry.load(modelsDir, { intraOpNumThreads: 1 });
+});
+afterAll(() => registry.close());
+
+function config(): Config {
+  return loadConfig({ overrides: { routing: { rules: [{ name: 'mammography', modalities: ['MG'], pipeline: 'mammography', models: [TEST_MODEL_ID] }] } } });
+}
+
+describe('sentinel analyze (offline)', () => {
+  it('writes valid SEG and SR, a parseable ORU and a summary for each study; bad files are listed, not fatal', async () => {
+    const input = path.join(dir, 'in');
+    fs.mkdirSync(path.join(input, 'nested'), { recursive: true });
+    const study = { studyInstanceUid: newUid(), accessionNumber: 'ACC42', patientId: 'P42', patientName: 'Offline^Test' };
+    const series = newUid();
+    fs.writeFileSync(path.join(input, 'L.dcm'), buildSyntheticMammogram(study, { laterality: 'L', view: 'CC', seriesInstanceUid: series, instanceNumber: 1 },
+      { rows: 800, columns: 640, spacingMm: 0.2, lesions: [{ x: 420, y: 380, radius: 35 }], seed: 5 }));
+    fs.writeFileSync(path.join(input, 'nested', 'R.dcm'), buildSyntheticMammogram(study, { laterality: 'R', view: 'CC', seriesInstanceUid: series, instanceNumber: 2 },
+      { rows: 800, columns: 640, spacingMm: 0.2, seed: 6 }));
+    fs.writeFileSync(path.join(input, 'notes.txt'), 'not DICOM');
+    const out = path.join(dir, 'out');
+
+    const summary = await analyzeFiles({ paths: [input], outDir: out, config: config(), registry });
+
+    expect(summary.inputs).toBe(3);
+    expect(summary.unreadable).toEqual([{ file: path.join(input, 'notes.txt'), reason: expect.stringMatching(/not a readable DICOM file/) as unknown }]);
+    expect(summary.studies).toHaveLength(1);
+    const s = summary.studies[0]!;
+    expect(s).toMatchObject({ studyInstanceUid: study.studyInstanceUid, status: 'analysed', pipeline: 'mammography', model: { id: TEST_MODEL_ID, version: '0.0.1' } });
+    expect(s.findings).toHaveLength(1);
+    expect(Math.hypot(s.findings![0]!.centre.x - 420, s.findings![0]!.centre.y - 380)).toBeLessThan(12);
+    expect(s.score).toBeGreaterThan(0.5);
+    expect(s.outputs.seg).toHaveLength(1); // only the image with a finding gets a SEG
+    expect(s.outputs.sr).toHaveLength(1);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(summary)));
+
+    for (const rel of [...s.outputs.seg, ...s.outputs.sr]) {
+      const bytes = fs.readFileSync(path.join(out, rel));
+      expect(dciodvfy(bytes).errors).toEqual([]);
+      expect(dcmdump(bytes)).toContain(study.studyInstanceUid);
+    }
+    expect(dsrdump(fs.readFileSync(path.join(out, s.outputs.sr[0]!)))).toContain('Measurement Group');
+
+    const oru = fs.readFileSync(path.join(out, s.outputs.hl7[0]!), 'utf8');
+    const py = spawnSync('/usr/bin/python3', ['-c', 'import hl7,sys; m=hl7.parse(sys.stdin.read()); print(m.segment("OBR")[2], m.segment("OBX")[5])'], { input: oru, encoding: 'utf8' });
+    expect(py.status).toBe(0);
+    expect(py.stdout.trim().split(' ')).toEqual(['ACC42', s.score!.toFixed(3)]);
+  });
+
+  it('a study no rule routes is listed as skipped with the reason', async () => {
+    const input = path.join(dir, 'ct');
+    fs.mkdirSync(input);
+    const bytes = buildSyntheticMammogram({ studyInstanceUid: newUid(), accessionNumber: 'A1', patientId: 'P1', patientName: 'X^Y' }, { laterality: 'L', view: 'CC' }, { rows: 64, columns: 64 });
+    fs.writeFileSync(path.join(input, 'a.dcm'), bytes);
+    const c = config();
+    c.routing.rules = [{ name: 'us-only', modalities: ['US'], pipeline: 'ultrasound', models: [TEST_MODEL_ID] }];
+    const summary = await analyzeFiles({ paths: [input], outDir: path.join(dir, 'out-ct'), config: c, registry });
+    expect(summary.studies).toEqual([expect.objectContaining({ status: 'skipped', reason: 'no routing rule for modalities MG' })]);
+  });
+});

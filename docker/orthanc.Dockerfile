@@ -1,0 +1,10 @@
+# The bundled PACS as a container: Debian's own orthanc, orthanc-dicomweb and orthanc-wsi,
+# with the project's configuration and Lua hook (orthanc/).
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb orthanc-wsi \
+    && rm -rf /var/lib/apt/lists/*
+COPY orthanc/lua/sentinel.lua /etc/orthanc/lua/sentinel.lua
+COPY docker/orthanc.json /etc/sentinel-orthanc/orthanc.json
+EXPOSE 8042 4242
+# Orthanc reads every .json file of the folder: orthanc.json plus the mounted users.json.
+CMD ["/usr/sbin/Orthanc", "/etc/sentinel-orthanc/"]

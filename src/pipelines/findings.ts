@@ -41,6 +41,14 @@ export interface Finding {
   box: { x: number; y: number; width: number; height: number };
   /** Present when the source gives a pixel spacing. */
   areaMm2?: number;
+  /** Whole-slide findings: the contour in the slide's frame of reference (mm), for SCOORD3D. */
+  slide?: { frameOfReferenceUid: string; contourMm: Point3[] };
+}
+
+export interface Point3 {
+  x: number;
+  y: number;
+  z: number;
 }
 
 export interface ImageResult {

@@ -55,6 +55,10 @@ export const Codes = {
   low: code('LOW', '99SENTINEL', 'Low suspicion'),
   ratio: code('{ratio}', 'UCUM', 'ratio'),
   squareMillimetre: code('mm2', 'UCUM', 'square millimeter'),
+  noUnits: code('1', 'UCUM', 'no units'),
+  tumourArea: code('AIAREA', '99SENTINEL', 'AI tumour area'),
+  tumourRegions: code('AINREG', '99SENTINEL', 'Number of AI tumour regions'),
+  breastUltrasound: code('47079000', 'SCT', 'Ultrasonography of breast'),
 } as const;
 
 export function findingTypeCode(type: FindingType): Code {

@@ -8,7 +8,7 @@ import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
 import { type Category, type Finding, type StudyResult, allFindings } from '../../pipelines/findings';
 import { type Code, Codes, findingTypeCode } from '../codes';
 import { type AlgorithmInfo, type SeriesInfo, dicomDateTime, lo, patientAndStudy } from '../seg/common';
-import { type SopRef, codeItem, container, imageItem, numItem, scoordItem, textItem, uidItem } from './content';
+import { type SopRef, codeItem, container, imageItem, numItem, scoord3dItem, scoordItem, textItem, uidItem } from './content';
 
 /** OHIF maps a measurement group to a tool by its tracking identifier. */
 export const OHIF_TRACKING_IDENTIFIER = 'Cornerstone3DTools@^0.1.0:PlanarFreehandROI';
@@ -40,12 +40,14 @@ function measurementGroup(f: Finding, laterality: 'L' | 'R' | undefined, algorit
     ? codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast, [codeItem('HAS CONCEPT MOD', Codes.laterality, laterality === 'R' ? Codes.right : Codes.left)])
     : codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast);
   return container('CONTAINS', Codes.measurementGroup, [
-    textItem('HAS OBS CONTEXT', Codes.trackingIdentifier, OHIF_TRACKING_IDENTIFIER),
+    textItem('HAS OBS CONTEXT', Codes.trackingIdentifier, f.slide ? `AI tumour region ${f.trackingId}` : OHIF_TRACKING_IDENTIFIER),
     uidItem('HAS OBS CONTEXT', Codes.trackingUniqueIdentifier, f.trackingUid),
     codeItem('CONTAINS', Codes.finding, findingTypeCode(f.type)),
     site,
     numItem('CONTAINS', Score, f.score, Codes.ratio, [
-      scoordItem('INFERRED FROM', f.contour, refOf(f)),
+      // Slide findings are placed in the slide's frame of reference (Image Region, SCOORD3D);
+      // others on their image (SCOORD), as OHIF expects.
+      f.slide ? scoord3dItem('INFERRED FROM', f.slide.contourMm, f.slide.frameOfReferenceUid) : scoordItem('INFERRED FROM', f.contour, refOf(f)),
       textItem('HAS CONCEPT MOD', Codes.algorithmName, algorithm.name),
       textItem('HAS CONCEPT MOD', Codes.algorithmVersion, algorithm.version),
     ]),
@@ -75,7 +77,7 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
     textItem('HAS OBS CONTEXT', Codes.deviceObserverName, 'Sentinel'),
     textItem('HAS OBS CONTEXT', Codes.deviceObserverManufacturer, 'Sentinel'),
     textItem('HAS OBS CONTEXT', Codes.deviceObserverModelName, `${algorithm.modelId} ${algorithm.version}`),
-    codeItem('HAS CONCEPT MOD', Codes.procedureReported, result.pipeline === 'mammography' ? Codes.mammography : Codes.breast),
+    codeItem('HAS CONCEPT MOD', Codes.procedureReported, result.pipeline === 'mammography' ? Codes.mammography : result.pipeline === 'ultrasound' ? Codes.breastUltrasound : Codes.breast),
     container('CONTAINS', Codes.imageLibrary, [
       container('CONTAINS', Codes.imageLibraryGroup, sources.map((s) => imageItem('CONTAINS', {
         ReferencedSOPClassUID: String(s.SOPClassUID), ReferencedSOPInstanceUID: String(s.SOPInstanceUID),
@@ -88,13 +90,18 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
     container('CONTAINS', Codes.qualitativeEvaluations, [
       numItem('CONTAINS', Score, result.score, Codes.ratio),
       codeItem('CONTAINS', Codes.suspicionCategory, categoryCode(result.category)),
+      ...(result.pipeline === 'wsi' ? [
+        numItem('CONTAINS', Codes.tumourArea, allFindings(result).reduce((a, f) => a + (f.areaMm2 ?? 0), 0), Codes.squareMillimetre),
+        numItem('CONTAINS', Codes.tumourRegions, allFindings(result).length, Codes.noUnits),
+      ] : []),
     ]),
   ];
 
   return {
     ...patientAndStudy(first),
     SpecificCharacterSet: 'ISO_IR 192',
-    SOPClassUID: SopClass.ComprehensiveSR,
+    // SCOORD3D needs Comprehensive 3D SR.
+    SOPClassUID: allFindings(result).some((f) => f.slide) ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR,
     SOPInstanceUID: series.sopInstanceUid,
     Modality: 'SR',
     SeriesInstanceUID: series.seriesInstanceUid,

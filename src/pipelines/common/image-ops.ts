@@ -88,8 +88,8 @@ export function otsuThreshold(pixels: Uint8Array): number {
   return threshold;
 }
 
-/** 8-connected components of a binary mask: labels (0 = none) and the size of each. */
-export function connectedComponents(mask: Uint8Array, width: number, height: number): { labels: Int32Array; sizes: number[] } {
+/** 8- (or 4-) connected components of a binary mask: labels (0 = none) and the size of each. */
+export function connectedComponents(mask: Uint8Array, width: number, height: number, connectivity: 4 | 8 = 8): { labels: Int32Array; sizes: number[] } {
   const labels = new Int32Array(width * height);
   const sizes: number[] = [0];
   const stack: number[] = [];
@@ -109,7 +109,7 @@ export function connectedComponents(mask: Uint8Array, width: number, height: num
         if (ny < 0 || ny >= height) continue;
         for (let dx = -1; dx <= 1; dx++) {
           const nx = x + dx;
-          if (nx < 0 || nx >= width) continue;
+          if (nx < 0 || nx >= width || (connectivity === 4 && dx !== 0 && dy !== 0)) continue;
           const q = ny * width + nx;
           if (mask[q] && !labels[q]) {
             labels[q] = label;

@@ -1,13 +1,8 @@
 // Per breast and per study: the highest image score, and a category from the manifest's
 // thresholds (high / intermediate / low), so that the worklist can rank studies.
 import type { ModelManifest } from '../../inference/manifest';
-import type { Category, ImageResult, StudyResult } from '../findings';
-
-export function categoryOf(score: number, manifest: ModelManifest): Category {
-  if (score >= manifest.thresholds.high) return 'high';
-  if (score >= manifest.thresholds.intermediate) return 'intermediate';
-  return 'low';
-}
+import { categoryOf } from '../common/category';
+import type { ImageResult, StudyResult } from '../findings';
 
 export function summarizeStudy(images: ImageResult[], manifest: ModelManifest): Pick<StudyResult, 'score' | 'category' | 'breasts'> {
   const breasts: StudyResult['breasts'] = {};

@@ -1,0 +1,167 @@
+// From a tile-resolution probability map to what a pathologist reads: tumour regions
+// (4-connected components of cells at or above the detection threshold) with their outline as
+// a polygon along cell edges, their area, their mean and peak probability, and a slide score.
+import { connectedComponents, polygonArea } from '../common/image-ops';
+
+export interface Heatmap {
+  rows: number;
+  columns: number;
+  /** Probability per cell; NaN where no tissue was analysed. */
+  values: Float32Array;
+}
+
+export interface Region {
+  /** Cells of the region (row * columns + column). */
+  cells: number[];
+  /** Outer boundary along cell edges, in cell units (x = column, y = row), counter-clockwise on screen; holes are not traced. */
+  outline: Array<{ x: number; y: number }>;
+  meanProbability: number;
+  maxProbability: number;
+  /** Centre of mass, in cell units. */
+  centre: { x: number; y: number };
+  box: { x: number; y: number; width: number; height: number };
+}
+
+/** 4-connected components of cells with value >= threshold (NaN never is), largest first. */
+export function findRegions(map: Heatmap, threshold: number): Region[] {
+  const { rows, columns, values } = map;
+  const mask = new Uint8Array(rows * columns);
+  for (let k = 0; k < mask.length; k++) mask[k] = (values[k] as number) >= threshold ? 1 : 0;
+  const { labels, sizes } = connectedComponents(mask, columns, rows, 4);
+  const members: number[][] = sizes.map(() => []);
+  for (let k = 0; k < labels.length; k++) if (labels[k]) members[labels[k] as number]!.push(k);
+  const regions: Region[] = [];
+  for (let id = 1; id < sizes.length; id++) {
+    const cells = members[id] as number[];
+    let sum = 0;
+    let max = 0;
+    let cx = 0;
+    let cy = 0;
+    let minX = Infinity;
+    let minY = Infinity;
+    let maxX = -Infinity;
+    let maxY = -Infinity;
+    for (const k of cells) {
+      const v = values[k] as number;
+      const i = Math.floor(k / columns);
+      const j = k % columns;
+      sum += v;
+      max = Math.max(max, v);
+      cx += j + 0.5;
+      cy += i + 0.5;
+      minX = Math.min(minX, j);
+      minY = Math.min(minY, i);
+      maxX = Math.max(maxX, j + 1);
+      maxY = Math.max(maxY, i + 1);
+    }
+    regions.push({
+      cells,
+      outline: traceOutline(labels, id, rows, columns),
+      meanProbability: sum / cells.length,
+      maxProbability: max,
+      centre: { x: cx / cells.length, y: cy / cells.length },
+      box: { x: minX, y: minY, width: maxX - minX, height: maxY - minY },
+    });
+  }
+  return regions.sort((a, b) => b.cells.length - a.cells.length);
+}
+
+/**
+ * The outer boundary of one labelled component, as corner points in cell units. Boundary
+ * edges are directed with the region on their left; they are chained into loops, and the
+ * loop enclosing the largest area is the outer one (the others are holes). Collinear points
+ * are dropped.
+ */
+export function traceOutline(label: Int32Array, id: number, rows: number, columns: number): Array<{ x: number; y: number }> {
+  const inside = (i: number, j: number): boolean => i >= 0 && j >= 0 && i < rows && j < columns && label[i * columns + j] === id;
+  // Edges from corner (x, y) to the next corner, keyed by the start corner; a corner may start
+  // two edges where the region touches itself diagonally, so each key holds a list.
+  const next = new Map<number, number[]>();
+  const key = (x: number, y: number): number => y * (columns + 1) + x;
+  const add = (x0: number, y0: number, x1: number, y1: number): void => {
+    const k = key(x0, y0);
+    const list = next.get(k);
+    if (list) list.push(key(x1, y1));
+    else next.set(k, [key(x1, y1)]);
+  };
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < columns; j++) {
+      if (!inside(i, j)) continue;
+      // Screen coordinates (y down); with the region on the left of each edge the walk is
+      // counter-clockwise on screen.
+      if (!inside(i - 1, j)) add(j + 1, i, j, i); // top edge, right to left
+      if (!inside(i, j - 1)) add(j, i, j, i + 1); // left edge, downwards
+      if (!inside(i + 1, j)) add(j, i + 1, j + 1, i + 1); // bottom edge, left to right
+      if (!inside(i, j + 1)) add(j + 1, i + 1, j + 1, i); // right edge, upwards
+    }
+  }
+  const loops: Array<Array<{ x: number; y: number }>> = [];
+  for (;;) {
+    const startEntry = next.entries().next();
+    if (startEntry.done) break;
+    const start = startEntry.value[0];
+    const loop: number[] = [];
+    let at = start;
+    for (;;) {
+      const list = next.get(at);
+      if (!list || list.length === 0) break;
+      const to = list.shift() as number;
+      if (list.length === 0) next.delete(at);
+      loop.push(at);
+      at = to;
+      if (at === start) break;
+    }
+    loops.push(loop.map((k) => ({ x: k % (columns + 1), y: Math.floor(k / (columns + 1)) })));
+  }
+  let best: Array<{ x: number; y: number }> = [];
+  let bestArea = -Infinity;
+  for (const loop of loops) {
+    const a = polygonArea(loop);
+    if (a > bestArea) {
+      bestArea = a;
+      best = loop;
+    }
+  }
+  return dropCollinear(best);
+}
+
+function dropCollinear(points: Array<{ x: number; y: number }>): Array<{ x: number; y: number }> {
+  if (points.length < 4) return points;
+  const out: Array<{ x: number; y: number }> = [];
+  for (let i = 0; i < points.length; i++) {
+    const prev = points[(i - 1 + points.length) % points.length] as { x: number; y: number };
+    const p = points[i] as { x: number; y: number };
+    const nxt = points[(i + 1) % points.length] as { x: number; y: number };
+    if ((p.x - prev.x) * (nxt.y - p.y) - (p.y - prev.y) * (nxt.x - p.x) !== 0) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * The slide score: the highest mean probability over a 3 x 3 neighbourhood of analysed cells
+ * (a single noisy tile does not make a slide suspicious; a focus of several does).
+ */
+export function slideScore(map: Heatmap): number {
+  const { rows, columns, values } = map;
+  let best = 0;
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < columns; j++) {
+      if (Number.isNaN(values[i * columns + j] as number)) continue;
+      let sum = 0;
+      let n = 0;
+      for (let di = -1; di <= 1; di++) {
+        for (let dj = -1; dj <= 1; dj++) {
+          const y = i + di;
+          const x = j + dj;
+          if (y < 0 || x < 0 || y >= rows || x >= columns) continue;
+          const v = values[y * columns + x] as number;
+          if (Number.isNaN(v)) continue;
+          sum += v;
+          n++;
+        }
+      }
+      best = Math.max(best, sum / n);
+    }
+  }
+  return best;
+}

@@ -1,0 +1,70 @@
+// Whole-slide post-processing: tissue by saturation, tumour regions as polygons along cell
+// edges, and the slide score, on maps whose answers are known by construction.
+import { detectTissue, tissueCells } from '../../../src/pipelines/wsi/tissue';
+import { findRegions, slideScore, traceOutline } from '../../../src/pipelines/wsi/regions';
+import { polygonArea } from '../../../src/pipelines/common/image-ops';
+
+function map(rows: string[]): { rows: number; columns: number; values: Float32Array } {
+  // '.' = no tissue (NaN), digits = probability / 10
+  const values = new Float32Array(rows.length * rows[0]!.length);
+  rows.forEach((r, i) => [...r].forEach((ch, j) => (values[i * r.length + j] = ch === '.' ? NaN : Number(ch) / 10)));
+  return { rows: rows.length, columns: rows[0]!.length, values };
+}
+
+describe('tissue detection', () => {
+  it('keeps pink and purple stain, drops glass, grey fill and white', () => {
+    const width = 4;
+    const colours = [[242, 242, 242], [230, 150, 200], [120, 60, 160], [255, 255, 255]];
+    const rgb = new Uint8Array(width * 3 * 2);
+    for (let y = 0; y < 2; y++) colours.forEach((c, x) => rgb.set(c, (y * width + x) * 3));
+    const t = detectTissue({ width, height: 2, rgb });
+    expect([...t.mask.subarray(0, 4)]).toEqual([0, 1, 1, 0]);
+  });
+
+  it('maps a low-resolution mask onto the model grid', () => {
+    // Mask 4 x 2 over a level of 400 x 200 pixels; cells of 100 px: 4 x 2 cells.
+    const mask = { width: 4, height: 2, mask: Uint8Array.from([0, 1, 1, 0, 0, 0, 1, 0]), threshold: 0 };
+    const cells = tissueCells(mask, { rows: 2, columns: 4, cellPx: 100, levelWidth: 400, levelHeight: 200 });
+    expect([...cells]).toEqual([0, 1, 1, 0, 0, 0, 1, 0]);
+  });
+});
+
+describe('tumour regions', () => {
+  it('finds 4-connected components above the threshold, largest first, with mean and peak', () => {
+    const m = map([
+      '99.11',
+      '98.12',
+      '11.19',
+      '.....',
+    ]);
+    const regions = findRegions(m, 0.5);
+    expect(regions.map((r) => r.cells.length)).toEqual([4, 1]);
+    expect(regions[0]!.maxProbability).toBeCloseTo(0.9);
+    expect(regions[0]!.meanProbability).toBeCloseTo((0.9 * 3 + 0.8) / 4);
+    expect(regions[0]!.box).toEqual({ x: 0, y: 0, width: 2, height: 2 });
+    expect(regions[1]!.centre).toEqual({ x: 4.5, y: 2.5 });
+  });
+
+  it('traces an L-shaped region along cell edges: area equals its cell count, no collinear points', () => {
+    const m = map([
+      '900',
+      '900',
+      '999',
+    ]);
+    const [region] = findRegions(m, 0.5);
+    expect(region!.cells).toHaveLength(5);
+    expect(polygonArea(region!.outline)).toBe(5);
+    expect(region!.outline).toHaveLength(6);
+  });
+
+  it('a ring: the outer boundary is traced, the hole is not', () => {
+    const labels = Int32Array.from([1, 1, 1, 1, 0, 1, 1, 1, 1]);
+    expect(polygonArea(traceOutline(labels, 1, 3, 3))).toBe(9);
+  });
+
+  it('the slide score is the best 3 x 3 mean over tissue: one hot tile among cold ones does not make a high score', () => {
+    expect(slideScore(map(['11111', '11111', '11911', '11111', '11111']))).toBeCloseTo((8 * 0.1 + 0.9) / 9);
+    expect(slideScore(map(['999', '999', '999']))).toBeCloseTo(0.9);
+    expect(slideScore(map(['...', '.9.', '...']))).toBeCloseTo(0.9);
+  });
+});

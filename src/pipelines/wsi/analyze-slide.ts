@@ -1,0 +1,256 @@
+// Inference over a whole slide, in bounded memory: pick the pyramid level nearest the
+// model's pixel spacing, find tissue on a low level, cut the level into model-sized cells,
+// visit only tissue cells, decode the next batch while the model runs the current one, and
+// build a probability map at cell resolution. Tiles are read through a SlideSource, so the
+// same code runs over DICOMweb (the service) or over local files (offline analyze, eval).
+import { SentinelError } from '../../errors/errors';
+import type { LoadedModel } from '../../inference/registry';
+import { normalizationLuts, packRgb8Batch } from '../../inference/tensor';
+import { categoryOf } from '../common/category';
+import type { Category } from '../findings';
+import { type Heatmap, type Region, findRegions, slideScore } from './regions';
+import { type TissueMask, detectTissue, tissueCells } from './tissue';
+
+export interface SourceLevel {
+  totalRows: number;
+  totalColumns: number;
+  tileRows: number;
+  tileColumns: number;
+  /** [row spacing, column spacing] in mm. */
+  pixelSpacingMm: [number, number];
+}
+
+export interface SlideSource {
+  /** Image (VOLUME) levels, finest first. */
+  levels: SourceLevel[];
+  /** Decoded RGB tiles (tileRows x tileColumns x 3) of one level; `undefined` for a tile the slide does not have (sparse). */
+  readTiles(level: number, tiles: Array<{ row: number; column: number }>): Promise<Array<Uint8Array | undefined>>;
+}
+
+export interface SlideAnalysis {
+  /** Index into source.levels of the analysed level. */
+  level: number;
+  /** Size of one map cell in pixels of the analysed level, and in mm. */
+  cellPx: number;
+  cellMm: number;
+  heatmap: Heatmap;
+  regions: Region[];
+  score: number;
+  category: Category;
+  tissueCells: number;
+  tilesAnalysed: number;
+  timings: { tissueMs: number; inferenceMs: number; totalMs: number };
+}
+
+export interface AnalyzeSlideOptions {
+  batchSize?: number;
+  /** Called after each batch with cells done and cells to do. */
+  onProgress?: (done: number, total: number) => void | Promise<void>;
+  /** Resolution of the view used to find tissue, in its pixels per map cell (default 4). */
+  tissuePixelsPerCell?: number;
+}
+
+/** The level whose spacing is nearest the target, in log scale (a 2x coarser and a 2x finer level are equally far). */
+export function chooseLevelIndex(levels: SourceLevel[], targetMm: number): number {
+  let best = 0;
+  let bestDistance = Infinity;
+  levels.forEach((l, i) => {
+    const d = Math.abs(Math.log(l.pixelSpacingMm[1] / targetMm));
+    if (d < bestDistance - 1e-9) {
+      bestDistance = d;
+      best = i;
+    }
+  });
+  return best;
+}
+
+/** A whole level as one RGB image (for small, low levels only). */
+export async function readWholeLevel(source: SlideSource, index: number, fill: number): Promise<{ width: number; height: number; rgb: Uint8Array }> {
+  const level = source.levels[index] as SourceLevel;
+  const { totalRows: height, totalColumns: width, tileRows, tileColumns } = level;
+  const rgb = new Uint8Array(width * height * 3).fill(fill);
+  const tiles: Array<{ row: number; column: number }> = [];
+  for (let r = 0; r < Math.ceil(height / tileRows); r++) for (let c = 0; c < Math.ceil(width / tileColumns); c++) tiles.push({ row: r, column: c });
+  const decoded = await source.readTiles(index, tiles);
+  tiles.forEach((t, k) => {
+    const tile = decoded[k];
+    if (!tile) return;
+    for (let y = 0; y < tileRows && t.row * tileRows + y < height; y++) {
+      const srcOff = y * tileColumns * 3;
+      const n = Math.min(tileColumns, width - t.column * tileColumns) * 3;
+      rgb.set(tile.subarray(srcOff, srcOff + n), ((t.row * tileRows + y) * width + t.column * tileColumns) * 3);
+    }
+  });
+  return { width, height, rgb };
+}
+
+/** Bilinear RGB resize (used when the analysed level's spacing is not the model's). */
+export function resizeRgb(src: Uint8Array, sw: number, sh: number, dw: number, dh: number): Uint8Array {
+  const out = new Uint8Array(dw * dh * 3);
+  const fx = sw / dw;
+  const fy = sh / dh;
+  for (let y = 0; y < dh; y++) {
+    const sy = Math.max(0, Math.min(sh - 1, (y + 0.5) * fy - 0.5));
+    const y0 = Math.floor(sy);
+    const y1 = Math.min(sh - 1, y0 + 1);
+    const wy = sy - y0;
+    for (let x = 0; x < dw; x++) {
+      const sx = Math.max(0, Math.min(sw - 1, (x + 0.5) * fx - 0.5));
+      const x0 = Math.floor(sx);
+      const x1 = Math.min(sw - 1, x0 + 1);
+      const wx = sx - x0;
+      for (let c = 0; c < 3; c++) {
+        const a = src[(y0 * sw + x0) * 3 + c] as number;
+        const b = src[(y0 * sw + x1) * 3 + c] as number;
+        const d = src[(y1 * sw + x0) * 3 + c] as number;
+        const e = src[(y1 * sw + x1) * 3 + c] as number;
+        out[(y * dw + x) * 3 + c] = Math.round((a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy);
+      }
+    }
+  }
+  return out;
+}
+
+/** Decoded tiles of the analysed level, kept only while cells still need them. */
+class TileCache {
+  private readonly tiles = new Map<number, Uint8Array | undefined>();
+  constructor(private readonly source: SlideSource, private readonly index: number, private readonly level: SourceLevel) {}
+
+  private key(row: number, column: number): number {
+    return row * 1_000_000 + column;
+  }
+
+  /** Fetch (several frames per request) every tile the cells need that is not cached yet. */
+  async load(cells: Array<{ x: number; y: number }>, size: number): Promise<void> {
+    const want = new Map<number, { row: number; column: number }>();
+    const { tileRows, tileColumns, totalRows, totalColumns } = this.level;
+    for (const cell of cells) {
+      const r0 = Math.floor(cell.y / tileRows);
+      const r1 = Math.floor((Math.min(cell.y + size, totalRows) - 1) / tileRows);
+      const c0 = Math.floor(cell.x / tileColumns);
+      const c1 = Math.floor((Math.min(cell.x + size, totalColumns) - 1) / tileColumns);
+      for (let r = r0; r <= r1; r++) {
+        for (let c = c0; c <= c1; c++) {
+          const k = this.key(r, c);
+          if (!this.tiles.has(k)) want.set(k, { row: r, column: c });
+        }
+      }
+    }
+    if (want.size === 0) return;
+    const list = [...want.values()];
+    const decoded = await this.source.readTiles(this.index, list);
+    list.forEach((t, i) => this.tiles.set(this.key(t.row, t.column), decoded[i]));
+  }
+
+  /** The size x size RGB cell at (x, y), `fill` outside the slide or where tiles are absent. */
+  cut(x: number, y: number, size: number, fill: number): Uint8Array {
+    const { tileRows, tileColumns, totalRows, totalColumns } = this.level;
+    const out = new Uint8Array(size * size * 3).fill(fill);
+    for (let yy = 0; yy < size && y + yy < totalRows; yy++) {
+      const gy = y + yy;
+      const tr = Math.floor(gy / tileRows);
+      const ty = gy - tr * tileRows;
+      let xx = 0;
+      while (xx < size && x + xx < totalColumns) {
+        const gx = x + xx;
+        const tc = Math.floor(gx / tileColumns);
+        const tx = gx - tc * tileColumns;
+        const n = Math.min(size - xx, tileColumns - tx, totalColumns - gx);
+        const tile = this.tiles.get(this.key(tr, tc));
+        if (tile) out.set(tile.subarray((ty * tileColumns + tx) * 3, (ty * tileColumns + tx + n) * 3), (yy * size + xx) * 3);
+        xx += n;
+      }
+    }
+    return out;
+  }
+
+  /** Forget tiles entirely above `y` (cells are visited row by row). */
+  dropAbove(y: number): void {
+    const lastRow = Math.floor(y / this.level.tileRows) - 1;
+    for (const k of this.tiles.keys()) if (Math.floor(k / 1_000_000) <= lastRow) this.tiles.delete(k);
+  }
+}
+
+export async function analyzeSlide(source: SlideSource, model: LoadedModel, opts: AnalyzeSlideOptions = {}): Promise<SlideAnalysis> {
+  const t0 = Date.now();
+  const manifest = model.manifest;
+  const { width: modelSize, height: modelHeight, pixelSpacingMm, channels } = manifest.input;
+  if (channels !== 3 || modelSize !== modelHeight) throw new SentinelError('unsupported', `model ${manifest.id} is not a square RGB tile classifier`);
+  if (!pixelSpacingMm) throw new SentinelError('unsupported', `model ${manifest.id} has no pixel spacing in its manifest`);
+  if (!manifest.outputs.some((o) => o.role === 'tile_probability')) throw new SentinelError('unsupported', `model ${manifest.id} has no tile_probability output`);
+  if (source.levels.length === 0) throw new SentinelError('bad_request', 'the slide has no image level');
+  const fill = manifest.thresholds.backgroundValue ?? 255;
+
+  const index = chooseLevelIndex(source.levels, pixelSpacingMm);
+  const level = source.levels[index] as SourceLevel;
+  // A cell covers one model input: modelSize pixels at the model's spacing.
+  const cellPx = Math.max(1, Math.round((modelSize * pixelSpacingMm) / level.pixelSpacingMm[1]));
+  const rows = Math.ceil(level.totalRows / cellPx);
+  const columns = Math.ceil(level.totalColumns / cellPx);
+
+  // Tissue on the coarsest level that still gives about 4 pixels per cell (bounded memory
+  // whatever the slide's size); the analysed level itself when no coarser one is fine enough.
+  const minWidth = Math.min(level.totalColumns, columns * (opts.tissuePixelsPerCell ?? 4));
+  let tissueIndex = index;
+  for (let i = source.levels.length - 1; i > index; i--) {
+    if ((source.levels[i] as SourceLevel).totalColumns >= minWidth) {
+      tissueIndex = i;
+      break;
+    }
+  }
+  const view = await readWholeLevel(source, tissueIndex, fill);
+  const mask: TissueMask = detectTissue(view);
+  const tissue = tissueCells(mask, { rows, columns, cellPx, levelWidth: level.totalColumns, levelHeight: level.totalRows });
+  const tissueMs = Date.now() - t0;
+
+  const todo: number[] = [];
+  for (let k = 0; k < tissue.length; k++) if (tissue[k]) todo.push(k);
+  const values = new Float32Array(rows * columns).fill(NaN);
+  const luts = normalizationLuts(manifest);
+  const batchSize = opts.batchSize ?? 128;
+  const cache = new TileCache(source, index, level);
+  const pixels = modelSize * modelSize;
+
+  const prepare = async (start: number): Promise<{ cells: number[]; tensor: Float32Array }> => {
+    const cells = todo.slice(start, start + batchSize);
+    const at = cells.map((k) => ({ x: (k % columns) * cellPx, y: Math.floor(k / columns) * cellPx }));
+    await cache.load(at, cellPx);
+    const rgb = at.map(({ x, y }) => {
+      const cell = cache.cut(x, y, cellPx, fill);
+      return cellPx === modelSize ? cell : resizeRgb(cell, cellPx, cellPx, modelSize, modelSize);
+    });
+    const first = at[0];
+    if (first) cache.dropAbove(first.y);
+    return { cells, tensor: packRgb8Batch(rgb, luts, pixels) };
+  };
+
+  let inferenceMs = 0;
+  let pending = todo.length > 0 ? prepare(0) : undefined;
+  for (let start = 0; pending; start += batchSize) {
+    const batch = await pending;
+    // Decode the next batch while the model runs this one.
+    pending = start + batchSize < todo.length ? prepare(start + batchSize) : undefined;
+    const t = Date.now();
+    const out = await model.run(batch.tensor, batch.cells.length);
+    inferenceMs += Date.now() - t;
+    const probs = out.tile_probability?.data;
+    if (!probs) throw new SentinelError('internal', `model ${manifest.id} returned no tile_probability`);
+    batch.cells.forEach((k, i) => (values[k] = probs[i] as number));
+    await opts.onProgress?.(Math.min(start + batchSize, todo.length), todo.length);
+  }
+
+  const heatmap: Heatmap = { rows, columns, values };
+  const score = todo.length > 0 ? slideScore(heatmap) : 0;
+  return {
+    level: index,
+    cellPx,
+    cellMm: cellPx * level.pixelSpacingMm[1],
+    heatmap,
+    regions: findRegions(heatmap, manifest.thresholds.detection),
+    score,
+    category: categoryOf(score, manifest),
+    tissueCells: todo.length,
+    tilesAnalysed: todo.length,
+    timings: { tissueMs, inferenceMs, totalMs: Date.now() - t0 },
+  };
+}

@@ -1,0 +1,59 @@
+// A slide held as an ordinary image (JPEG/PNG/TIFF decoded by sharp), with a 2x pyramid made
+// in memory: for slides small enough to decode whole (the IDC mosaics, tests, `eval`). Real
+// slides come through DICOMweb instead; both are SlideSources, so analyzeSlide is the same.
+import sharp from 'sharp';
+import type { SlideSource, SourceLevel } from './analyze-slide';
+
+interface LevelPixels extends SourceLevel {
+  rgb: Uint8Array;
+}
+
+export class ImageSlideSource implements SlideSource {
+  private constructor(private readonly pixels: LevelPixels[]) {}
+
+  get levels(): SourceLevel[] {
+    return this.pixels.map(({ rgb: _rgb, ...level }) => level);
+  }
+
+  /** Levels halve until the long side is below `minSide`; tiles are `tileSize` square. */
+  static async fromFile(file: string, pixelSpacingMm: number, opts: { tileSize?: number; minSide?: number } = {}): Promise<ImageSlideSource> {
+    const tile = opts.tileSize ?? 256;
+    const minSide = opts.minSide ?? 64;
+    const levels: LevelPixels[] = [];
+    const base = sharp(file).removeAlpha().toColourspace('srgb');
+    const { width, height } = await base.metadata();
+    if (!width || !height) throw new Error(`${file}: not an image sharp can read`);
+    for (let f = 1; levels.length === 0 || Math.max(width, height) / f >= minSide; f *= 2) {
+      const w = Math.max(1, Math.round(width / f));
+      const h = Math.max(1, Math.round(height / f));
+      const img = f === 1 ? base.clone() : base.clone().resize(w, h, { kernel: 'lanczos3' });
+      const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+      levels.push({
+        rgb: new Uint8Array(data.buffer, data.byteOffset, info.width * info.height * 3),
+        totalColumns: info.width,
+        totalRows: info.height,
+        tileColumns: tile,
+        tileRows: tile,
+        pixelSpacingMm: [(pixelSpacingMm * height) / info.height, (pixelSpacingMm * width) / info.width],
+      });
+    }
+    return new ImageSlideSource(levels);
+  }
+
+  readTiles(index: number, tiles: Array<{ row: number; column: number }>): Promise<Array<Uint8Array | undefined>> {
+    const level = this.pixels[index];
+    if (!level) return Promise.reject(new Error(`no level ${index}`));
+    const { tileRows, tileColumns, totalRows, totalColumns, rgb } = level;
+    return Promise.resolve(tiles.map(({ row, column }) => {
+      const out = new Uint8Array(tileRows * tileColumns * 3);
+      for (let y = 0; y < tileRows && row * tileRows + y < totalRows; y++) {
+        const gy = row * tileRows + y;
+        const x0 = column * tileColumns;
+        const n = Math.min(tileColumns, totalColumns - x0);
+        if (n <= 0) break;
+        out.set(rgb.subarray((gy * totalColumns + x0) * 3, (gy * totalColumns + x0 + n) * 3), y * tileColumns * 3);
+      }
+      return out;
+    }));
+  }
+}

@@ -219,7 +219,7 @@ def main():
             'name': 'input', 'layout': 'NCHW', 'channels': 1, 'channelOrder': 'GRAY', 'height': SIZE, 'width': SIZE,
             'normalization': {'scale': 1 / 255, 'mean': [round(mean, 5)], 'std': [round(std, 5)]},
         },
-        'outputs': [{'name': 'class_probabilities', 'role': 'class_probabilities', 'classes': CLASSES, 'activation': 'softmax'}],
+        'outputs': [{'name': 'class_probabilities', 'role': 'class_probabilities', 'classes': CLASSES, 'activation': 'softmax', 'scoreClass': 'malignant'}],
         'thresholds': {'detection': round(detection, 4), 'high': round(high, 4), 'intermediate': round(inter, 4)},
         'training': {
             'data': 'BUSI, Breast Ultrasound Images (Al-Dhabyani et al. 2020, Data in Brief 28:104863): ../shared/data/ultrasound/busi',

@@ -5,11 +5,12 @@ import type { Config } from '../config/schema';
 import { SentinelError, describeError } from '../errors/errors';
 import { type ParsedDicom, parseDicom, readImageAttributes, readStudyContext } from '../dicom/read';
 import { decodeFrame } from '../dicom/pixels/decode';
-import { toDisplayGray8 } from '../dicom/pixels/display';
+import { toDisplayGray8, toRgb8 } from '../dicom/pixels/display';
 import { type NaturalizedDataset, readNaturalizedHeader } from '../dicom/write';
 import type { LoadedModel } from '../inference/registry';
 import type { ImageResult, PipelineName, StudyContext, StudyResult } from '../pipelines/findings';
 import { analyzeMammogram } from '../pipelines/mammography/analyze';
+import { analyzeUltrasoundImage } from '../pipelines/ultrasound/analyze';
 import { summarizeStudy } from '../pipelines/mammography/summarize';
 import { buildOruR01 } from '../reports/hl7/oru-r01';
 import { buildMammographySeg } from '../reports/seg/mammography';
@@ -83,6 +84,45 @@ async function analyzeMammographyImages(images: Image[], req: AnalysisRequest, s
   return results;
 }
 
+/** Ultrasound: each image's first frame, as gray (colour Doppler or RGB-encoded images by luminance). */
+async function analyzeUltrasoundImages(images: Image[], req: AnalysisRequest, skipped: AnalysisOutput['skipped']): Promise<ImageResult[]> {
+  const results: ImageResult[] = [];
+  for (const { parsed } of images) {
+    try {
+      const desc = parsed.pixelDescription();
+      const attrs = readImageAttributes(parsed);
+      const frame = await decodeFrame(parsed.frames()[0] as Uint8Array, parsed.transferSyntaxUid, desc);
+      let gray8: Uint8Array;
+      if (desc.samplesPerPixel === 3) {
+        const rgb = toRgb8(frame);
+        gray8 = new Uint8Array(desc.rows * desc.columns);
+        for (let i = 0; i < gray8.length; i++) {
+          gray8[i] = Math.round(0.299 * (rgb[3 * i] as number) + 0.587 * (rgb[3 * i + 1] as number) + 0.114 * (rgb[3 * i + 2] as number));
+        }
+      } else {
+        gray8 = toDisplayGray8(frame, { rescaleSlope: attrs.rescaleSlope, rescaleIntercept: attrs.rescaleIntercept, windowCenter: attrs.windowCenter, windowWidth: attrs.windowWidth, voiLutFunction: attrs.voiLutFunction });
+      }
+      results.push(await analyzeUltrasoundImage({
+        ref: {
+          studyInstanceUid: parsed.studyInstanceUid,
+          seriesInstanceUid: parsed.seriesInstanceUid,
+          sopInstanceUid: parsed.sopInstanceUid,
+          sopClassUid: parsed.sopClassUid,
+          rows: desc.rows,
+          columns: desc.columns,
+        },
+        gray8,
+        width: desc.columns,
+        height: desc.rows,
+        laterality: attrs.laterality,
+      }, req.model));
+    } catch (err) {
+      skipped.push({ sopInstanceUid: parsed.sopInstanceUid, reason: describeError(err) });
+    }
+  }
+  return results;
+}
+
 export async function analyzeStudy(req: AnalysisRequest): Promise<AnalysisOutput> {
   const skipped: AnalysisOutput['skipped'] = [];
   const images: Image[] = [];
@@ -106,9 +146,11 @@ export async function analyzeStudy(req: AnalysisRequest): Promise<AnalysisOutput
     case 'mammography':
       perImage = await analyzeMammographyImages(images, req, skipped);
       break;
-    case 'wsi':
     case 'ultrasound':
-      throw new SentinelError('unsupported', `the ${req.pipeline} pipeline is not available yet`);
+      perImage = await analyzeUltrasoundImages(images, req, skipped);
+      break;
+    case 'wsi':
+      throw new SentinelError('unsupported', 'whole-slide studies are analysed tile by tile from the PACS (analyzeSlideStudy), not from whole files');
   }
   if (perImage.length === 0) {
     throw new SentinelError('bad_request', `no image of the study could be analysed: ${skipped.map((s) => s.reason).join('; ')}`);

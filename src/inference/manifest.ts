@@ -27,7 +27,9 @@ const output = z.object({
   classes: z.array(z.string()).default([]),
   /** Activation already applied inside the graph ("none" means the values are logits). */
   activation: z.enum(['sigmoid', 'softmax', 'none']),
-});
+  /** class_probabilities: the class whose probability is the study score (e.g. "malignant"). */
+  scoreClass: z.string().optional(),
+}).refine((o) => o.scoreClass === undefined || o.classes.includes(o.scoreClass), { message: 'scoreClass must be one of classes' });
 
 export const modelManifestSchema = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),

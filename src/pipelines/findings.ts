@@ -58,6 +58,8 @@ export interface ImageResult {
   view?: string;
   score: number;
   findings: Finding[];
+  /** Whole-image classifiers (ultrasound): probability per class and the predicted class. */
+  classification?: { probabilities: Record<string, number>; predicted: string };
 }
 
 export interface ModelIdentity {

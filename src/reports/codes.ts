@@ -59,6 +59,7 @@ export const Codes = {
   tumourArea: code('AIAREA', '99SENTINEL', 'AI tumour area'),
   tumourRegions: code('AINREG', '99SENTINEL', 'Number of AI tumour regions'),
   breastUltrasound: code('47079000', 'SCT', 'Ultrasonography of breast'),
+  aiClassification: code('AICLASS', '99SENTINEL', 'AI image classification'),
 } as const;
 
 export function findingTypeCode(type: FindingType): Code {
@@ -72,4 +73,9 @@ export function findingTypeCode(type: FindingType): Code {
     case 'lesion':
       return Codes.lesion;
   }
+}
+
+/** A model's class name as a local code (e.g. "malignant" -> MALIGNANT). */
+export function classCode(name: string): Code {
+  return code(name.toUpperCase().replace(/[^A-Z0-9]+/g, '_').slice(0, 16), '99SENTINEL', name);
 }

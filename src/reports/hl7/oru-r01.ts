@@ -109,6 +109,11 @@ export function buildOruR01(input: OruInput): string {
     const b = result.breasts[side];
     if (b) obx('NM', `AISCORE-${side}`, `AI suspicion score, ${side === 'R' ? 'right' : 'left'} breast`, round(b.score), { units: ratio });
   }
+  result.images.forEach((image, i) => {
+    if (!image.classification) return;
+    const c = image.classification.predicted;
+    obx('CWE', 'AICLASS', 'AI image classification', [c.toUpperCase(), c, LOCAL_CODING_SYSTEM], { subId: String(i + 1) });
+  });
   const findings = allFindings(result);
   obx('NM', 'AINFIND', 'Number of AI findings', String(findings.length));
   const area = findings.reduce((a, f) => a + (f.areaMm2 ?? 0), 0);

@@ -6,7 +6,7 @@
 import { SopClass } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
 import { type Category, type Finding, type StudyResult, allFindings } from '../../pipelines/findings';
-import { type Code, Codes, findingTypeCode } from '../codes';
+import { type Code, Codes, classCode, findingTypeCode } from '../codes';
 import { type AlgorithmInfo, type SeriesInfo, dicomDateTime, lo, patientAndStudy } from '../seg/common';
 import { type SopRef, codeItem, container, imageItem, numItem, scoord3dItem, scoordItem, textItem, uidItem } from './content';
 
@@ -90,6 +90,11 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
     container('CONTAINS', Codes.qualitativeEvaluations, [
       numItem('CONTAINS', Score, result.score, Codes.ratio),
       codeItem('CONTAINS', Codes.suspicionCategory, categoryCode(result.category)),
+      // Whole-image classifications: the predicted class with its probability, per image.
+      ...result.images.filter((i) => i.classification).map((i) => codeItem('CONTAINS', Codes.aiClassification, classCode(i.classification!.predicted), [
+        numItem('HAS PROPERTIES', Score, i.score, Codes.ratio),
+        imageItem('INFERRED FROM', { ReferencedSOPClassUID: i.image.sopClassUid, ReferencedSOPInstanceUID: i.image.sopInstanceUid }),
+      ])),
       ...(result.pipeline === 'wsi' ? [
         numItem('CONTAINS', Codes.tumourArea, allFindings(result).reduce((a, f) => a + (f.areaMm2 ?? 0), 0), Codes.squareMillimetre),
         numItem('CONTAINS', Codes.tumourRegions, allFindings(result).length, Codes.noUnits),

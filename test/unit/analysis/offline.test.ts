@@ -10,8 +10,10 @@ import { loadConfig } from '../../../src/config/load';
 import { newUid } from '../../../src/dicom/uid';
 import { ModelRegistry } from '../../../src/inference/registry';
 import { buildSyntheticMammogram } from '../../../src/samples/mammogram';
+import { ultrasoundFromImage } from '../../../src/samples/ultrasound';
 import { dciodvfy, dcmdump, dsrdump } from '../../support/dicom-judges';
 import { TEST_MODEL_ID, buildTestModel } from '../../support/models/test-model';
+import { sharedData } from '../../support/shared-data';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-analyze-'));
 const modelsDir = path.join(dir, 'models');
@@ -77,5 +79,38 @@ describe('sentinel analyze (offline)', () => {
     c.routing.rules = [{ name: 'us-only', modalities: ['US'], pipeline: 'ultrasound', models: [TEST_MODEL_ID] }];
     const summary = await analyzeFiles({ paths: [input], outDir: path.join(dir, 'out-ct'), config: c, registry });
     expect(summary.studies).toEqual([expect.objectContaining({ status: 'skipped', reason: 'no routing rule for modalities MG' })]);
+  });
+});
+
+describe('sentinel analyze: breast ultrasound with the shipped busi-classifier', () => {
+  it('classifies each image, writes a valid SR (no SEG: no locations) and an ORU with the class', async () => {
+    const shipped = await ModelRegistry.load(path.resolve(__dirname, '../../../models'), { intraOpNumThreads: 1 });
+    try {
+      const input = path.join(dir, 'us');
+      fs.mkdirSync(input);
+      const study = { studyInstanceUid: newUid(), accessionNumber: 'US77', patientId: 'P77', patientName: 'Us^Test' };
+      const series = newUid();
+      const pictures = ['malignant/malignant (1).png', 'benign/benign (10).png'];
+      for (const [i, pic] of pictures.entries()) {
+        fs.writeFileSync(path.join(input, `${i}.dcm`), await ultrasoundFromImage(sharedData(`ultrasound/busi/${pic}`), study, { seriesInstanceUid: series, instanceNumber: i + 1 }));
+      }
+      const out = path.join(dir, 'out-us');
+      const summary = await analyzeFiles({ paths: [input], outDir: out, config: loadConfig(), registry: shipped });
+      const s = summary.studies[0]!;
+      expect(s).toMatchObject({ status: 'analysed', pipeline: 'ultrasound', model: { id: 'busi-classifier' } });
+      expect(s.outputs.seg).toEqual([]);
+      const sr = fs.readFileSync(path.join(out, s.outputs.sr[0]!));
+      expect(dciodvfy(sr).errors).toEqual([]);
+      const tree = dsrdump(sr);
+      expect(tree).toContain('AI image classification');
+      expect(tree).toContain('Ultrasonography of breast');
+      const oru = fs.readFileSync(path.join(out, s.outputs.hl7[0]!), 'utf8');
+      const py = spawnSync('/usr/bin/python3', ['-c', 'import hl7,sys; m=hl7.parse(sys.stdin.read()); print(" ".join(str(o[5][0][1]) for o in m.segments("OBX") if str(o[3][0][0]) == "AICLASS"))'], { input: oru, encoding: 'utf8' });
+      expect(py.status).toBe(0);
+      expect(py.stdout.trim().split(' ')).toHaveLength(2);
+      expect(['normal', 'benign', 'malignant']).toEqual(expect.arrayContaining(py.stdout.trim().split(' ')));
+    } finally {
+      await shipped.close();
+    }
   });
 });

@@ -1,0 +1,56 @@
+// Sample breast ultrasound images (US Image Storage) from ordinary 8-bit pictures, e.g. the
+// BUSI PNGs, for the demo and the tests. Valid by dciodvfy.
+import sharp from 'sharp';
+import { SopClass, newUid } from '../dicom/uid';
+import { type NaturalizedDataset, writePart10 } from '../dicom/write';
+import type { SampleStudy } from './mammogram';
+
+export function buildUltrasoundDataset(study: SampleStudy, image: { seriesInstanceUid?: string; instanceNumber?: number; sopInstanceUid?: string; laterality?: 'L' | 'R' }, pixels: { rows: number; columns: number; data: Uint8Array }): NaturalizedDataset {
+  const date = study.studyDate ?? new Date().toISOString().slice(0, 10).replace(/-/g, '');
+  return {
+    SpecificCharacterSet: 'ISO_IR 192',
+    SOPClassUID: SopClass.UltrasoundImage,
+    SOPInstanceUID: image.sopInstanceUid ?? newUid(),
+    StudyInstanceUID: study.studyInstanceUid,
+    SeriesInstanceUID: image.seriesInstanceUid ?? newUid(),
+    StudyDate: date,
+    StudyTime: '100000',
+    ContentDate: date,
+    ContentTime: '100000',
+    AccessionNumber: study.accessionNumber,
+    Modality: 'US',
+    Manufacturer: 'Sentinel sample generator',
+    ReferringPhysicianName: '',
+    StudyDescription: study.studyDescription ?? 'Breast ultrasound (sample)',
+    SeriesDescription: 'Breast US',
+    PatientName: study.patientName,
+    PatientID: study.patientId,
+    PatientBirthDate: study.patientBirthDate ?? '19650101',
+    PatientSex: 'F',
+    StudyID: '1',
+    SeriesNumber: 1,
+    InstanceNumber: image.instanceNumber ?? 1,
+    PatientOrientation: '',
+    ...(image.laterality ? { Laterality: image.laterality } : {}),
+    BodyPartExamined: 'BREAST',
+    ImageType: ['ORIGINAL', 'PRIMARY', '', ''],
+    BurnedInAnnotation: 'NO',
+    LossyImageCompression: '00',
+    SamplesPerPixel: 1,
+    PhotometricInterpretation: 'MONOCHROME2',
+    Rows: pixels.rows,
+    Columns: pixels.columns,
+    BitsAllocated: 8,
+    BitsStored: 8,
+    HighBit: 7,
+    PixelRepresentation: 0,
+    PixelData: [pixels.data.buffer.slice(pixels.data.byteOffset, pixels.data.byteOffset + pixels.data.byteLength)],
+    _vrMap: { PixelData: 'OB' },
+  };
+}
+
+/** An 8-bit picture (PNG/JPEG) as a US image. */
+export async function ultrasoundFromImage(file: string, study: SampleStudy, image: Parameters<typeof buildUltrasoundDataset>[1] = {}): Promise<Buffer> {
+  const { data, info } = await sharp(file).greyscale().raw().toBuffer({ resolveWithObject: true });
+  return writePart10(buildUltrasoundDataset(study, image, { rows: info.height, columns: info.width, data: new Uint8Array(data.buffer, data.byteOffset, info.width * info.height) }));
+}

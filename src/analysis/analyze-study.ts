@@ -12,7 +12,7 @@ import type { ImageResult, PipelineName, StudyContext, StudyResult } from '../pi
 import { analyzeMammogram } from '../pipelines/mammography/analyze';
 import { analyzeUltrasoundImage } from '../pipelines/ultrasound/analyze';
 import { summarizeStudy } from '../pipelines/mammography/summarize';
-import { buildOruR01 } from '../reports/hl7/oru-r01';
+import { buildOruR01, newMessageControlId } from '../reports/hl7/oru-r01';
 import { buildMammographySeg } from '../reports/seg/mammography';
 import { buildTid1500Report } from '../reports/sr/tid1500';
 
@@ -200,8 +200,7 @@ export async function analyzeStudy(req: AnalysisRequest): Promise<AnalysisOutput
     }),
   });
 
-  // MSH-10 is at most 20 characters in v2.5.1 (ST, 199 in later versions): keep it short.
-  const controlId = `SEN${req.now.getTime().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`.toUpperCase().slice(0, 20);
+  const controlId = newMessageControlId(req.now);
   const text = buildOruR01({
     result,
     study: context,

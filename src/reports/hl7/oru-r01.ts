@@ -131,3 +131,8 @@ export function buildOruR01(input: OruInput): string {
   obx('ST', 'AIMODEL', 'AI model', `${result.model.id} ${result.model.version} (${result.model.name}); research use only, not a medical device`);
   return m.toString();
 }
+
+/** A message control id (MSH-10): at most 20 characters in v2.5.1, unique enough per sender. */
+export function newMessageControlId(now: Date): string {
+  return `SEN${now.getTime().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`.toUpperCase().slice(0, 20);
+}

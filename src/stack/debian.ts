@@ -5,8 +5,11 @@ export const STACK_PACKAGES = {
   orthanc: ['orthanc', 'orthanc-dicomweb', 'orthanc-wsi'],
   postgres: ['postgresql'],
   redis: ['redis-server'],
-  /** Used by the demo (storescu) and by the tests as independent judges. */
-  tools: ['dcmtk', 'dicom3tools', 'python3-hl7', 'libopenslide0'],
+  /**
+   * Used by the demo (storescu), by dicomize (OpenSlide), and by the tests: independent
+   * judges (dcmtk, dicom3tools, python3-hl7) and the builder of their small ONNX model.
+   */
+  tools: ['dcmtk', 'dicom3tools', 'python3-hl7', 'libopenslide0', 'python3-onnx', 'python3-numpy', 'libopenblas0-pthread'],
 } as const;
 
 export function isInstalled(pkg: string): boolean {

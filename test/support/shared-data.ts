@@ -2,8 +2,9 @@
 // not, and then tests that need it fail with this message instead of being skipped.
 import fs from 'node:fs';
 import path from 'node:path';
+import { projectRoot } from '../../src/config/load';
 
-export const SHARED_DATA = path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
+export const SHARED_DATA = path.resolve(projectRoot, '..', 'shared', 'data');
 
 export function sharedData(relative: string): string {
   const p = path.join(SHARED_DATA, relative);

@@ -171,16 +171,32 @@ class TileCache {
   }
 }
 
-export async function analyzeSlide(source: SlideSource, model: LoadedModel, opts: AnalyzeSlideOptions = {}): Promise<SlideAnalysis> {
-  const t0 = Date.now();
+/** Where the model will look: the analysed level, its cell grid, and the tissue cells to visit. */
+export interface SlidePlan {
+  level: number;
+  cellPx: number;
+  cellMm: number;
+  rows: number;
+  columns: number;
+  /** Cell indices (row * columns + column) with tissue, in row-major order. */
+  todo: number[];
+  tissueMs: number;
+}
+
+function checkModel(model: LoadedModel): { modelSize: number; pixelSpacingMm: number } {
   const manifest = model.manifest;
   const { width: modelSize, height: modelHeight, pixelSpacingMm, channels } = manifest.input;
   if (channels !== 3 || modelSize !== modelHeight) throw new SentinelError('unsupported', `model ${manifest.id} is not a square RGB tile classifier`);
   if (!pixelSpacingMm) throw new SentinelError('unsupported', `model ${manifest.id} has no pixel spacing in its manifest`);
   if (!manifest.outputs.some((o) => o.role === 'tile_probability')) throw new SentinelError('unsupported', `model ${manifest.id} has no tile_probability output`);
-  if (source.levels.length === 0) throw new SentinelError('bad_request', 'the slide has no image level');
-  const fill = manifest.thresholds.backgroundValue ?? 255;
+  return { modelSize, pixelSpacingMm };
+}
 
+export async function planSlide(source: SlideSource, model: LoadedModel, opts: Pick<AnalyzeSlideOptions, 'tissuePixelsPerCell'> = {}): Promise<SlidePlan> {
+  const t0 = Date.now();
+  const { modelSize, pixelSpacingMm } = checkModel(model);
+  if (source.levels.length === 0) throw new SentinelError('bad_request', 'the slide has no image level');
+  const fill = model.manifest.thresholds.backgroundValue ?? 255;
   const index = chooseLevelIndex(source.levels, pixelSpacingMm);
   const level = source.levels[index] as SourceLevel;
   // A cell covers one model input: modelSize pixels at the model's spacing.
@@ -201,19 +217,35 @@ export async function analyzeSlide(source: SlideSource, model: LoadedModel, opts
   const view = await readWholeLevel(source, tissueIndex, fill);
   const mask: TissueMask = detectTissue(view);
   const tissue = tissueCells(mask, { rows, columns, cellPx, levelWidth: level.totalColumns, levelHeight: level.totalRows });
-  const tissueMs = Date.now() - t0;
-
   const todo: number[] = [];
   for (let k = 0; k < tissue.length; k++) if (tissue[k]) todo.push(k);
-  const values = new Float32Array(rows * columns).fill(NaN);
+  return { level: index, cellPx, cellMm: cellPx * level.pixelSpacingMm[1], rows, columns, todo, tissueMs: Date.now() - t0 };
+}
+
+/**
+ * The model's probability for each of `cells` (a slice of plan.todo, e.g. one sub-job's
+ * range), reading only the tiles they need; the next batch is decoded while the model runs.
+ */
+export async function scoreCells(
+  source: SlideSource,
+  model: LoadedModel,
+  plan: Pick<SlidePlan, 'level' | 'cellPx' | 'columns'>,
+  cells: number[],
+  opts: Pick<AnalyzeSlideOptions, 'batchSize' | 'onProgress'> = {},
+): Promise<{ probabilities: Float32Array; inferenceMs: number }> {
+  const { modelSize } = checkModel(model);
+  const manifest = model.manifest;
+  const fill = manifest.thresholds.backgroundValue ?? 255;
+  const level = source.levels[plan.level] as SourceLevel;
+  const { cellPx, columns } = plan;
   const luts = normalizationLuts(manifest);
   const batchSize = opts.batchSize ?? 128;
-  const cache = new TileCache(source, index, level);
+  const cache = new TileCache(source, plan.level, level);
   const pixels = modelSize * modelSize;
+  const probabilities = new Float32Array(cells.length);
 
-  const prepare = async (start: number): Promise<{ cells: number[]; tensor: Float32Array }> => {
-    const cells = todo.slice(start, start + batchSize);
-    const at = cells.map((k) => ({ x: (k % columns) * cellPx, y: Math.floor(k / columns) * cellPx }));
+  const prepare = async (start: number): Promise<{ start: number; n: number; tensor: Float32Array }> => {
+    const at = cells.slice(start, start + batchSize).map((k) => ({ x: (k % columns) * cellPx, y: Math.floor(k / columns) * cellPx }));
     await cache.load(at, cellPx);
     const rgb = at.map(({ x, y }) => {
       const cell = cache.cut(x, y, cellPx, fill);
@@ -221,36 +253,50 @@ export async function analyzeSlide(source: SlideSource, model: LoadedModel, opts
     });
     const first = at[0];
     if (first) cache.dropAbove(first.y);
-    return { cells, tensor: packRgb8Batch(rgb, luts, pixels) };
+    return { start, n: at.length, tensor: packRgb8Batch(rgb, luts, pixels) };
   };
 
   let inferenceMs = 0;
-  let pending = todo.length > 0 ? prepare(0) : undefined;
-  for (let start = 0; pending; start += batchSize) {
+  let pending = cells.length > 0 ? prepare(0) : undefined;
+  while (pending) {
     const batch = await pending;
     // Decode the next batch while the model runs this one.
-    pending = start + batchSize < todo.length ? prepare(start + batchSize) : undefined;
+    const next = batch.start + batchSize;
+    pending = next < cells.length ? prepare(next) : undefined;
     const t = Date.now();
-    const out = await model.run(batch.tensor, batch.cells.length);
+    const out = await model.run(batch.tensor, batch.n);
     inferenceMs += Date.now() - t;
     const probs = out.tile_probability?.data;
     if (!probs) throw new SentinelError('internal', `model ${manifest.id} returned no tile_probability`);
-    batch.cells.forEach((k, i) => (values[k] = probs[i] as number));
-    await opts.onProgress?.(Math.min(start + batchSize, todo.length), todo.length);
+    probabilities.set(probs.subarray(0, batch.n), batch.start);
+    await opts.onProgress?.(Math.min(next, cells.length), cells.length);
   }
+  return { probabilities, inferenceMs };
+}
 
-  const heatmap: Heatmap = { rows, columns, values };
-  const score = todo.length > 0 ? slideScore(heatmap) : 0;
+/** From the plan and every tissue cell's probability to the map, regions, score and category. */
+export function finishSlide(plan: SlidePlan, probabilities: Float32Array, manifest: LoadedModel['manifest'], timings: { inferenceMs: number; startedAt: number }): SlideAnalysis {
+  const values = new Float32Array(plan.rows * plan.columns).fill(NaN);
+  plan.todo.forEach((k, i) => (values[k] = probabilities[i] as number));
+  const heatmap: Heatmap = { rows: plan.rows, columns: plan.columns, values };
+  const score = plan.todo.length > 0 ? slideScore(heatmap) : 0;
   return {
-    level: index,
-    cellPx,
-    cellMm: cellPx * level.pixelSpacingMm[1],
+    level: plan.level,
+    cellPx: plan.cellPx,
+    cellMm: plan.cellMm,
     heatmap,
     regions: findRegions(heatmap, manifest.thresholds.detection),
     score,
     category: categoryOf(score, manifest),
-    tissueCells: todo.length,
-    tilesAnalysed: todo.length,
-    timings: { tissueMs, inferenceMs, totalMs: Date.now() - t0 },
+    tissueCells: plan.todo.length,
+    tilesAnalysed: plan.todo.length,
+    timings: { tissueMs: plan.tissueMs, inferenceMs: timings.inferenceMs, totalMs: Date.now() - timings.startedAt },
   };
+}
+
+export async function analyzeSlide(source: SlideSource, model: LoadedModel, opts: AnalyzeSlideOptions = {}): Promise<SlideAnalysis> {
+  const startedAt = Date.now();
+  const plan = await planSlide(source, model, opts);
+  const { probabilities, inferenceMs } = await scoreCells(source, model, plan, plan.todo, opts);
+  return finishSlide(plan, probabilities, model.manifest, { inferenceMs, startedAt });
 }

@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import { Command } from 'commander';
 import { runAnalyze } from './analyze-command';
 import { runDemo } from './demo-command';
+import { runEval } from './eval-command';
 import { runServe, runWorker } from './serve-command';
 import { runStackCommand } from './stack-command';
 
@@ -46,6 +47,16 @@ program
   .option('--models <dir>', 'folder of model manifests (default: config models.dir)')
   .description('analyse local DICOM files without any server')
   .action(async (paths: string[], opts: { out: string; model?: string; models?: string }) => exit(await runAnalyze(paths, opts)));
+
+program
+  .command('eval')
+  .argument('<task>', 'idc-patches | idc-slides | idc | mini-mias | busi')
+  .argument('<folder>', 'a folder laid out like the matching one in ../shared/data')
+  .option('--model <id>', 'the installed model to evaluate (default: the one for the task)')
+  .option('--models <dir>', 'folder of model manifests (default: config models.dir)')
+  .option('--split <name>', "only the slides/patients/images of this split in the model's <id>.split.json (e.g. validation)")
+  .description('run a model through the service runtime on labelled data; prints one JSON object of metrics')
+  .action(async (task: string, folder: string, opts: { model?: string; models?: string; split?: string }) => exit(await runEval(task, folder, opts)));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : String(err));

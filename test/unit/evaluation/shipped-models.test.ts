@@ -1,0 +1,99 @@
+// The shipped models, run through `sentinel eval`'s code (ModelRegistry, onnxruntime-node, the
+// pipelines) on their validation split of ../shared/data, reproduce the validation figures
+// their training scripts wrote to models/<id>.metrics.json (the model cards' figures).
+// - idc-tile-classifier and busi-classifier: the same pixels as PyTorch saw (same decoders,
+//   PIL's resize reproduced bit for bit), so the figures agree to float rounding.
+// - mg-lesion-detector: analyzeMammogram resamples 0.2 -> 0.8 mm by area averaging with one
+//   rounding, where train_mg.py used PIL's BOX resize, which rounds after each pass; about
+//   one pixel in nine differs by one gray level. Image AUC and sensitivity at 1 FP/image stay
+//   within 0.01; single FROC points move by up to two false positives in 50 films.
+// This test needs the shared data (CI always has it): it fails, never skips, without it.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { IdcResult } from '../../../src/evaluation/idc';
+import type { MammographyResult } from '../../../src/evaluation/mammography';
+import { evaluate } from '../../../src/evaluation/run';
+import type { UltrasoundResult } from '../../../src/evaluation/ultrasound';
+import { ModelRegistry } from '../../../src/inference/registry';
+
+const repo = path.resolve(__dirname, '../../..');
+const modelsDir = path.join(repo, 'models');
+const data = path.resolve(repo, '../shared/data');
+
+function requireData(sub: string): string {
+  const dir = path.join(data, sub);
+  if (!fs.existsSync(dir)) {
+    throw new Error(`this test needs the shared breast-imaging data: ${dir} not found. ` +
+      'It reproduces the model cards\' validation figures from ../shared/data (see its README); CI always has it.');
+  }
+  return dir;
+}
+
+type ValidationFigures = Record<string, number | number[] | number[][]>;
+function cardFigures(id: string): ValidationFigures {
+  const metrics = JSON.parse(fs.readFileSync(path.join(modelsDir, `${id}.metrics.json`), 'utf8')) as { validation: ValidationFigures };
+  return metrics.validation;
+}
+
+let registry: ModelRegistry;
+beforeAll(async () => {
+  registry = await ModelRegistry.load(modelsDir, { intraOpNumThreads: 2 });
+});
+afterAll(() => registry.close());
+
+/** Where the figures are the training script's own: within 5e-5 (expect.closeTo with 4 digits). */
+const DIGITS = 4;
+
+describe('shipped models reproduce their validation figures', () => {
+  it('idc-tile-classifier: idc-slides and idc-patches together, validation slides', async () => {
+    const dir = requireData('pathology');
+    const card = cardFigures('idc-tile-classifier');
+    const r = await evaluate('idc', dir, { registry, modelsDir, split: 'validation' }) as IdcResult;
+    expect(r.model).toBe('idc-tile-classifier');
+    expect(r.n).toBe(card.n);
+    for (const k of ['auc', 'balanced_accuracy', 'f1', 'sensitivity', 'specificity'] as const) {
+      expect({ [k]: r[k] }).toEqual({ [k]: expect.closeTo(card[k] as number, DIGITS) });
+    }
+  });
+
+  it('idc: the combined task is the two folders together (tile counts add up)', async () => {
+    const dir = requireData('pathology');
+    const slides = await evaluate('idc-slides', path.join(dir, 'idc-slides'), { registry, modelsDir, split: 'validation' }) as IdcResult;
+    const patches = await evaluate('idc-patches', path.join(dir, 'idc-patches'), { registry, modelsDir, split: 'validation' }) as IdcResult;
+    expect(slides.n + patches.n).toBe(cardFigures('idc-tile-classifier').n);
+    expect(slides.n).toBeGreaterThan(0);
+    expect(patches.n).toBeGreaterThan(0);
+  });
+
+  it('mg-lesion-detector: mini-MIAS validation patients through analyzeMammogram', async () => {
+    const dir = requireData('mammography/mini-mias');
+    const card = cardFigures('mg-lesion-detector');
+    const r = await evaluate('mini-mias', dir, { registry, modelsDir, split: 'validation' }) as MammographyResult;
+    expect(r.model).toBe('mg-lesion-detector');
+    expect(r.n_images).toBe(card.n_images);
+    expect(Math.abs(r.image_auc - (card.image_auc as number))).toBeLessThan(0.01);
+    expect(Math.abs(r.lesion_sensitivity_at_1fp - (card.lesion_sensitivity_at_1fp as number))).toBeLessThan(0.01);
+    const froc = card.froc as number[][];
+    expect(r.froc).toHaveLength(froc.length);
+    r.froc.forEach(([fp, sens], i) => {
+      const [cardFp, cardSens] = froc[i] as [number, number];
+      expect(Math.abs(sens - cardSens)).toBeLessThan(0.01);
+      expect(Math.abs(fp - cardFp)).toBeLessThanOrEqual(0.04 + 1e-9);
+    });
+    // The pipeline's own findings at the manifest's detection threshold (0.14, chosen on this
+    // split as the best sensitivity at <= 1 FP/image) find the same lesions, under 1 FP/image.
+    expect(r.pipeline_at_detection.sensitivity).toBeCloseTo(card.lesion_sensitivity_at_1fp as number, 10);
+    expect(r.pipeline_at_detection.fp_per_image).toBeLessThanOrEqual(1);
+  });
+
+  it('busi-classifier: validation images', async () => {
+    const dir = requireData('ultrasound/busi');
+    const card = cardFigures('busi-classifier');
+    const r = await evaluate('busi', dir, { registry, modelsDir, split: 'validation' }) as UltrasoundResult;
+    expect(r.model).toBe('busi-classifier');
+    expect(r.n).toBe(card.n);
+    expect(r.macro_auc).toBeCloseTo(card.macro_auc as number, DIGITS);
+    expect(r.accuracy).toBeCloseTo(card.accuracy as number, DIGITS);
+    expect(r.confusion).toEqual(card.confusion);
+  });
+});

@@ -1,6 +1,8 @@
 // Pure image operations shared by the pipelines: resampling by physical spacing, Otsu
 // threshold, connected components, convex hull. Typed arrays in, typed arrays out.
 
+import { pilResizeGray } from './pil-resample';
+
 export interface GrayImage {
   width: number;
   height: number;
@@ -57,10 +59,17 @@ export function resize(img: GrayImage, width: number, height: number): GrayImage
 }
 
 /** Resample so one pixel is `to` mm, from a [row, column] spacing. */
+/**
+ * To the model's pixel spacing: shrinking averages the source pixels exactly as Pillow's BOX
+ * filter does (how the training scripts prepared their inputs, so the model sees the same
+ * pixels); enlarging is bilinear.
+ */
 export function resampleToSpacing(img: GrayImage, from: [number, number], to: number): GrayImage {
   const width = Math.max(1, Math.round((img.width * from[1]) / to));
   const height = Math.max(1, Math.round((img.height * from[0]) / to));
-  return width === img.width && height === img.height ? img : resize(img, width, height);
+  if (width === img.width && height === img.height) return img;
+  if (width <= img.width && height <= img.height) return pilResizeGray(img, width, height, 'box');
+  return resize(img, width, height);
 }
 
 export function otsuThreshold(pixels: Uint8Array): number {

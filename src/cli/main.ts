@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import { Command } from 'commander';
 import { runAnalyze } from './analyze-command';
 import { runDemo } from './demo-command';
+import { runDicomize, type DicomizeCommandOptions } from './dicomize-command';
 import { runEval } from './eval-command';
 import { runServe, runWorker } from './serve-command';
 import { runStackCommand } from './stack-command';
@@ -57,6 +58,28 @@ program
   .option('--split <name>', "only the slides/patients/images of this split in the model's <id>.split.json (e.g. validation)")
   .description('run a model through the service runtime on labelled data; prints one JSON object of metrics')
   .action(async (task: string, folder: string, opts: { model?: string; models?: string; split?: string }) => exit(await runEval(task, folder, opts)));
+
+program
+  .command('dicomize')
+  .argument('<image-or-slide>', 'an OpenSlide slide (SVS, TIFF, NDPI, ...) or a large JPEG/PNG')
+  .option('--study <uid>', 'put the slide into this study (with --store, patient and study come from the PACS)')
+  .option('--out <dir>', 'where the DICOM files go (default ./<name>-dicom; a temporary folder with --store)')
+  .option('--store', 'send the files to the configured Orthanc over STOW-RS', false)
+  .option('--container <id>', 'container (slide) identifier (default: the file name)')
+  .option('--specimen <id>', 'specimen identifier (default: the container identifier)')
+  .option('--patient-id <id>')
+  .option('--patient-name <name>')
+  .option('--accession <number>')
+  .option('--series-description <text>')
+  .option('--pixel-spacing <mm>', 'mm per pixel at full resolution (default: the slide\'s own; 0.004 for JPEG/PNG)')
+  .option('--tile-size <n>', 'tile size in pixels (default 256 for JPEG/PNG; slides keep theirs)')
+  .option('--jpeg-quality <n>', 'JPEG quality of re-encoded tiles (default 90)')
+  .option('--pyramid', 'rebuild the pyramid (default for JPEG/PNG and single-level slides)')
+  .option('--no-pyramid', 'keep the slide\'s own levels')
+  .option('--max-instance-mb <n>', 'split levels larger than this into concatenations (default: never)')
+  .option('--openslide <path>', 'path of libopenslide.so.0 (default: found on the system)')
+  .description('turn a slide or a large image into a valid DICOM whole-slide image, optionally stored into Orthanc')
+  .action(async (input: string, opts: DicomizeCommandOptions) => exit(await runDicomize(input, opts)));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : String(err));

@@ -8,7 +8,7 @@ import { SentinelError } from '../errors/errors';
 import type { NaturalizedDataset } from '../dicom/write';
 import type { LoadedModel } from '../inference/registry';
 import type { Finding, ImageRef, StudyContext, StudyResult } from '../pipelines/findings';
-import { type SlideAnalysis, type SlideSource, analyzeSlide } from '../pipelines/wsi/analyze-slide';
+import { type SlideAnalysis, type SlidePlan, type SlideSource, finishSlide, planSlide, scoreCells } from '../pipelines/wsi/analyze-slide';
 import { buildOruR01, newMessageControlId } from '../reports/hl7/oru-r01';
 import { buildSlideSeg } from '../reports/seg/wsi';
 import { buildTid1500Report } from '../reports/sr/tid1500';
@@ -29,14 +29,22 @@ export interface SlideStudyRequest {
   source: SlideSource;
   levels: SlideLevelRef[];
   frameOfReferenceUid: string;
-  /** Slide coordinates (mm) of the top-left corner of a pixel of level `index`. */
-  toSlideMm: (index: number, column: number, row: number) => { x: number; y: number; z: number };
+  /**
+   * Slide coordinates (mm) of a point of level `index`, in pixel indices: (0, 0) is the centre
+   * of the top left pixel, the Total Pixel Matrix Origin (PS3.3 C.8.12.9.1.1).
+   */
+  pixelToSlideMm: (index: number, column: number, row: number) => { x: number; y: number; z: number };
   context: StudyContext;
   model: LoadedModel;
   config: Pick<Config, 'hl7' | 'output'>;
   newUid: () => string;
   now: Date;
   onProgress?: (done: number, total: number) => void | Promise<void>;
+  /**
+   * Scores the plan's tissue cells somewhere else (e.g. ranges on the tiles queue, merged),
+   * or returns undefined to have them scored here (the default).
+   */
+  scoreElsewhere?: (plan: SlidePlan) => Promise<Float32Array> | undefined;
 }
 
 export interface SlideStudyOutput extends AnalysisOutput {
@@ -55,7 +63,17 @@ export function segLevelIndex(levels: SlideSource['levels'], cellMm: number): nu
 export async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutput> {
   const { source, levels, model } = req;
   if (levels.length !== source.levels.length) throw new SentinelError('internal', 'slide level references do not match the slide source');
-  const analysis = await analyzeSlide(source, model, { onProgress: req.onProgress });
+  const startedAt = Date.now();
+  const plan = await planSlide(source, model);
+  let probabilities: Float32Array;
+  let inferenceMs = 0;
+  const elsewhere = req.scoreElsewhere?.(plan);
+  if (elsewhere) {
+    probabilities = await elsewhere;
+  } else {
+    ({ probabilities, inferenceMs } = await scoreCells(source, model, plan, plan.todo, { onProgress: req.onProgress }));
+  }
+  const analysis = finishSlide(plan, probabilities, model.manifest, { inferenceMs, startedAt });
   const manifest = model.manifest;
   const level = source.levels[analysis.level] as SlideSource['levels'][number];
   const ref = levels[analysis.level] as SlideLevelRef;
@@ -82,7 +100,8 @@ export async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideSt
       contour,
       box: { x: r.box.x * analysis.cellPx, y: r.box.y * analysis.cellPx, width: r.box.width * analysis.cellPx, height: r.box.height * analysis.cellPx },
       areaMm2: r.cells.length * cellArea,
-      slide: { frameOfReferenceUid: req.frameOfReferenceUid, contourMm: contour.map((p) => req.toSlideMm(analysis.level, p.x, p.y)) },
+      // Outline points are pixel corners; pixel (c, r) is centred at c + 0.5, r + 0.5 of them.
+      slide: { frameOfReferenceUid: req.frameOfReferenceUid, contourMm: contour.map((p) => req.pixelToSlideMm(analysis.level, p.x - 0.5, p.y - 0.5)) },
     };
   });
   const result: StudyResult = {
@@ -114,7 +133,7 @@ export async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideSt
       sourceFrameAt: segRef.frameAt,
     },
     heatmap: { ...analysis.heatmap, cellMm: analysis.cellMm },
-    toSlideMm: (c, r) => req.toSlideMm(segIndex, c, r),
+    toSlideMm: (c, r) => req.pixelToSlideMm(segIndex, c, r),
     trackingUid: req.newUid(),
     series: { seriesInstanceUid: segSeries, seriesNumber: req.config.output.seriesNumber, instanceNumber: 1, sopInstanceUid: segUid },
     algorithm,

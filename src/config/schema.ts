@@ -51,6 +51,12 @@ export const configSchema = z.object({
     maxBackoffMs: z.number().int().positive(),
     /** STOW-RS intake waits this long before analysing, so the rest of the study can arrive. */
     stowSettleMs: z.number().int().min(0),
+    /**
+     * A slide with more tissue cells than this is scored in ranges of this many cells, each a
+     * job on the "tiles" queue that any worker process may take; 0 scores every slide in the
+     * analysing worker.
+     */
+    tileRangeCells: z.number().int().min(0).default(4096),
   }),
   output: z.object({ seriesNumber: z.number().int().positive() }),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }),

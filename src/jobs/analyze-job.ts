@@ -14,9 +14,13 @@ import { SentinelError, describeError, isRetryable } from '../errors/errors';
 import type { Logger } from '../log/logger';
 import type { ModelRegistry } from '../inference/registry';
 import { type AnalysisOutput, analyzeStudy } from '../analysis/analyze-study';
+import { analyzeSlideStudy } from '../analysis/analyze-slide-study';
+import { describeStudySlide, headerOf, pixelToSlideMm, slideLevelRefs, slideSource, studyContextOf } from '../analysis/slide-from-pacs';
+import type { LoadedModel } from '../inference/registry';
 import { allFindings } from '../pipelines/findings';
 import { newUid } from '../dicom/uid';
-import { type Queues, enqueueDeliver } from './queues';
+import { type Queues, type TileJobData, enqueueDeliver, enqueueTiles } from './queues';
+import { type SlidePlan, scoreCells } from '../pipelines/wsi/analyze-slide';
 
 export interface AnalyzeDeps {
   ds: DataSource;
@@ -86,6 +90,80 @@ async function persist(ds: DataSource, job: JobRow, out: AnalysisOutput, started
   });
 }
 
+/**
+ * A slide is never fetched whole: its metadata describes the pyramid and the pipeline reads
+ * the tiles it needs. Progress (tissue tiles done / total) is written to the job row about
+ * once a second, so GET /jobs/:id shows how far a long slide is.
+ */
+async function analyzeSlideFromPacs(deps: AnalyzeDeps, job: JobRow, model: LoadedModel): Promise<AnalysisOutput> {
+  const slide = await describeStudySlide(deps.dicomweb, job.studyInstanceUid, modalitiesOf(deps.config, job.pipeline));
+  if (!slide.frameOfReferenceUid) throw new SentinelError('bad_request', 'the slide has no FrameOfReferenceUID: its results could not be placed on it');
+  const first = slide.levels[0];
+  if (!first) throw new SentinelError('bad_request', 'the slide has no image level');
+  const repo = deps.ds.getRepository(JobRow);
+  let last = 0;
+  const onProgress = async (done: number, total: number): Promise<void> => {
+    if (Date.now() - last < 1000 && done < total) return;
+    last = Date.now();
+    job.progressDone = done;
+    job.progressTotal = total;
+    await repo.update({ id: job.id }, { progressDone: done, progressTotal: total });
+  };
+  const range = deps.config.jobs.tileRangeCells;
+  const out = await analyzeSlideStudy({
+    source: slideSource(deps.dicomweb, slide),
+    levels: slideLevelRefs(slide),
+    frameOfReferenceUid: slide.frameOfReferenceUid,
+    pixelToSlideMm: pixelToSlideMm(slide),
+    context: studyContextOf(headerOf(first), job.studyInstanceUid),
+    model,
+    config: deps.config,
+    newUid,
+    now: new Date(),
+    onProgress,
+    scoreElsewhere: (plan) => (range > 0 && plan.todo.length > range ? scoreInRanges(deps, job, plan, range, onProgress) : undefined),
+  });
+  return out;
+}
+
+/**
+ * A large slide's tissue cells in ranges on the tiles queue, so that every worker process
+ * scores a part; the ranges' probabilities are merged in order. A range that fails for good
+ * fails this job (and its retry queues the ranges again under new ids).
+ */
+async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, range: number, onProgress: (done: number, total: number) => Promise<void>): Promise<Float32Array> {
+  const parts: Array<Promise<number[]>> = [];
+  let done = 0;
+  for (let start = 0; start < plan.todo.length; start += range) {
+    const cells = plan.todo.slice(start, start + range);
+    const data: TileJobData = {
+      jobId: job.id, studyInstanceUid: job.studyInstanceUid, modelId: job.modelId, modelVersion: job.modelVersion,
+      level: plan.level, cellPx: plan.cellPx, columns: plan.columns, cells,
+    };
+    const queued = await enqueueTiles(deps.queues, deps.config, data, `${job.id}:${job.attempts}:${start}`);
+    parts.push(queued.finished().then(async (value: unknown) => {
+      done += cells.length;
+      await onProgress(done, plan.todo.length);
+      await queued.remove().catch(() => undefined);
+      if (!Array.isArray(value) || value.length !== cells.length) throw new SentinelError('internal', `tile range ${start} came back with ${Array.isArray(value) ? value.length : 'no'} values for ${cells.length} cells`);
+      return value as number[];
+    }));
+  }
+  deps.log.info({ jobId: job.id, cells: plan.todo.length, ranges: parts.length }, 'slide scored in ranges on the tiles queue');
+  const results = await Promise.all(parts);
+  return Float32Array.from(results.flat());
+}
+
+/** One range of a slide's cells (a tiles-queue job): the probabilities, in the range's order. */
+export async function processTileJob(deps: AnalyzeDeps, data: TileJobData): Promise<number[]> {
+  const model = deps.models.get(data.modelId);
+  if (model.manifest.version !== data.modelVersion) throw new SentinelError('conflict', `model ${data.modelId} is now version ${model.manifest.version}, the range asked for ${data.modelVersion}`);
+  const slide = await describeStudySlide(deps.dicomweb, data.studyInstanceUid, modalitiesOf(deps.config, 'wsi'));
+  const loaded: LoadedModel = { manifest: model.manifest, run: (batch, n) => deps.models.run(data.modelId, batch, n) };
+  const { probabilities } = await scoreCells(slideSource(deps.dicomweb, slide), loaded, data, data.cells);
+  return Array.from(probabilities);
+}
+
 export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string): Promise<AnalyzeOutcome> {
   const repo = deps.ds.getRepository(JobRow);
   const job = await repo.findOneBy({ id: jobId });
@@ -101,16 +179,17 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string): Promi
     if (model.manifest.version !== job.modelVersion) {
       throw new SentinelError('conflict', `model ${job.modelId} is now version ${model.manifest.version}, the job asked for ${job.modelVersion}`);
     }
-    const files = await fetchStudyImages(deps.dicomweb, job.studyInstanceUid, modalitiesOf(deps.config, job.pipeline));
-    if (files.length === 0) throw new SentinelError('not_found', 'no images of the routed modality in the study');
-    const out = await analyzeStudy({
-      pipeline: job.pipeline as AnalysisOutput['result']['pipeline'],
-      files,
-      model: { manifest: model.manifest, run: (batch, n) => deps.models.run(job.modelId, batch, n) },
-      config: deps.config,
-      newUid,
-      now: new Date(),
-    });
+    const loaded: LoadedModel = { manifest: model.manifest, run: (batch, n) => deps.models.run(job.modelId, batch, n) };
+    const out = job.pipeline === 'wsi'
+      ? await analyzeSlideFromPacs(deps, job, loaded)
+      : await analyzeStudy({
+        pipeline: job.pipeline as AnalysisOutput['result']['pipeline'],
+        files: await fetchStudyImages(deps.dicomweb, job.studyInstanceUid, modalitiesOf(deps.config, job.pipeline)),
+        model: loaded,
+        config: deps.config,
+        newUid,
+        now: new Date(),
+      });
     const outbox = await persist(deps.ds, job, out, started);
     for (const row of outbox) await enqueueDeliver(deps.queues, deps.config, row.id);
     log.info({ score: out.result.score, category: out.result.category, findings: allFindings(out.result).length, ms: job.durationMs }, 'study analysed');

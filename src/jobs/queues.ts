@@ -1,5 +1,6 @@
-// The two bull queues on Redis: "analyze" (one job per Sentinel job row) and "deliver" (one
-// job per outbox row). Queue job ids are the database ids, so adding the same work twice is
+// The bull queues on Redis: "analyze" (one job per Sentinel job row), "deliver" (one job per
+// outbox row), and "tiles" (one range of a large slide's tissue cells, scored by any worker
+// and merged by the analysing job). Queue job ids are the database ids, so adding the same work twice is
 // a no-op, and the database stays the source of truth: a lost Redis is rebuilt from it.
 import Queue from 'bull';
 import type { Config } from '../config/schema';
@@ -12,9 +13,22 @@ export interface DeliverJobData {
   outboxId: string;
 }
 
+/** One range of a slide's tissue cells to score (see pipelines/wsi scoreCells). */
+export interface TileJobData {
+  jobId: string;
+  studyInstanceUid: string;
+  modelId: string;
+  modelVersion: string;
+  level: number;
+  cellPx: number;
+  columns: number;
+  cells: number[];
+}
+
 export interface Queues {
   analyze: Queue.Queue<AnalyzeJobData>;
   deliver: Queue.Queue<DeliverJobData>;
+  tiles: Queue.Queue<TileJobData>;
   close(): Promise<void>;
 }
 
@@ -33,11 +47,13 @@ export function createQueues(config: Config): Queues {
   const opts = { prefix: config.redis.prefix, settings };
   const analyze = new Queue<AnalyzeJobData>('analyze', config.redis.url, opts);
   const deliver = new Queue<DeliverJobData>('deliver', config.redis.url, opts);
+  const tiles = new Queue<TileJobData>('tiles', config.redis.url, opts);
   return {
     analyze,
     deliver,
+    tiles,
     async close() {
-      await Promise.all([analyze.close(), deliver.close()]);
+      await Promise.all([analyze.close(), deliver.close(), tiles.close()]);
     },
   };
 }
@@ -61,4 +77,12 @@ export async function enqueueDeliver(queues: Queues, config: Config, outboxId: s
     removeOnComplete: true,
     removeOnFail: true,
   });
+}
+
+/**
+ * Queue one range of cells; the analysing job waits for it with `job.finished()` and removes
+ * it after merging (so the result is still there if the wait starts late).
+ */
+export function enqueueTiles(queues: Queues, config: Config, data: TileJobData, id: string): Promise<Queue.Job<TileJobData>> {
+  return queues.tiles.add(data, { jobId: id, attempts: config.jobs.analyzeAttempts, backoff: { type: 'capped' }, removeOnFail: false, removeOnComplete: false });
 }

@@ -4,7 +4,7 @@ import { OutboxRow } from '../db/entities/outbox';
 import { processDeliverJob } from '../delivery/outbox';
 import { requeueUnfinished } from '../intake/intake';
 import type { Services } from '../service/services';
-import { processAnalyzeJob } from './analyze-job';
+import { processAnalyzeJob, processTileJob } from './analyze-job';
 import { enqueueDeliver } from './queues';
 
 export async function requeueUndelivered(services: Services): Promise<number> {
@@ -21,13 +21,14 @@ export async function startWorkers(services: Services, options: { analyzeConcurr
   const { queues, config } = services;
   void queues.analyze.process(options.analyzeConcurrency ?? 1, (job) => processAnalyzeJob(services, job.data.jobId));
   void queues.deliver.process(options.deliverConcurrency ?? 2, (job) => processDeliverJob(services, job.data.outboxId, config.jobs.deliverAttempts));
+  void queues.tiles.process(1, (job) => processTileJob(services, job.data));
   await requeueUnfinished(services);
   const pending = await requeueUndelivered(services);
   if (pending > 0) services.log.info({ count: pending }, 'undelivered outputs re-queued');
   services.log.info('workers started');
   return {
     async close() {
-      await Promise.all([queues.analyze.close(), queues.deliver.close()]);
+      await Promise.all([queues.analyze.close(), queues.deliver.close(), queues.tiles.close()]);
     },
   };
 }

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { projectRoot } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { CursorRow } from '../../src/db/entities/cursor';
 import { type HisListener, startHisListener } from '../../src/delivery/mllp';
@@ -26,17 +27,28 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+export interface HarnessOptions {
+  /** Shipped models (from models/) to install next to the test model. */
+  shippedModels?: string[];
+  /** Extra routing rules, after the test model's MG rule. */
+  rules?: Array<{ name: string; modalities: string[]; pipeline: string; models: string[] }>;
+  tileRangeCells?: number;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   await ensureStack();
   const his = await startHisListener({ port: 0 });
   const modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-e2e-models-'));
   buildTestModel(modelsDir);
+  for (const id of opts.shippedModels ?? []) {
+    for (const ext of ['json', 'onnx']) fs.copyFileSync(path.join(projectRoot, 'models', `${id}.${ext}`), path.join(modelsDir, `${id}.${ext}`));
+  }
   const config = testConfig({
     hl7: { destination: { host: '127.0.0.1', port: his.port, timeoutMs: 5000 } },
     models: { dir: modelsDir, threads: 1 },
-    routing: { rules: [{ name: 'mammography', modalities: ['MG'], pipeline: 'mammography', models: [TEST_MODEL_ID] }] },
+    routing: { rules: [{ name: 'mammography', modalities: ['MG'], pipeline: 'mammography', models: [TEST_MODEL_ID] }, ...(opts.rules ?? [])] },
     orthanc: { pollIntervalMs: 500 },
-    jobs: { analyzeAttempts: 3, deliverAttempts: 5, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500 },
+    jobs: { analyzeAttempts: 3, deliverAttempts: 5, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: opts.tileRangeCells ?? 0 },
   });
   let services = await openServices(config);
   // A clean slate: empty tables and queues, and the /changes cursor at the feed's end, so
@@ -44,6 +56,7 @@ export async function startHarness(): Promise<Harness> {
   await services.ds.query('truncate studies, jobs, findings, outbox, cursors');
   await services.queues.analyze.obliterate({ force: true });
   await services.queues.deliver.obliterate({ force: true });
+  await services.queues.tiles.obliterate({ force: true });
   const last = (await new OrthancRest(config.orthanc).changes(0, 1)).Last;
   const feed = await new OrthancRest(config.orthanc).changes(last, 1000);
   await services.ds.getRepository(CursorRow).save({ name: CHANGES_CURSOR, value: feed.Last });

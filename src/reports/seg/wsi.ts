@@ -40,7 +40,7 @@ export interface SegLevel {
 export interface SlideSegInput {
   level: SegLevel;
   heatmap: SlideHeatmap;
-  /** Slide coordinates (mm) of the top-left corner of a level pixel. */
+  /** Slide coordinates (mm) of the centre of level pixel (column, row), 0-based (the frame position convention). */
   toSlideMm: (column: number, row: number) => { x: number; y: number; z: number };
   trackingUid: string;
   series: SeriesInfo;

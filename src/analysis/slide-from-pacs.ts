@@ -1,0 +1,109 @@
+// A whole-slide study as the PACS holds it: its VL Whole Slide Microscopy series described
+// from DICOMweb metadata (no pixels), a SlideSource that fetches only the tiles asked for
+// (several frames per request, stored transfer syntax), and what the writers need to copy
+// from each level (patient, study, frame of reference, container, specimen).
+import dcmjs from 'dcmjs';
+import type { DicomJson, DicomwebClient } from '../dicomweb/client';
+import { SentinelError } from '../errors/errors';
+import type { NaturalizedDataset } from '../dicom/write';
+import type { StudyContext } from '../pipelines/findings';
+import type { SlideSource } from '../pipelines/wsi/analyze-slide';
+import { type Slide, type SlideLevel, describeSlide, groupSlides } from '../wsi/slide';
+import { isMissing, readTiles } from '../wsi/tiles';
+import type { SlideLevelRef } from './analyze-slide-study';
+
+/** Elements never copied into a writer's header: pixels, bulk data, per-frame geometry. */
+const HEAVY = new Set(['7FE00010', '52009230', '00282000', '00880200']);
+
+/** The naturalized header of a level's first instance, from its DICOM JSON metadata. */
+export function headerOf(level: SlideLevel): NaturalizedDataset {
+  const json = level.instances[0]?.dataset;
+  if (!json) throw new SentinelError('bad_request', `slide level ${level.index} has no instance`);
+  const light: DicomJson = {};
+  for (const [tag, el] of Object.entries(json)) {
+    const t = tag.toUpperCase();
+    if (HEAVY.has(t) || t.startsWith('0002') || el.BulkDataURI !== undefined || el.InlineBinary !== undefined) continue;
+    light[t] = el;
+  }
+  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(light);
+}
+
+export function studyContextOf(header: NaturalizedDataset, studyInstanceUid: string): StudyContext {
+  const s = (k: string): string | undefined => {
+    const v = header[k];
+    if (v === undefined || v === null || v === '') return undefined;
+    if (Array.isArray(v)) return v.length ? s2(v[0]) : undefined;
+    return s2(v);
+  };
+  const s2 = (v: unknown): string => (typeof v === 'object' && v !== null && 'Alphabetic' in v ? String((v as { Alphabetic: unknown }).Alphabetic) : String(v));
+  return {
+    studyInstanceUid,
+    accessionNumber: s('AccessionNumber'),
+    studyId: s('StudyID'),
+    studyDate: s('StudyDate'),
+    studyTime: s('StudyTime'),
+    studyDescription: s('StudyDescription'),
+    referringPhysicianName: s('ReferringPhysicianName'),
+    patientId: s('PatientID'),
+    patientName: s('PatientName'),
+    patientBirthDate: s('PatientBirthDate'),
+    patientSex: s('PatientSex'),
+  };
+}
+
+/** Every instance of the study's series of the given modalities (SM), described as one slide. */
+export async function describeStudySlide(dicomweb: DicomwebClient, studyInstanceUid: string, modalities: Set<string>): Promise<Slide> {
+  const series = (await dicomweb.searchSeries(studyInstanceUid)).filter((s) => modalities.has(s.modality));
+  if (series.length === 0) throw new SentinelError('not_found', 'no slide series in the study');
+  const instances: DicomJson[] = [];
+  for (const s of series) instances.push(...(await dicomweb.seriesMetadata(studyInstanceUid, s.seriesInstanceUid)));
+  const slides = groupSlides(instances);
+  if (slides.length > 1) {
+    throw new SentinelError('unsupported', `the study holds ${slides.length} slides (frames of reference); Sentinel analyses one slide per study`);
+  }
+  return describeSlide(slides[0] ?? instances);
+}
+
+export function slideSource(client: Pick<DicomwebClient, 'retrieveFrames'>, slide: Slide): SlideSource {
+  return {
+    levels: slide.levels.map((l) => ({
+      totalRows: l.totalPixelMatrixRows,
+      totalColumns: l.totalPixelMatrixColumns,
+      tileRows: l.tileRows,
+      tileColumns: l.tileColumns,
+      pixelSpacingMm: [l.pixelSpacingMm[0], l.pixelSpacingMm[1]],
+    })),
+    async readTiles(index, tiles) {
+      const level = slide.levels[index];
+      if (!level) throw new SentinelError('internal', `no slide level ${index}`);
+      return (await readTiles(client, level, tiles)).map((t) => (isMissing(t) ? undefined : t.rgb));
+    },
+  };
+}
+
+export function slideLevelRefs(slide: Slide): SlideLevelRef[] {
+  return slide.levels.map((level) => {
+    const first = level.instances[0];
+    if (!first) throw new SentinelError('bad_request', `slide level ${level.index} has no instance`);
+    return {
+      sopClassUid: String(headerOf(level).SOPClassUID ?? '1.2.840.10008.5.1.4.1.1.77.1.6'),
+      sopInstanceUid: first.sopInstanceUid,
+      seriesInstanceUid: first.seriesInstanceUid,
+      header: headerOf(level),
+      frameAt: (column: number, row: number) => {
+        const loc = level.frameAt(Math.floor(row / level.tileRows), Math.floor(column / level.tileColumns));
+        return loc ? { sopInstanceUid: loc.sopInstanceUid, frameNumber: loc.frameNumber } : undefined;
+      },
+    };
+  });
+}
+
+/** Slide coordinates (mm) of a pixel of level `index`, centre convention (see SlideLevel.pixelToSlide). */
+export function pixelToSlideMm(slide: Slide): (index: number, column: number, row: number) => { x: number; y: number; z: number } {
+  return (index, column, row) => {
+    const level = slide.levels[index];
+    if (!level) throw new SentinelError('internal', `no slide level ${index}`);
+    const p = level.pixelToSlide(column, row);
+    return { x: p.xMm, y: p.yMm, z: p.zMm };
+  };
+}

@@ -1,8 +1,10 @@
 // `sentinel demo`: the whole path an integration engineer wants to see, on this machine.
 // Brings up the bundled stack, starts Sentinel (API, /changes poller, workers) and a stand-in
-// HIS on the configured HL7 destination, stores sample mammography studies into Orthanc with
-// dcmtk's storescu exactly as a modality would, waits for each, and shows the AI score, the
-// SEG and SR series that came back into the study, the ORU and its ACK, and the worklist.
+// HIS on the configured HL7 destination, stores sample studies into Orthanc with dcmtk's
+// storescu exactly as a modality would (two mammography studies, and when ../shared/data is
+// there, a breast ultrasound study and a dicomized whole slide), waits for each, and shows
+// the AI score, the SEG and SR series that came back into the study, the ORU and its ACK, and
+// the worklist.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,12 +16,15 @@ import { type HisListener, startHisListener } from '../delivery/mllp';
 import { newUid } from '../dicom/uid';
 import { createLogger } from '../log/logger';
 import { type SampleStudy, buildSyntheticMammogram, mammogramFromImage } from '../samples/mammogram';
+import { ultrasoundFromImage } from '../samples/ultrasound';
+import { dicomize } from '../wsi/dicomize';
 import { startSentinel } from '../service/server';
 import { type Services, openServices } from '../service/services';
 import { ensureSecrets, stackUp } from '../stack/stack';
 
 interface DemoStudy {
   title: string;
+  slide?: boolean;
   truth: string;
   study: SampleStudy;
   files: string[];
@@ -67,6 +72,50 @@ async function miniMiasStudies(dataDir: string, outDir: string): Promise<DemoStu
   return studies;
 }
 
+/** One breast ultrasound study: a malignant and a benign BUSI image of the model's test split. */
+async function ultrasoundStudy(dataDir: string, outDir: string): Promise<DemoStudy | undefined> {
+  const busi = path.join(dataDir, 'ultrasound', 'busi');
+  const splitFile = path.join(projectRoot, 'models', 'busi-classifier.split.json');
+  if (!fs.existsSync(busi) || !fs.existsSync(splitFile)) return undefined;
+  const test = (JSON.parse(fs.readFileSync(splitFile, 'utf8')) as { test?: string[] }).test ?? [];
+  const picks = ['malignant/', 'benign/'].map((p) => test.find((t) => t.startsWith(p))).filter((t): t is string => t !== undefined);
+  if (picks.length === 0) return undefined;
+  const study = demoStudy(2, 'Breast ultrasound (BUSI sample)');
+  const seriesInstanceUid = newUid();
+  const files: string[] = [];
+  for (const [i, pick] of picks.entries()) {
+    const file = path.join(outDir, `${study.accessionNumber}-us${i + 1}.dcm`);
+    fs.writeFileSync(file, await ultrasoundFromImage(path.join(busi, pick), study, { seriesInstanceUid, instanceNumber: i + 1 }));
+    files.push(file);
+  }
+  return { title: `BUSI ${picks.join(' + ')}`, truth: picks.map((p) => p.split('/')[0]).join(', '), study, files };
+}
+
+/** One whole slide: an IDC mosaic of the tile model's test split, dicomized (OrthancWSIDicomizer). */
+async function slideStudy(dataDir: string, outDir: string): Promise<DemoStudy | undefined> {
+  const slide = '8974';
+  const jpg = path.join(dataDir, 'pathology', 'idc-slides', `${slide}.jpg`);
+  if (!fs.existsSync(jpg)) return undefined;
+  const study = demoStudy(3, 'Breast pathology, whole slide (IDC sample)');
+  const result = await dicomize(jpg, {
+    outDir: path.join(outDir, `slide-${slide}`),
+    studyInstanceUid: study.studyInstanceUid,
+    pixelSpacingMm: 0.004,
+    containerIdentifier: `IDC-${slide}`,
+    context: { patientId: study.patientId, patientName: study.patientName, accessionNumber: study.accessionNumber, studyDescription: study.studyDescription },
+  });
+  const csv = path.join(dataDir, 'pathology', 'idc-slides', 'patches.csv');
+  const rows = fs.existsSync(csv) ? fs.readFileSync(csv, 'utf8').split(/\r?\n/).filter((l) => l.startsWith(`${slide},`)) : [];
+  const positive = rows.filter((l) => l.trim().endsWith(',1')).length;
+  return {
+    title: `IDC slide ${slide} (${result.levels.length} pyramid levels, ${result.files.length} instances)`,
+    slide: true,
+    truth: `${positive} of ${rows.length} labelled 50 x 50 patches are IDC`,
+    study,
+    files: result.files,
+  };
+}
+
 function syntheticStudies(outDir: string): DemoStudy[] {
   return [true, false].map((withLesion, index) => {
     const study = demoStudy(index, 'Synthetic screening mammography (sample)');
@@ -104,8 +153,13 @@ async function waitForStudy(services: Services, uid: string, timeoutMs: number):
   }
 }
 
-function storescu(config: Config, files: string[]): void {
-  execFileSync('storescu', ['-aet', 'DEMO_MODALITY', '-aec', config.orthanc.bundled.aet, '127.0.0.1', String(config.orthanc.bundled.dicomPort), ...files], { stdio: 'pipe' });
+/**
+ * dcmtk's storescu, as a modality would send. Its default presentation contexts do not include
+ * VL Whole Slide Microscopy, so slides are sent proposing exactly their SOP class (-R) in JPEG
+ * baseline (-xy), as they are stored.
+ */
+function storescu(config: Config, files: string[], slide = false): void {
+  execFileSync('storescu', [...(slide ? ['-R', '-xy'] : []), '-aet', 'DEMO_MODALITY', '-aec', config.orthanc.bundled.aet, '127.0.0.1', String(config.orthanc.bundled.dicomPort), ...files], { stdio: 'pipe' });
 }
 
 export async function runDemo(opts: { data?: string; timeoutS: number }): Promise<number> {
@@ -145,10 +199,20 @@ export async function runDemo(opts: { data?: string; timeoutS: number }): Promis
     const dataDir = path.resolve(opts.data ?? path.join(projectRoot, '..', 'shared', 'data'));
     const studies = (await miniMiasStudies(dataDir, outDir)) ?? syntheticStudies(outDir);
     if (studies[0]?.title.startsWith('synthetic')) say(`   (no mini-MIAS under ${dataDir}: using synthetic mammograms)`);
+    const installed = new Set(services.models.list().map((m) => m.id));
+    const routed = (pipeline: string): boolean => config.routing.rules.some((r) => r.pipeline === pipeline && r.models.some((id) => installed.has(id)));
+    if (routed('ultrasound')) {
+      const us = await ultrasoundStudy(dataDir, outDir);
+      if (us) studies.push(us);
+    }
+    if (routed('wsi')) {
+      const slide = await slideStudy(dataDir, outDir);
+      if (slide) studies.push(slide);
+    }
     const t0 = new Map<string, number>();
     for (const s of studies) {
       t0.set(s.study.studyInstanceUid, Date.now());
-      storescu(config, s.files);
+      storescu(config, s.files, s.slide);
       say(`   stored ${s.title}: accession ${s.study.accessionNumber}, ${s.files.length} images, study ${s.study.studyInstanceUid}`);
     }
 
@@ -171,7 +235,9 @@ export async function runDemo(opts: { data?: string; timeoutS: number }): Promis
         jobs: Array<{ findings: Array<{ trackingId: string; type: string; score: number; sopInstanceUid: string; centre: { x: number; y: number } }> }>;
       };
       say(`   AI: score ${detail.study.score.toFixed(3)}, category ${detail.study.category}, model ${job.modelId} ${job.modelVersion}, job ${job.id}`);
-      for (const f of detail.jobs[0]?.findings ?? []) say(`     finding ${f.trackingId}: ${f.type}, score ${f.score.toFixed(3)}, centre (${Math.round(f.centre.x)}, ${Math.round(f.centre.y)}) on image ${f.sopInstanceUid}`);
+      const found = detail.jobs[0]?.findings ?? [];
+      if (found.length > 5) say(`     ${found.length} findings; the 5 with the highest score:`);
+      for (const f of found.slice(0, 5)) say(`     finding ${f.trackingId}: ${f.type}, score ${f.score.toFixed(3)}, centre (${Math.round(f.centre.x)}, ${Math.round(f.centre.y)}) on image ${f.sopInstanceUid}`);
       say(`   delivered ${seconds} s after storescu:`);
       for (const series of await services.dicomweb.searchSeries(uid)) {
         if (series.modality === 'SEG' || series.modality === 'SR') say(`     ${series.modality} series in Orthanc: ${series.seriesInstanceUid} (${series.numberOfInstances ?? '?'} instance(s), "${series.seriesDescription ?? ''}")`);

@@ -1,6 +1,7 @@
 // `sentinel eval`'s tasks: which data layout each reads, which kind of model it evaluates,
 // what a split of the model's split file selects, and which runner computes the metrics.
 import fs from 'node:fs';
+import { type WholeSlideResult, evaluateWholeSlides } from './idc-wsi';
 import type { ModelManifest } from '../inference/manifest';
 import type { ModelRegistry } from '../inference/registry';
 import { EvalError } from './errors';
@@ -9,7 +10,7 @@ import { type MammographyResult, evaluateMiniMias } from './mammography';
 import { splitMembers } from './splits';
 import { type UltrasoundResult, evaluateBusi } from './ultrasound';
 
-export type EvalResult = IdcResult | MammographyResult | UltrasoundResult;
+export type EvalResult = IdcResult | (IdcResult & WholeSlideResult) | MammographyResult | UltrasoundResult;
 
 interface TaskSpec {
   modelTask: ModelManifest['task'];
@@ -66,7 +67,10 @@ export async function evaluate(task: string, folder: string, opts: EvalOptions):
     case 'idc-slides':
     case 'idc': {
       const sources: IdcSource[] = task === 'idc' ? combinedSources(folder) : [{ kind: task === 'idc-slides' ? 'slides' : 'patches', dir: folder }];
-      return evaluateIdc(task, sources, model, { slides: members, batchSize: opts.batchSize });
+      const tiles = await evaluateIdc(task, sources, model, { slides: members, batchSize: opts.batchSize });
+      if (task !== 'idc-slides') return tiles;
+      // Mosaics are also run through the whole-slide path, slide by slide.
+      return { ...tiles, ...(await evaluateWholeSlides(folder, model, manifest.input.pixelSpacingMm ?? 0.004, members)) };
     }
     case 'mini-mias':
       return evaluateMiniMias(task, folder, model, { patients: members });

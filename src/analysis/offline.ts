@@ -12,7 +12,9 @@ import { newUid } from '../dicom/uid';
 import type { ModelRegistry } from '../inference/registry';
 import { routeStudy } from '../intake/routing';
 import { type Category, type PipelineName, allFindings } from '../pipelines/findings';
-import { analyzeStudy } from './analyze-study';
+import { type AnalysisOutput, analyzeStudy } from './analyze-study';
+import { analyzeSlideStudy } from './analyze-slide-study';
+import { localSlide, slideStudyRequest } from './slide-from-pacs';
 
 export interface OfflineStudySummary {
   studyInstanceUid: string;
@@ -99,14 +101,15 @@ export async function analyzeFiles(opts: {
     }
     const modelId = opts.modelId ?? decision.model.id;
     try {
-      const analysed = await analyzeStudy({
-        pipeline: decision.pipeline,
-        files: entry.files,
-        model: opts.registry.model(modelId),
-        config: opts.config,
-        newUid,
-        now: opts.now ?? new Date(),
-      });
+      const model = opts.registry.model(modelId);
+      const now = opts.now ?? new Date();
+      let analysed: AnalysisOutput;
+      if (decision.pipeline === 'wsi') {
+        const local = localSlide(entry.files);
+        analysed = await analyzeSlideStudy(slideStudyRequest(local.slide, local.frames, { model, config: opts.config, newUid, now }));
+      } else {
+        analysed = await analyzeStudy({ pipeline: decision.pipeline, files: entry.files, model, config: opts.config, newUid, now });
+      }
       const dir = path.join(opts.outDir, studyInstanceUid);
       fs.mkdirSync(dir, { recursive: true });
       for (const obj of analysed.dicom) {

@@ -10,7 +10,9 @@ import type { StudyContext } from '../pipelines/findings';
 import type { SlideSource } from '../pipelines/wsi/analyze-slide';
 import { type Slide, type SlideLevel, describeSlide, groupSlides } from '../wsi/slide';
 import { isMissing, readTiles } from '../wsi/tiles';
-import type { SlideLevelRef } from './analyze-slide-study';
+import type { SlideLevelRef, SlideStudyRequest } from './analyze-slide-study';
+import { part10ToDicomJson } from '../wsi/dicom-json';
+import { parseDicom } from '../dicom/read';
 
 /** Elements never copied into a writer's header: pixels, bulk data, per-frame geometry. */
 const HEAVY = new Set(['7FE00010', '52009230', '00282000', '00880200']);
@@ -62,6 +64,51 @@ export async function describeStudySlide(dicomweb: DicomwebClient, studyInstance
     throw new SentinelError('unsupported', `the study holds ${slides.length} slides (frames of reference); Sentinel analyses one slide per study`);
   }
   return describeSlide(slides[0] ?? instances);
+}
+
+/** Everything analyzeSlideStudy needs about a described slide, its frames read through `client`. */
+export function slideStudyRequest(
+  slide: Slide,
+  client: Pick<DicomwebClient, 'retrieveFrames'>,
+  rest: Pick<SlideStudyRequest, 'model' | 'config' | 'newUid' | 'now' | 'onProgress' | 'scoreElsewhere'>,
+): SlideStudyRequest {
+  if (!slide.frameOfReferenceUid) throw new SentinelError('bad_request', 'the slide has no FrameOfReferenceUID: its results could not be placed on it');
+  const first = slide.levels[0];
+  if (!first) throw new SentinelError('bad_request', 'the slide has no image level');
+  return {
+    ...rest,
+    source: slideSource(client, slide),
+    levels: slideLevelRefs(slide),
+    frameOfReferenceUid: slide.frameOfReferenceUid,
+    pixelToSlideMm: pixelToSlideMm(slide),
+    context: studyContextOf(headerOf(first), slide.studyInstanceUid),
+  };
+}
+
+/** A slide given as local Part 10 files (offline analyze): described from their headers, frames served from memory. */
+export function localSlide(files: Uint8Array[]): { slide: Slide; frames: Pick<DicomwebClient, 'retrieveFrames'> } {
+  const frames = new Map<string, Uint8Array[]>();
+  const metadata = files.map((bytes) => {
+    const parsed = parseDicom(bytes);
+    frames.set(parsed.sopInstanceUid, parsed.frames());
+    return part10ToDicomJson(bytes);
+  });
+  const slides = groupSlides(metadata);
+  if (slides.length > 1) throw new SentinelError('unsupported', `the study holds ${slides.length} slides (frames of reference); Sentinel analyses one slide per study`);
+  return {
+    slide: describeSlide(slides[0] ?? metadata),
+    frames: {
+      retrieveFrames: (_study: string, _series: string, sop: string, numbers: number[]) => {
+        const all = frames.get(sop);
+        if (!all) return Promise.reject(new SentinelError('not_found', `no local instance ${sop}`));
+        return Promise.resolve(numbers.map((n) => {
+          const f = all[n - 1];
+          if (!f) throw new SentinelError('bad_request', `instance ${sop} has no frame ${n}`);
+          return f;
+        }));
+      },
+    },
+  };
 }
 
 export function slideSource(client: Pick<DicomwebClient, 'retrieveFrames'>, slide: Slide): SlideSource {

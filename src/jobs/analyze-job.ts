@@ -15,7 +15,7 @@ import type { Logger } from '../log/logger';
 import type { ModelRegistry } from '../inference/registry';
 import { type AnalysisOutput, analyzeStudy } from '../analysis/analyze-study';
 import { analyzeSlideStudy } from '../analysis/analyze-slide-study';
-import { describeStudySlide, headerOf, pixelToSlideMm, slideLevelRefs, slideSource, studyContextOf } from '../analysis/slide-from-pacs';
+import { describeStudySlide, slideSource, slideStudyRequest } from '../analysis/slide-from-pacs';
 import type { LoadedModel } from '../inference/registry';
 import { allFindings } from '../pipelines/findings';
 import { newUid } from '../dicom/uid';
@@ -97,9 +97,6 @@ async function persist(ds: DataSource, job: JobRow, out: AnalysisOutput, started
  */
 async function analyzeSlideFromPacs(deps: AnalyzeDeps, job: JobRow, model: LoadedModel): Promise<AnalysisOutput> {
   const slide = await describeStudySlide(deps.dicomweb, job.studyInstanceUid, modalitiesOf(deps.config, job.pipeline));
-  if (!slide.frameOfReferenceUid) throw new SentinelError('bad_request', 'the slide has no FrameOfReferenceUID: its results could not be placed on it');
-  const first = slide.levels[0];
-  if (!first) throw new SentinelError('bad_request', 'the slide has no image level');
   const repo = deps.ds.getRepository(JobRow);
   let last = 0;
   const onProgress = async (done: number, total: number): Promise<void> => {
@@ -110,19 +107,14 @@ async function analyzeSlideFromPacs(deps: AnalyzeDeps, job: JobRow, model: Loade
     await repo.update({ id: job.id }, { progressDone: done, progressTotal: total });
   };
   const range = deps.config.jobs.tileRangeCells;
-  const out = await analyzeSlideStudy({
-    source: slideSource(deps.dicomweb, slide),
-    levels: slideLevelRefs(slide),
-    frameOfReferenceUid: slide.frameOfReferenceUid,
-    pixelToSlideMm: pixelToSlideMm(slide),
-    context: studyContextOf(headerOf(first), job.studyInstanceUid),
+  const out = await analyzeSlideStudy(slideStudyRequest(slide, deps.dicomweb, {
     model,
     config: deps.config,
     newUid,
     now: new Date(),
     onProgress,
     scoreElsewhere: (plan) => (range > 0 && plan.todo.length > range ? scoreInRanges(deps, job, plan, range, onProgress) : undefined),
-  });
+  }));
   return out;
 }
 

@@ -11,6 +11,8 @@ import { newUid } from '../../../src/dicom/uid';
 import { ModelRegistry } from '../../../src/inference/registry';
 import { buildSyntheticMammogram } from '../../../src/samples/mammogram';
 import { ultrasoundFromImage } from '../../../src/samples/ultrasound';
+import { dicomize } from '../../../src/wsi/dicomize';
+import { readNaturalizedHeader } from '../../../src/dicom/write';
 import { dciodvfy, dcmdump, dsrdump } from '../../support/dicom-judges';
 import { TEST_MODEL_ID, buildTestModel } from '../../support/models/test-model';
 import { sharedData } from '../../support/shared-data';
@@ -109,6 +111,26 @@ describe('sentinel analyze: breast ultrasound with the shipped busi-classifier',
       expect(py.status).toBe(0);
       expect(py.stdout.trim().split(' ')).toHaveLength(2);
       expect(['normal', 'benign', 'malignant']).toEqual(expect.arrayContaining(py.stdout.trim().split(' ')));
+    } finally {
+      await shipped.close();
+    }
+  });
+});
+
+describe('sentinel analyze: a whole slide from local files', () => {
+  it('reads the dicomized slide tile by tile and writes the tumour map SEG, the 3D SR and the ORU', async () => {
+    const shipped = await ModelRegistry.load(path.resolve(__dirname, '../../../models'), { intraOpNumThreads: 2 });
+    try {
+      const input = path.join(dir, 'slide');
+      const slide = await dicomize(sharedData('pathology/idc-slides/9124.jpg'), { outDir: input, pixelSpacingMm: 0.004, context: { accessionNumber: 'SL1' } });
+      const out = path.join(dir, 'out-slide');
+      const summary = await analyzeFiles({ paths: [input], outDir: out, config: loadConfig(), registry: shipped });
+      const s = summary.studies[0]!;
+      expect(s).toMatchObject({ studyInstanceUid: slide.studyInstanceUid, status: 'analysed', pipeline: 'wsi', model: { id: 'idc-tile-classifier' }, category: 'high' });
+      expect(s.findings!.length).toBeGreaterThan(0);
+      expect(s.findings!.every((f) => f.type === 'tumor' && (f.areaMm2 ?? 0) > 0)).toBe(true);
+      for (const rel of [...s.outputs.seg, ...s.outputs.sr]) expect(dciodvfy(fs.readFileSync(path.join(out, rel))).errors).toEqual([]);
+      expect(readNaturalizedHeader(new Uint8Array(fs.readFileSync(path.join(out, s.outputs.seg[0]!)))).FrameOfReferenceUID).toBe(slide.frameOfReferenceUid);
     } finally {
       await shipped.close();
     }

@@ -1,6 +1,9 @@
 // A small HL7 listener that stands in for the hospital information system in the demo and
 // the tests: it receives MLLP-framed messages, keeps them, and answers each with an ACK
 // (MSA-1 as configured, MSA-2 = the message's MSH-10), framed by node-hl7-client's codec.
+// Not node-hl7-server: the tests need an ephemeral port (listen on 0 and read it back), a
+// silent HIS that never answers, and AE/AR verdicts on demand, and the demo needs it at run
+// time; on a plain socket with the client library's codec and Message this is a page.
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { MLLPCodec, Message } from 'node-hl7-client';

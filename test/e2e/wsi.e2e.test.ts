@@ -112,6 +112,6 @@ describe('whole-slide pathology end to end', () => {
     expect(py.stdout).toContain('AIAREA');
 
     const res = await request(h.baseUrl).get(`/jobs/${job.id}`).set('Authorization', `Bearer ${h.token}`).expect(200);
-    expect(res.body).toMatchObject({ state: 'succeeded' });
+    expect(res.body).toMatchObject({ state: 'succeeded', progressDone: job.progressTotal, progressTotal: job.progressTotal });
   });
 });

@@ -9,7 +9,7 @@ import type { NaturalizedDataset } from '../dicom/write';
 import type { LoadedModel } from '../inference/registry';
 import type { Finding, ImageRef, StudyContext, StudyResult } from '../pipelines/findings';
 import { type SlideAnalysis, type SlidePlan, type SlideSource, finishSlide, planSlide, scoreCells } from '../pipelines/wsi/analyze-slide';
-import { buildOruR01, newMessageControlId } from '../reports/hl7/oru-r01';
+import { oruForStudy } from '../reports/hl7/oru-r01';
 import { buildSlideSeg } from '../reports/seg/wsi';
 import { buildTid1500Report } from '../reports/sr/tid1500';
 import type { AnalysisOutput, DicomOutput } from './analyze-study';
@@ -156,15 +156,6 @@ export async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideSt
     }),
   });
 
-  const controlId = newMessageControlId(req.now);
-  const text = buildOruR01({
-    result,
-    study: req.context,
-    sender: req.config.hl7.sender,
-    receiver: req.config.hl7.receiver,
-    messageControlId: controlId,
-    timestamp: req.now,
-    processingId: req.config.hl7.processingId,
-  });
-  return { result, context: req.context, dicom, hl7: { controlId, text }, skipped: [], analysis };
+  const hl7 = oruForStudy(result, req.context, req.config.hl7, req.now);
+  return { result, context: req.context, dicom, hl7, skipped: [], analysis };
 }

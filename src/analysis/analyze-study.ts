@@ -12,7 +12,7 @@ import type { ImageResult, PipelineName, StudyContext, StudyResult } from '../pi
 import { analyzeMammogram } from '../pipelines/mammography/analyze';
 import { analyzeUltrasoundImage } from '../pipelines/ultrasound/analyze';
 import { summarizeStudy } from '../pipelines/mammography/summarize';
-import { buildOruR01, newMessageControlId } from '../reports/hl7/oru-r01';
+import { oruForStudy } from '../reports/hl7/oru-r01';
 import { buildMammographySeg } from '../reports/seg/mammography';
 import { buildTid1500Report } from '../reports/sr/tid1500';
 
@@ -46,6 +46,18 @@ interface Image {
   bytes: Uint8Array;
 }
 
+function imageRefOf(parsed: ParsedDicom): ImageResult['image'] {
+  const desc = parsed.pixelDescription();
+  return {
+    studyInstanceUid: parsed.studyInstanceUid,
+    seriesInstanceUid: parsed.seriesInstanceUid,
+    sopInstanceUid: parsed.sopInstanceUid,
+    sopClassUid: parsed.sopClassUid,
+    rows: desc.rows,
+    columns: desc.columns,
+  };
+}
+
 async function analyzeMammographyImages(images: Image[], req: AnalysisRequest, skipped: AnalysisOutput['skipped']): Promise<ImageResult[]> {
   let next = 0;
   const ids = { newUid: req.newUid, nextTrackingId: () => `F${++next}` };
@@ -56,22 +68,9 @@ async function analyzeMammographyImages(images: Image[], req: AnalysisRequest, s
       if (desc.samplesPerPixel !== 1) throw new SentinelError('unsupported', `MG image with ${desc.samplesPerPixel} samples per pixel`);
       const attrs = readImageAttributes(parsed);
       const frame = await decodeFrame(parsed.frames()[0] as Uint8Array, parsed.transferSyntaxUid, desc);
-      const gray8 = toDisplayGray8(frame, {
-        rescaleSlope: attrs.rescaleSlope,
-        rescaleIntercept: attrs.rescaleIntercept,
-        windowCenter: attrs.windowCenter,
-        windowWidth: attrs.windowWidth,
-        voiLutFunction: attrs.voiLutFunction,
-      });
+      const gray8 = toDisplayGray8(frame, attrs);
       results.push(await analyzeMammogram({
-        ref: {
-          studyInstanceUid: parsed.studyInstanceUid,
-          seriesInstanceUid: parsed.seriesInstanceUid,
-          sopInstanceUid: parsed.sopInstanceUid,
-          sopClassUid: parsed.sopClassUid,
-          rows: desc.rows,
-          columns: desc.columns,
-        },
+        ref: imageRefOf(parsed),
         gray8,
         pixelSpacingMm: attrs.pixelSpacingMm,
         laterality: attrs.laterality,
@@ -100,17 +99,10 @@ async function analyzeUltrasoundImages(images: Image[], req: AnalysisRequest, sk
           gray8[i] = Math.round(0.299 * (rgb[3 * i] as number) + 0.587 * (rgb[3 * i + 1] as number) + 0.114 * (rgb[3 * i + 2] as number));
         }
       } else {
-        gray8 = toDisplayGray8(frame, { rescaleSlope: attrs.rescaleSlope, rescaleIntercept: attrs.rescaleIntercept, windowCenter: attrs.windowCenter, windowWidth: attrs.windowWidth, voiLutFunction: attrs.voiLutFunction });
+        gray8 = toDisplayGray8(frame, attrs);
       }
       results.push(await analyzeUltrasoundImage({
-        ref: {
-          studyInstanceUid: parsed.studyInstanceUid,
-          seriesInstanceUid: parsed.seriesInstanceUid,
-          sopInstanceUid: parsed.sopInstanceUid,
-          sopClassUid: parsed.sopClassUid,
-          rows: desc.rows,
-          columns: desc.columns,
-        },
+        ref: imageRefOf(parsed),
         gray8,
         width: desc.columns,
         height: desc.rows,
@@ -200,15 +192,6 @@ export async function analyzeStudy(req: AnalysisRequest): Promise<AnalysisOutput
     }),
   });
 
-  const controlId = newMessageControlId(req.now);
-  const text = buildOruR01({
-    result,
-    study: context,
-    sender: req.config.hl7.sender,
-    receiver: req.config.hl7.receiver,
-    messageControlId: controlId,
-    timestamp: req.now,
-    processingId: req.config.hl7.processingId,
-  });
-  return { result, context, dicom, hl7: { controlId, text }, skipped };
+  const hl7 = oruForStudy(result, context, req.config.hl7, req.now);
+  return { result, context, dicom, hl7, skipped };
 }

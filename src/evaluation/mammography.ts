@@ -27,7 +27,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LoadedModel, ModelOutputs } from '../inference/registry';
-import { analyzeMammogram, windowOrigins } from '../pipelines/mammography/analyze';
+import { analyzeMammogram, stitchHeatmap, windowOrigins } from '../pipelines/mammography/analyze';
 import { readCsv } from './csv';
 import { EvalError } from './errors';
 import { decodeGray8 } from './images';
@@ -103,27 +103,10 @@ function mergeHeatmap(outputs: ModelOutputs, model: LoadedModel, rows: number, c
   const xs = windowOrigins(imgW, m.input.width);
   const ys = windowOrigins(imgH, m.input.height);
   const windows = ys.flatMap((y) => xs.map((x) => ({ x, y })));
-  const [, channels = 1, hh = 1, hw = 1] = heat.dims;
-  const stride = m.input.height / hh;
-  const gw = Math.ceil(imgW / stride);
-  const gh = Math.ceil(imgH / stride);
+  const { grids, gw, gh, stride } = stitchHeatmap(heat, windows, m.input.height, imgW, imgH);
+  const channels = grids.length;
   const data = new Float32Array(channels * gw * gh);
-  for (let c = 0; c < channels; c++) {
-    windows.forEach((w, n) => {
-      const base = (n * channels + c) * hh * hw;
-      for (let r = 0; r < hh; r++) {
-        const gy = Math.floor(w.y / stride) + r;
-        if (gy >= gh) break;
-        for (let q = 0; q < hw; q++) {
-          const gx = Math.floor(w.x / stride) + q;
-          if (gx >= gw) break;
-          const i = c * gw * gh + gy * gw + gx;
-          const v = heat.data[base + r * hw + q] as number;
-          if (v > (data[i] as number)) data[i] = v;
-        }
-      }
-    });
-  }
+  grids.forEach((g, c) => data.set(g, c * gw * gh));
   return { classes: channels, width: gw, height: gh, data, cellPx: (stride * target) / sourceMm };
 }
 

@@ -28,6 +28,7 @@ import { projectRoot } from '../config/load';
 import type { DicomJson, DicomwebClient } from '../dicomweb/client';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, newUid } from '../dicom/uid';
 import { SentinelError } from '../errors/errors';
+import type { StudyContext } from '../pipelines/findings';
 import { DEFAULT_IMAGE_ORIENTATION_SLIDE, type SlidePoint, pixelToSlideCoordinates } from './slide';
 import { readTiffInfo } from './tiff';
 import { items, str } from './dicom-json';
@@ -40,18 +41,8 @@ export const DEFAULT_IMAGE_PIXEL_SPACING_MM = 0.004;
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png']);
 const UID_PATTERN = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
 
-export interface PatientStudyContext {
-  patientId?: string;
-  patientName?: string;
-  patientBirthDate?: string;
-  patientSex?: string;
-  accessionNumber?: string;
-  studyId?: string;
-  studyDate?: string;
-  studyTime?: string;
-  studyDescription?: string;
-  referringPhysicianName?: string;
-}
+/** Patient and study attributes for the slide's dataset (the study UID is given separately). */
+export type PatientStudyContext = Omit<StudyContext, 'studyInstanceUid'>;
 
 export interface DicomizeOptions {
   /** Folder for the DICOM files (created when missing). */

@@ -72,25 +72,8 @@ export async function analyzeMammogram(input: MammogramInput, model: LoadedModel
   const findings: Finding[] = [];
   let heatMax = 0;
   if (heatOut && heatSpec) {
-    const [, channels = 1, hh = 1, hw = 1] = heatOut.dims;
-    const stride = ih / hh;
-    const gw = Math.ceil(img.width / stride);
-    const gh = Math.ceil(img.height / stride);
-    for (let c = 0; c < channels; c++) {
-      const grid = new Float32Array(gw * gh);
-      windows.forEach((w, n) => {
-        const base = (n * channels + c) * hh * hw;
-        for (let r = 0; r < hh; r++) {
-          const gy = Math.floor(w.y / stride) + r;
-          if (gy >= gh) break;
-          for (let q = 0; q < hw; q++) {
-            const gx = Math.floor(w.x / stride) + q;
-            if (gx >= gw) break;
-            const v = heatOut.data[base + r * hw + q] as number;
-            if (v > (grid[gy * gw + gx] as number)) grid[gy * gw + gx] = v;
-          }
-        }
-      });
+    const { grids, gw, gh, stride } = stitchHeatmap(heatOut, windows, ih, img.width, img.height);
+    for (const [c, grid] of grids.entries()) {
       suppressOutsideBreast(grid, gw, gh, stride, breast.mask, img);
       for (let i = 0; i < grid.length; i++) heatMax = Math.max(heatMax, grid[i] as number);
       findings.push(...componentsToFindings(grid, gw, gh, stride, m.thresholds.detection, findingType(heatSpec.classes[c]), input, img, target, source, ids));
@@ -175,4 +158,40 @@ function componentsToFindings(
   }
   void img;
   return out;
+}
+
+/**
+ * The windows' heatmaps ([N, C, h, w], stride = input size / h) put back on the resampled
+ * image's grid, overlapping windows merged by maximum: one grid per class.
+ */
+export function stitchHeatmap(
+  heat: { dims: number[]; data: Float32Array },
+  windows: Array<{ x: number; y: number }>,
+  inputSize: number,
+  width: number,
+  height: number,
+): { grids: Float32Array[]; gw: number; gh: number; stride: number } {
+  const [, channels = 1, hh = 1, hw = 1] = heat.dims;
+  const stride = inputSize / hh;
+  const gw = Math.ceil(width / stride);
+  const gh = Math.ceil(height / stride);
+  const grids: Float32Array[] = [];
+  for (let c = 0; c < channels; c++) {
+    const grid = new Float32Array(gw * gh);
+    windows.forEach((w, n) => {
+      const base = (n * channels + c) * hh * hw;
+      for (let r = 0; r < hh; r++) {
+        const gy = Math.floor(w.y / stride) + r;
+        if (gy >= gh) break;
+        for (let q = 0; q < hw; q++) {
+          const gx = Math.floor(w.x / stride) + q;
+          if (gx >= gw) break;
+          const v = heat.data[base + r * hw + q] as number;
+          if (v > (grid[gy * gw + gx] as number)) grid[gy * gw + gx] = v;
+        }
+      }
+    });
+    grids.push(grid);
+  }
+  return { grids, gw, gh, stride };
 }

@@ -3,6 +3,7 @@
 // \T\ \R\ \E\). Observation codes are local (coding system 99SEN, listed in README.md):
 // there is no LOINC code for an AI suspicion score.
 import { Message } from 'node-hl7-client';
+import type { Config } from '../../config/schema';
 import type { StudyContext, StudyResult } from '../../pipelines/findings';
 import { allFindings } from '../../pipelines/findings';
 
@@ -135,4 +136,11 @@ export function buildOruR01(input: OruInput): string {
 /** A message control id (MSH-10): at most 20 characters in v2.5.1, unique enough per sender. */
 export function newMessageControlId(now: Date): string {
   return `SEN${now.getTime().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`.toUpperCase().slice(0, 20);
+}
+
+/** The ORU for one analysed study, with a new control id, as the outbox sends it. */
+export function oruForStudy(result: StudyResult, study: StudyContext, hl7: Pick<Config['hl7'], 'sender' | 'receiver' | 'processingId'>, now: Date): { controlId: string; text: string } {
+  const controlId = newMessageControlId(now);
+  const text = buildOruR01({ result, study, sender: hl7.sender, receiver: hl7.receiver, messageControlId: controlId, timestamp: now, processingId: hl7.processingId });
+  return { controlId, text };
 }

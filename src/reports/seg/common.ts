@@ -44,12 +44,46 @@ export function dicomDateTime(now: Date): { date: string; time: string } {
   return { date: iso.slice(0, 10).replace(/-/g, ''), time: iso.slice(11, 19).replace(/:/g, '') };
 }
 
+/** SOP, series and instance identification of a new Sentinel object, dated `now`. */
+export function newInstance(sopClassUid: string, modality: string, series: SeriesInfo, seriesDescription: string, now: Date): NaturalizedDataset {
+  const { date, time } = dicomDateTime(now);
+  return {
+    SpecificCharacterSet: 'ISO_IR 192',
+    SOPClassUID: sopClassUid,
+    SOPInstanceUID: series.sopInstanceUid,
+    Modality: modality,
+    SeriesInstanceUID: series.seriesInstanceUid,
+    SeriesNumber: series.seriesNumber,
+    SeriesDescription: seriesDescription,
+    SeriesDate: date,
+    SeriesTime: time,
+    InstanceNumber: series.instanceNumber,
+    ContentDate: date,
+    ContentTime: time,
+    InstanceCreationDate: date,
+    InstanceCreationTime: time,
+  };
+}
+
 export function equipment(algorithm: AlgorithmInfo): NaturalizedDataset {
   return {
     Manufacturer: 'Sentinel',
     ManufacturerModelName: lo(algorithm.modelId),
     DeviceSerialNumber: lo(algorithm.modelId),
     SoftwareVersions: lo(`${algorithm.modelId} ${algorithm.version}`),
+  };
+}
+
+/** Segment Description's algorithm attributes: an automatic AI algorithm, named and versioned. */
+export function segmentAlgorithm(algorithm: AlgorithmInfo): NaturalizedDataset {
+  return {
+    SegmentAlgorithmType: 'AUTOMATIC',
+    SegmentAlgorithmName: lo(algorithm.name),
+    SegmentationAlgorithmIdentificationSequence: [{
+      AlgorithmFamilyCodeSequence: [Codes.artificialIntelligence],
+      AlgorithmName: lo(algorithm.name),
+      AlgorithmVersion: lo(algorithm.version),
+    }],
   };
 }
 
@@ -60,13 +94,7 @@ export function segmentDescription(finding: Finding, number: number, algorithm: 
     SegmentDescription: `AI ${finding.type}, score ${finding.score.toFixed(3)} (research use only)`,
     SegmentedPropertyCategoryCodeSequence: [Codes.morphologicallyAlteredStructure],
     SegmentedPropertyTypeCodeSequence: [findingTypeCode(finding.type)],
-    SegmentAlgorithmType: 'AUTOMATIC',
-    SegmentAlgorithmName: lo(algorithm.name),
-    SegmentationAlgorithmIdentificationSequence: [{
-      AlgorithmFamilyCodeSequence: [Codes.artificialIntelligence],
-      AlgorithmName: lo(algorithm.name),
-      AlgorithmVersion: lo(algorithm.version),
-    }],
+    ...segmentAlgorithm(algorithm),
     TrackingID: finding.trackingId,
     TrackingUID: finding.trackingUid,
     RecommendedDisplayCIELabValue: finding.type === 'calcification' ? [43690, 34406, 17476] : [54534, 48379, 6554],

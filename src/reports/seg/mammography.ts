@@ -10,7 +10,7 @@ import { writePart10 } from '../../dicom/write';
 import { SopClass } from '../../dicom/uid';
 import type { ImageResult } from '../../pipelines/findings';
 import { Codes } from '../codes';
-import { type AlgorithmInfo, type SeriesInfo, dicomDateTime, equipment, lo, patientAndStudy, segmentDescription } from './common';
+import { type AlgorithmInfo, type SeriesInfo, equipment, lo, newInstance, patientAndStudy, segmentDescription } from './common';
 import { packBitFrames, rasterizePolygon } from './raster';
 import { newUid } from '../../dicom/uid';
 
@@ -35,7 +35,6 @@ export function buildMammographySegDataset(input: MammographySegInput): Naturali
   const rows = image.image.rows;
   const columns = image.image.columns;
   const binary = columns % 8 === 0;
-  const { date, time } = dicomDateTime(input.now ?? new Date());
   const masks = image.findings.map((f) => rasterizePolygon(f.contour, rows, columns));
   const pixelData = binary ? packBitFrames(masks) : concatFractional(masks);
   const sourceRef = { ReferencedSOPClassUID: image.image.sopClassUid, ReferencedSOPInstanceUID: image.image.sopInstanceUid };
@@ -43,20 +42,7 @@ export function buildMammographySegDataset(input: MammographySegInput): Naturali
   const dimensionOrganizationUid = newUid();
   const ds: NaturalizedDataset = {
     ...patientAndStudy(source),
-    SpecificCharacterSet: 'ISO_IR 192',
-    SOPClassUID: SopClass.Segmentation,
-    SOPInstanceUID: series.sopInstanceUid,
-    Modality: 'SEG',
-    SeriesInstanceUID: series.seriesInstanceUid,
-    SeriesNumber: series.seriesNumber,
-    SeriesDescription: 'Sentinel AI findings (research use only)',
-    SeriesDate: date,
-    SeriesTime: time,
-    InstanceNumber: series.instanceNumber,
-    ContentDate: date,
-    ContentTime: time,
-    InstanceCreationDate: date,
-    InstanceCreationTime: time,
+    ...newInstance(SopClass.Segmentation, 'SEG', series, 'Sentinel AI findings (research use only)', input.now ?? new Date()),
     ...equipment(algorithm),
     ImageType: ['DERIVED', 'PRIMARY'],
     ContentLabel: 'AI_FINDINGS',

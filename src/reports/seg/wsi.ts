@@ -11,7 +11,7 @@
 import { SopClass, newUid } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
 import { Codes, findingTypeCode } from '../codes';
-import { type AlgorithmInfo, type SeriesInfo, dicomDateTime, equipment, lo, patientAndStudy } from './common';
+import { type AlgorithmInfo, type SeriesInfo, equipment, lo, newInstance, patientAndStudy, segmentAlgorithm } from './common';
 
 /** A probability per heatmap cell; NaN where nothing was analysed (no tissue). */
 export interface SlideHeatmap {
@@ -98,7 +98,6 @@ export function buildSlideSegDataset(input: SlideSegInput): NaturalizedDataset |
 
   const pixelData = new Uint8Array(frames.length * tile * tile);
   frames.forEach((f, k) => pixelData.set(f.pixels, k * tile * tile));
-  const { date, time } = dicomDateTime(input.now ?? new Date());
   const organization = newUid();
   const sourceRef = { ReferencedSOPClassUID: level.sopClassUid, ReferencedSOPInstanceUID: level.sopInstanceUid };
   const copied: NaturalizedDataset = {};
@@ -113,20 +112,7 @@ export function buildSlideSegDataset(input: SlideSegInput): NaturalizedDataset |
   return {
     ...patientAndStudy(src),
     ...copied,
-    SpecificCharacterSet: 'ISO_IR 192',
-    SOPClassUID: SopClass.Segmentation,
-    SOPInstanceUID: series.sopInstanceUid,
-    Modality: 'SEG',
-    SeriesInstanceUID: series.seriesInstanceUid,
-    SeriesNumber: series.seriesNumber,
-    SeriesDescription: 'Sentinel AI tumour map (research use only)',
-    SeriesDate: date,
-    SeriesTime: time,
-    InstanceNumber: series.instanceNumber,
-    ContentDate: date,
-    ContentTime: time,
-    InstanceCreationDate: date,
-    InstanceCreationTime: time,
+    ...newInstance(SopClass.Segmentation, 'SEG', series, 'Sentinel AI tumour map (research use only)', input.now ?? new Date()),
     ...equipment(algorithm),
     ImageType: ['DERIVED', 'PRIMARY'],
     // General Image, Type 2C: a slide has no patient orientation, so it is present and empty.
@@ -168,13 +154,7 @@ export function buildSlideSegDataset(input: SlideSegInput): NaturalizedDataset |
       SegmentDescription: 'Probability of invasive ductal carcinoma per tile (research use only)',
       SegmentedPropertyCategoryCodeSequence: [Codes.morphologicallyAlteredStructure],
       SegmentedPropertyTypeCodeSequence: [findingTypeCode('tumor')],
-      SegmentAlgorithmType: 'AUTOMATIC',
-      SegmentAlgorithmName: lo(algorithm.name),
-      SegmentationAlgorithmIdentificationSequence: [{
-        AlgorithmFamilyCodeSequence: [Codes.artificialIntelligence],
-        AlgorithmName: lo(algorithm.name),
-        AlgorithmVersion: lo(algorithm.version),
-      }],
+      ...segmentAlgorithm(algorithm),
       TrackingID: 'AI tumour map',
       TrackingUID: input.trackingUid,
       RecommendedDisplayCIELabValue: [54534, 48379, 6554],

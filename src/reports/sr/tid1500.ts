@@ -7,7 +7,7 @@ import { SopClass } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
 import { type Category, type Finding, type StudyResult, allFindings } from '../../pipelines/findings';
 import { type Code, Codes, classCode, findingTypeCode } from '../codes';
-import { type AlgorithmInfo, type SeriesInfo, dicomDateTime, lo, patientAndStudy } from '../seg/common';
+import { type AlgorithmInfo, type SeriesInfo, lo, newInstance, patientAndStudy } from '../seg/common';
 import { type SopRef, codeItem, container, imageItem, numItem, scoord3dItem, scoordItem, textItem, uidItem } from './content';
 
 /** OHIF maps a measurement group to a tool by its tracking identifier. */
@@ -60,7 +60,6 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
   const { sources, result, series, algorithm } = input;
   const first = sources[0];
   if (!first) throw new Error('a TID 1500 report needs at least one source image');
-  const { date, time } = dicomDateTime(input.now ?? new Date());
   const laterality = new Map(result.images.map((i) => [i.image.sopInstanceUid, i.laterality]));
 
   const bySeries = new Map<string, SopRef[]>();
@@ -104,21 +103,8 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
 
   return {
     ...patientAndStudy(first),
-    SpecificCharacterSet: 'ISO_IR 192',
     // SCOORD3D needs Comprehensive 3D SR.
-    SOPClassUID: allFindings(result).some((f) => f.slide) ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR,
-    SOPInstanceUID: series.sopInstanceUid,
-    Modality: 'SR',
-    SeriesInstanceUID: series.seriesInstanceUid,
-    SeriesNumber: series.seriesNumber,
-    SeriesDescription: 'Sentinel AI report (research use only)',
-    SeriesDate: date,
-    SeriesTime: time,
-    InstanceNumber: series.instanceNumber,
-    ContentDate: date,
-    ContentTime: time,
-    InstanceCreationDate: date,
-    InstanceCreationTime: time,
+    ...newInstance(allFindings(result).some((f) => f.slide) ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR, 'SR', series, 'Sentinel AI report (research use only)', input.now ?? new Date()),
     Manufacturer: 'Sentinel',
     ManufacturerModelName: algorithm.modelId,
     SoftwareVersions: lo(`${algorithm.modelId} ${algorithm.version}`),

@@ -82,6 +82,14 @@ describe('mammography end to end', () => {
     const res = await request(h.baseUrl).get(`/studies/${first.study.studyInstanceUid}`).set('Authorization', `Bearer ${h.token}`).expect(200);
     const body = res.body as { study: { score: number; category: string }; jobs: Array<{ findings: Array<{ type: string }> }> };
     expect(body.study.score).toBeGreaterThan(0.5);
+    // Every message is inspectable: the ORU as the HIS received it, the SEG as Orthanc stored it.
+    const outputs = (body.jobs[0] as unknown as { outputs: Array<{ id: string; label: string }> }).outputs;
+    const oruText = await request(h.baseUrl).get(`/outputs/${outputs.find((o) => o.label === 'ORU^R01')!.id}`).set('Authorization', `Bearer ${h.token}`).expect(200);
+    expect(oruText.text.replace(/\r\n/g, '\r')).toBe(orus[0]);
+    const segFile = await request(h.baseUrl).get(`/outputs/${outputs.find((o) => o.label === 'SEG')!.id}`).set('Authorization', `Bearer ${h.token}`)
+      .buffer(true).parse((r, cb) => { const chunks: Buffer[] = []; r.on('data', (c: Buffer) => chunks.push(c)); r.on('end', () => cb(null, Buffer.concat(chunks))); }).expect(200);
+    expect(dciodvfy(segFile.body as Buffer).errors).toEqual([]);
+    await request(h.baseUrl).get(`/outputs/${outputs[0]!.id}`).expect(401);
     expect(body.jobs[0]?.findings.length).toBe(1);
   });
 

@@ -70,5 +70,19 @@ export function studiesRouter(ds: DataSource): Router {
     res.json({ ...job, outputs: outbox.map(outboxView) });
   });
 
+  /** One outgoing message or object, as sent: HL7 as text, DICOM as application/dicom. */
+  router.get('/outputs/:id', async (req, res) => {
+    if (!UUID.test(req.params.id)) throw badRequest('not an output id');
+    const row = await ds.getRepository(OutboxRow).findOneBy({ id: req.params.id });
+    if (!row) throw notFound(`output ${req.params.id} not found`);
+    if (row.kind === 'hl7') {
+      // Segments end with CR on the wire; shown one per line for reading.
+      res.type('text/plain; charset=utf-8').send(row.payload.toString('utf8').replace(/\r/g, '\r\n'));
+    } else {
+      res.type('application/dicom').setHeader('Content-Disposition', `attachment; filename="${row.label.toLowerCase()}-${row.objectUid}.dcm"`);
+      res.send(row.payload);
+    }
+  });
+
   return router;
 }

@@ -45,6 +45,8 @@ export interface SlideStudyRequest {
    * or returns undefined to have them scored here (the default).
    */
   scoreElsewhere?: (plan: SlidePlan) => Promise<Float32Array> | undefined;
+  /** Tracking identifiers start with this (e.g. "S2-" for a study's second slide). */
+  trackingPrefix?: string;
 }
 
 export interface SlideStudyOutput extends AnalysisOutput {
@@ -91,7 +93,7 @@ export async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideSt
   const findings: Finding[] = analysis.regions.filter((r) => r.cells.length >= minCells).map((r) => {
     const contour = r.outline.map((p) => ({ x: p.x * analysis.cellPx, y: p.y * analysis.cellPx }));
     return {
-      trackingId: `T${++n}`,
+      trackingId: `${req.trackingPrefix ?? ''}T${++n}`,
       trackingUid: req.newUid(),
       type: 'tumor',
       score: r.meanProbability,
@@ -158,4 +160,26 @@ export async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideSt
 
   const hl7 = oruForStudy(result, req.context, req.config.hl7, req.now);
   return { result, context: req.context, dicom, hl7, skipped: [], analysis };
+}
+
+/**
+ * A study holding several slides (several frames of reference): each slide analysed as above,
+ * then one result for the study: the highest slide score and its category, every slide's
+ * findings, every SEG and SR, and one ORU.
+ */
+export async function analyzeSlidesStudy(requests: SlideStudyRequest[]): Promise<AnalysisOutput> {
+  const first = requests[0];
+  if (!first) throw new SentinelError('bad_request', 'the study holds no slide');
+  if (requests.length === 1) return analyzeSlideStudy(first);
+  const outs: SlideStudyOutput[] = [];
+  for (const [i, req] of requests.entries()) outs.push(await analyzeSlideStudy({ ...req, trackingPrefix: `S${i + 1}-` }));
+  const top = outs.reduce((a, b) => (b.result.score > a.result.score ? b : a));
+  const result: StudyResult = { ...top.result, images: outs.flatMap((o) => o.result.images) };
+  return {
+    result,
+    context: first.context,
+    dicom: outs.flatMap((o) => o.dicom),
+    hl7: oruForStudy(result, first.context, first.config.hl7, first.now),
+    skipped: [],
+  };
 }

@@ -13,8 +13,8 @@ import type { ModelRegistry } from '../inference/registry';
 import { routeStudy } from '../intake/routing';
 import { type Category, type PipelineName, allFindings } from '../pipelines/findings';
 import { type AnalysisOutput, analyzeStudy } from './analyze-study';
-import { analyzeSlideStudy } from './analyze-slide-study';
-import { localSlide, slideStudyRequest } from './slide-from-pacs';
+import { analyzeSlidesStudy } from './analyze-slide-study';
+import { localSlides, slideStudyRequest } from './slide-from-pacs';
 
 export interface OfflineStudySummary {
   studyInstanceUid: string;
@@ -105,8 +105,8 @@ export async function analyzeFiles(opts: {
       const now = opts.now ?? new Date();
       let analysed: AnalysisOutput;
       if (decision.pipeline === 'wsi') {
-        const local = localSlide(entry.files);
-        analysed = await analyzeSlideStudy(slideStudyRequest(local.slide, local.frames, { model, config: opts.config, newUid, now }));
+        const local = localSlides(entry.files);
+        analysed = await analyzeSlidesStudy(local.slides.map((slide) => slideStudyRequest(slide, local.frames, { model, config: opts.config, newUid, now })));
       } else {
         analysed = await analyzeStudy({ pipeline: decision.pipeline, files: entry.files, model, config: opts.config, newUid, now });
       }

@@ -53,17 +53,16 @@ export function studyContextOf(header: NaturalizedDataset, studyInstanceUid: str
   };
 }
 
-/** Every instance of the study's series of the given modalities (SM), described as one slide. */
-export async function describeStudySlide(dicomweb: DicomwebClient, studyInstanceUid: string, modalities: Set<string>): Promise<Slide> {
+/** Every instance of the study's series of the given modalities (SM), described as slides (one per frame of reference). */
+export async function describeStudySlides(dicomweb: DicomwebClient, studyInstanceUid: string, modalities: Set<string>): Promise<Slide[]> {
   const series = (await dicomweb.searchSeries(studyInstanceUid)).filter((s) => modalities.has(s.modality));
   if (series.length === 0) throw new SentinelError('not_found', 'no slide series in the study');
   const instances: DicomJson[] = [];
   for (const s of series) instances.push(...(await dicomweb.seriesMetadata(studyInstanceUid, s.seriesInstanceUid)));
-  const slides = groupSlides(instances);
-  if (slides.length > 1) {
-    throw new SentinelError('unsupported', `the study holds ${slides.length} slides (frames of reference); Sentinel analyses one slide per study`);
-  }
-  return describeSlide(slides[0] ?? instances);
+  const groups = groupSlides(instances);
+  // In frame of reference order, so that every worker numbers a study's slides alike.
+  return (groups.length > 0 ? groups : [instances]).map((g) => describeSlide(g))
+    .sort((a, b) => (a.frameOfReferenceUid ?? '').localeCompare(b.frameOfReferenceUid ?? ''));
 }
 
 /** Everything analyzeSlideStudy needs about a described slide, its frames read through `client`. */
@@ -85,18 +84,17 @@ export function slideStudyRequest(
   };
 }
 
-/** A slide given as local Part 10 files (offline analyze): described from their headers, frames served from memory. */
-export function localSlide(files: Uint8Array[]): { slide: Slide; frames: Pick<DicomwebClient, 'retrieveFrames'> } {
+/** Slides given as local Part 10 files (offline analyze): described from their headers, frames served from memory. */
+export function localSlides(files: Uint8Array[]): { slides: Slide[]; frames: Pick<DicomwebClient, 'retrieveFrames'> } {
   const frames = new Map<string, Uint8Array[]>();
   const metadata = files.map((bytes) => {
     const parsed = parseDicom(bytes);
     frames.set(parsed.sopInstanceUid, parsed.frames());
     return part10ToDicomJson(bytes);
   });
-  const slides = groupSlides(metadata);
-  if (slides.length > 1) throw new SentinelError('unsupported', `the study holds ${slides.length} slides (frames of reference); Sentinel analyses one slide per study`);
+  const groups = groupSlides(metadata);
   return {
-    slide: describeSlide(slides[0] ?? metadata),
+    slides: (groups.length > 0 ? groups : [metadata]).map((g) => describeSlide(g)),
     frames: {
       retrieveFrames: (_study: string, _series: string, sop: string, numbers: number[]) => {
         const all = frames.get(sop);

@@ -14,8 +14,8 @@ import { SentinelError, describeError, isRetryable } from '../errors/errors';
 import type { Logger } from '../log/logger';
 import type { ModelRegistry } from '../inference/registry';
 import { type AnalysisOutput, analyzeStudy } from '../analysis/analyze-study';
-import { analyzeSlideStudy } from '../analysis/analyze-slide-study';
-import { describeStudySlide, slideSource, slideStudyRequest } from '../analysis/slide-from-pacs';
+import { analyzeSlidesStudy } from '../analysis/analyze-slide-study';
+import { describeStudySlides, slideSource, slideStudyRequest } from '../analysis/slide-from-pacs';
 import type { LoadedModel } from '../inference/registry';
 import { allFindings } from '../pipelines/findings';
 import { newUid } from '../dicom/uid';
@@ -96,7 +96,7 @@ async function persist(ds: DataSource, job: JobRow, out: AnalysisOutput, started
  * once a second, so GET /jobs/:id shows how far a long slide is.
  */
 async function analyzeSlideFromPacs(deps: AnalyzeDeps, job: JobRow, model: LoadedModel): Promise<AnalysisOutput> {
-  const slide = await describeStudySlide(deps.dicomweb, job.studyInstanceUid, modalitiesOf(deps.config, job.pipeline));
+  const slides = await describeStudySlides(deps.dicomweb, job.studyInstanceUid, modalitiesOf(deps.config, job.pipeline));
   const repo = deps.ds.getRepository(JobRow);
   let last = 0;
   const onProgress = async (done: number, total: number): Promise<void> => {
@@ -107,14 +107,14 @@ async function analyzeSlideFromPacs(deps: AnalyzeDeps, job: JobRow, model: Loade
     await repo.update({ id: job.id }, { progressDone: done, progressTotal: total });
   };
   const range = deps.config.jobs.tileRangeCells;
-  const out = await analyzeSlideStudy(slideStudyRequest(slide, deps.dicomweb, {
+  const out = await analyzeSlidesStudy(slides.map((slide, i) => slideStudyRequest(slide, deps.dicomweb, {
     model,
     config: deps.config,
     newUid,
     now: new Date(),
     onProgress,
-    scoreElsewhere: (plan) => (range > 0 && plan.todo.length > range ? scoreInRanges(deps, job, plan, range, onProgress) : undefined),
-  }));
+    scoreElsewhere: (plan) => (range > 0 && plan.todo.length > range ? scoreInRanges(deps, job, plan, range, onProgress, i) : undefined),
+  })));
   return out;
 }
 
@@ -123,16 +123,16 @@ async function analyzeSlideFromPacs(deps: AnalyzeDeps, job: JobRow, model: Loade
  * scores a part; the ranges' probabilities are merged in order. A range that fails for good
  * fails this job (and its retry queues the ranges again under new ids).
  */
-async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, range: number, onProgress: (done: number, total: number) => Promise<void>): Promise<Float32Array> {
+async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, range: number, onProgress: (done: number, total: number) => Promise<void>, slide: number): Promise<Float32Array> {
   const parts: Array<Promise<number[]>> = [];
   let done = 0;
   for (let start = 0; start < plan.todo.length; start += range) {
     const cells = plan.todo.slice(start, start + range);
     const data: TileJobData = {
-      jobId: job.id, studyInstanceUid: job.studyInstanceUid, modelId: job.modelId, modelVersion: job.modelVersion,
+      jobId: job.id, studyInstanceUid: job.studyInstanceUid, slide, modelId: job.modelId, modelVersion: job.modelVersion,
       level: plan.level, cellPx: plan.cellPx, columns: plan.columns, cells,
     };
-    const queued = await enqueueTiles(deps.queues, deps.config, data, `${job.id}:${job.attempts}:${start}`);
+    const queued = await enqueueTiles(deps.queues, deps.config, data, `${job.id}:${job.attempts}:${slide}:${start}`);
     parts.push(queued.finished().then(async (value: unknown) => {
       done += cells.length;
       await onProgress(done, plan.todo.length);
@@ -150,7 +150,8 @@ async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, ra
 export async function processTileJob(deps: AnalyzeDeps, data: TileJobData): Promise<number[]> {
   const model = deps.models.get(data.modelId);
   if (model.manifest.version !== data.modelVersion) throw new SentinelError('conflict', `model ${data.modelId} is now version ${model.manifest.version}, the range asked for ${data.modelVersion}`);
-  const slide = await describeStudySlide(deps.dicomweb, data.studyInstanceUid, modalitiesOf(deps.config, 'wsi'));
+  const slide = (await describeStudySlides(deps.dicomweb, data.studyInstanceUid, modalitiesOf(deps.config, 'wsi')))[data.slide];
+  if (!slide) throw new SentinelError('not_found', `the study no longer holds slide ${data.slide + 1}`);
   const loaded: LoadedModel = { manifest: model.manifest, run: (batch, n) => deps.models.run(data.modelId, batch, n) };
   const { probabilities } = await scoreCells(slideSource(deps.dicomweb, slide), loaded, data, data.cells);
   return Array.from(probabilities);

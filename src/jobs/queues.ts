@@ -17,6 +17,8 @@ export interface DeliverJobData {
 export interface TileJobData {
   jobId: string;
   studyInstanceUid: string;
+  /** Which of the study's slides (in describeStudySlides order). */
+  slide: number;
   modelId: string;
   modelVersion: string;
   level: number;

@@ -135,4 +135,28 @@ describe('sentinel analyze: a whole slide from local files', () => {
       await shipped.close();
     }
   });
+
+  it('a study with two slides: each analysed in its own frame of reference, one ORU for the study', async () => {
+    const shipped = await ModelRegistry.load(path.resolve(__dirname, '../../../models'), { intraOpNumThreads: 2 });
+    try {
+      const input = path.join(dir, 'two-slides');
+      const studyInstanceUid = newUid();
+      const a = await dicomize(sharedData('pathology/idc-slides/9124.jpg'), { outDir: path.join(input, 'a'), studyInstanceUid, pixelSpacingMm: 0.004 });
+      const b = await dicomize(sharedData('pathology/idc-slides/14306.jpg'), { outDir: path.join(input, 'b'), studyInstanceUid, pixelSpacingMm: 0.004 });
+      const out = path.join(dir, 'out-two-slides');
+      const summary = await analyzeFiles({ paths: [input], outDir: out, config: loadConfig(), registry: shipped });
+      expect(summary.studies).toHaveLength(1);
+      const s = summary.studies[0]!;
+      expect(s.status).toBe('analysed');
+      expect(s.outputs.seg).toHaveLength(2);
+      expect(s.outputs.sr).toHaveLength(2);
+      expect(s.outputs.hl7).toHaveLength(1);
+      const frames = s.outputs.seg.map((f) => readNaturalizedHeader(new Uint8Array(fs.readFileSync(path.join(out, f)))).FrameOfReferenceUID);
+      expect(new Set(frames)).toEqual(new Set([a.frameOfReferenceUid, b.frameOfReferenceUid]));
+      const prefixes = new Set(s.findings!.map((f) => f.trackingId.split('-')[0]));
+      expect(prefixes).toEqual(new Set(['S1', 'S2']));
+    } finally {
+      await shipped.close();
+    }
+  });
 });

@@ -29,10 +29,16 @@ function lazyWasm(load: () => Promise<Record<string, unknown>>, name: string): (
   return () => (module ??= load().then((m) => m[name] as DecoderCtor));
 }
 
+type WasmFactory = (module: { print: (text: string) => void; printErr: (text: string) => void }) => Promise<Record<string, unknown>>;
+/** The Emscripten builds print OpenJPEG's progress chatter to stdout, which would break the
+ * service's JSON log lines: it goes nowhere; decoding errors still surface as exceptions.
+ * A fresh object for each build: Emscripten turns the object it is given into the module. */
+const quiet = (): { print: () => void; printErr: () => void } => ({ print: () => undefined, printErr: () => undefined });
+
 /* eslint-disable @typescript-eslint/no-require-imports */
-const openjpeg = lazyWasm(() => (require('@cornerstonejs/codec-openjpeg/wasmjs') as () => Promise<Record<string, unknown>>)(), 'J2KDecoder');
-const charls = lazyWasm(() => (require('@cornerstonejs/codec-charls/wasmjs') as () => Promise<Record<string, unknown>>)(), 'JpegLSDecoder');
-const libjpeg = lazyWasm(() => (require('@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs') as () => Promise<Record<string, unknown>>)(), 'JPEGDecoder');
+const openjpeg = lazyWasm(() => (require('@cornerstonejs/codec-openjpeg/wasmjs') as WasmFactory)(quiet()), 'J2KDecoder');
+const charls = lazyWasm(() => (require('@cornerstonejs/codec-charls/wasmjs') as WasmFactory)(quiet()), 'JpegLSDecoder');
+const libjpeg = lazyWasm(() => (require('@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs') as WasmFactory)(quiet()), 'JPEGDecoder');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 async function runWasm(ctor: () => Promise<DecoderCtor>, encoded: Uint8Array): Promise<CodecOutput> {

@@ -1,0 +1,9 @@
+// Stops the bundled Orthanc if this test run started it (see global-setup.ts).
+import { loadConfig, projectRoot } from '../../src/config/load';
+import { bundledOrthancPaths, stopBundledOrthanc } from '../../src/stack/bundled-orthanc';
+import { ORTHANC_WAS_RUNNING } from './global-setup';
+
+export default async function globalTeardown(): Promise<void> {
+  if (process.env[ORTHANC_WAS_RUNNING] !== '0') return;
+  await stopBundledOrthanc(bundledOrthancPaths(projectRoot, loadConfig()));
+}

@@ -33,7 +33,7 @@ export interface AnalyzeDeps {
 
 export type AnalyzeOutcome = 'succeeded' | 'failed' | 'gone';
 
-/** Storage SOP classes whose instances carry pixels a pipeline reads (not SEG/SR/PR...). */
+/** The modalities the routing rules send to a pipeline: its series (never SEG/SR/PR) are the ones it reads. */
 function modalitiesOf(config: Config, pipeline: string): Set<string> {
   return new Set(config.routing.rules.filter((r) => r.pipeline === pipeline).flatMap((r) => r.modalities));
 }

@@ -9,6 +9,7 @@ import { JobRow } from '../../src/db/entities/job';
 import { OutboxRow } from '../../src/db/entities/outbox';
 import { newUid } from '../../src/dicom/uid';
 import { buildMultipartRelated } from '../../src/dicomweb/multipart';
+import { startHisListener } from '../../src/delivery/mllp';
 import { buildSyntheticMammogram, type SampleStudy } from '../../src/samples/mammogram';
 import { dciodvfy, dcmdump, dsrdump } from '../support/dicom-judges';
 import { type Harness, startHarness, storescu, waitUntil } from '../support/e2e';
@@ -162,5 +163,31 @@ describe('mammography end to end', () => {
     const studies = (list.body as { studies: Array<{ score: number | null }> }).studies;
     const scores = studies.map((s) => s.score ?? -1);
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
+  });
+
+  it('an HIS that is down loses nothing: the ORU waits in the outbox with its reason and is delivered once the HIS is back', async () => {
+    const port = h.his.port;
+    await h.his.close();
+    const s = writeStudy('his-down', true);
+    storescu(h.config, s.files);
+    const outbox = h.services.ds.getRepository(OutboxRow);
+    const waiting = await waitUntil('the ORU refused at least twice', async () => {
+      const [job] = await jobsOf(s.study.studyInstanceUid);
+      const oru = job ? await outbox.findOneBy({ jobId: job.id, label: 'ORU^R01' }) : null;
+      return oru && oru.attempts >= 2 ? oru : undefined;
+    }, 90_000);
+    expect(waiting.state).toBe('pending');
+    expect(waiting.lastError).toMatch(/ECONNREFUSED|refused|unavailable/i);
+
+    const back = await startHisListener({ port });
+    try {
+      const rows = await waitUntil('the ORU delivered after the HIS came back', () => delivered(s.study.studyInstanceUid), 60_000);
+      const oru = rows.find((r) => r.label === 'ORU^R01');
+      expect(oru?.attempts).toBeGreaterThan(2);
+      expect(oru?.lastError).toBeNull();
+      expect(back.messages.filter((m) => m.includes(s.study.accessionNumber))).toHaveLength(1);
+    } finally {
+      await back.close();
+    }
   });
 });

@@ -2,6 +2,7 @@
 // a clean test database and queues, the stand-in HIS, the deterministic test model.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/config/load';
@@ -33,6 +34,8 @@ export interface HarnessOptions {
   /** Extra routing rules, after the test model's MG rule. */
   rules?: Array<{ name: string; modalities: string[]; pipeline: string; models: string[] }>;
   tileRangeCells?: number;
+  /** Reach Orthanc's HTTP API here instead (e.g. through a forwarder that a test takes down). */
+  orthancUrl?: string;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -47,8 +50,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     hl7: { destination: { host: '127.0.0.1', port: his.port, timeoutMs: 5000 } },
     models: { dir: modelsDir, threads: 1 },
     routing: { rules: [{ name: 'mammography', modalities: ['MG'], pipeline: 'mammography', models: [TEST_MODEL_ID] }, ...(opts.rules ?? [])] },
-    orthanc: { pollIntervalMs: 500 },
-    jobs: { analyzeAttempts: 3, deliverAttempts: 5, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: opts.tileRangeCells ?? 0 },
+    orthanc: { pollIntervalMs: 500, ...(opts.orthancUrl ? { url: opts.orthancUrl } : {}) },
+    jobs: { analyzeAttempts: 3, deliverAttempts: 10, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: opts.tileRangeCells ?? 0 },
   });
   let services = await openServices(config);
   // A clean slate: empty tables and queues, and the /changes cursor at the feed's end, so
@@ -97,4 +100,43 @@ export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+export interface Forwarder {
+  port: number;
+  /** Stop answering: open connections are cut and new ones refused, as when a server is down. */
+  down(): Promise<void>;
+  /** Answer again on the same port. */
+  up(): Promise<void>;
+}
+
+/** A TCP forwarder to 127.0.0.1:targetPort that a test can take down and bring back. */
+export async function startForwarder(targetPort: number): Promise<Forwarder> {
+  let server: net.Server | undefined;
+  const sockets = new Set<net.Socket>();
+  let port = 0;
+  const up = (): Promise<void> => new Promise((resolve, reject) => {
+    server = net.createServer((client) => {
+      const upstream = net.connect(targetPort, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => { client.destroy(); upstream.destroy(); });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      port = (server?.address() as net.AddressInfo).port;
+      resolve();
+    });
+  });
+  const down = (): Promise<void> => new Promise((resolve) => {
+    for (const s of sockets) s.destroy();
+    if (!server) return resolve();
+    server.close(() => resolve());
+    server = undefined;
+  });
+  await up();
+  return { get port() { return port; }, up, down };
 }

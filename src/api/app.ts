@@ -17,7 +17,7 @@ export function createApp(services: Services): Express {
   app.use(express.json({ limit: '1mb' }));
   app.use(eventsRouter(services.intake, services.orthanc));
   app.use(stowRouter(services));
-  app.use(studiesRouter(services.ds));
+  app.use(studiesRouter(services));
   app.use(modelsRouter(services.models));
   app.use(errorHandler(services.log));
   return app;

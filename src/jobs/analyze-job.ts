@@ -121,7 +121,8 @@ async function analyzeSlideFromPacs(deps: AnalyzeDeps, job: JobRow, model: Loade
 /**
  * A large slide's tissue cells in ranges on the tiles queue, so that every worker process
  * scores a part; the ranges' probabilities are merged in order. A range that fails for good
- * fails this job (and its retry queues the ranges again under new ids).
+ * fails this job (and its retry queues the ranges again under new ids: each run of the job
+ * is named by its start time, as attempts start again from 0 when a failed job is retried).
  */
 async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, range: number, onProgress: (done: number, total: number) => Promise<void>, slide: number): Promise<Float32Array> {
   const parts: Array<Promise<number[]>> = [];
@@ -132,7 +133,7 @@ async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, ra
       jobId: job.id, studyInstanceUid: job.studyInstanceUid, slide, modelId: job.modelId, modelVersion: job.modelVersion,
       level: plan.level, cellPx: plan.cellPx, columns: plan.columns, cells,
     };
-    const queued = await enqueueTiles(deps.queues, deps.config, data, `${job.id}:${job.attempts}:${slide}:${start}`);
+    const queued = await enqueueTiles(deps.queues, deps.config, data, `${job.id}:${job.startedAt?.getTime() ?? job.attempts}:${slide}:${start}`);
     parts.push(queued.finished().then(async (value: unknown) => {
       done += cells.length;
       await onProgress(done, plan.todo.length);

@@ -131,6 +131,19 @@ describe('mammography end to end', () => {
     expect(await h.services.ds.getRepository(OutboxRow).findBy({ jobId: job.id })).toEqual([]);
     const res = await request(h.baseUrl).get(`/jobs/${job.id}`).set('Authorization', `Bearer ${h.token}`).expect(200);
     expect((res.body as { error: string }).error).toMatch(/truncated/);
+
+    // Retried by hand it runs again, with fresh attempts, and fails again for the same reason;
+    // a job that did not fail cannot be retried.
+    await request(h.baseUrl).post(`/jobs/${job.id}/retry`).expect(401);
+    await request(h.baseUrl).post(`/jobs/${job.id}/retry`).set('Authorization', `Bearer ${h.token}`).expect(202);
+    const again = await waitUntil('the retried job to fail again', async () => {
+      const [j] = await jobsOf(bad.study.studyInstanceUid);
+      return j?.state === 'failed' && j.finishedAt ? j : undefined;
+    }, 60_000);
+    expect(again.attempts).toBe(1);
+    expect(again.error).toMatch(/truncated/);
+    const [good] = await jobsOf(first.study.studyInstanceUid);
+    await request(h.baseUrl).post(`/jobs/${good!.id}/retry`).set('Authorization', `Bearer ${h.token}`).expect(409);
   });
 
   it('STOW-RS: good instances are stored and queued, a malformed part is refused with its reason, a truncated upload stores nothing', async () => {
@@ -188,6 +201,34 @@ describe('mammography end to end', () => {
       expect(back.messages.filter((m) => m.includes(s.study.accessionNumber))).toHaveLength(1);
     } finally {
       await back.close();
+    }
+  });
+
+  it('an ORU the HIS rejects (AR) fails with the reason at once, and once fixed is sent again by hand', async () => {
+    const port = h.his.port;
+    const rejecting = await startHisListener({ port, ackCode: 'AR' });
+    const s = writeStudy('his-rejects', false);
+    let oru: OutboxRow | undefined;
+    try {
+      storescu(h.config, s.files);
+      oru = await waitUntil('the ORU marked failed', async () => {
+        const [job] = await jobsOf(s.study.studyInstanceUid);
+        const row = job ? await h.services.ds.getRepository(OutboxRow).findOneBy({ jobId: job.id, label: 'ORU^R01' }) : null;
+        return row?.state === 'failed' ? row : undefined;
+      }, 90_000);
+      expect(oru.attempts).toBe(1);
+      expect(oru.lastError).toMatch(/AR/);
+    } finally {
+      await rejecting.close();
+    }
+    const accepting = await startHisListener({ port });
+    try {
+      await request(h.baseUrl).post(`/outputs/${oru.id}/retry`).set('Authorization', `Bearer ${h.token}`).expect(202);
+      await waitUntil('the ORU delivered after the retry', () => delivered(s.study.studyInstanceUid), 60_000);
+      expect(accepting.messages.filter((m) => m.includes(s.study.accessionNumber))).toHaveLength(1);
+      await request(h.baseUrl).post(`/outputs/${oru.id}/retry`).set('Authorization', `Bearer ${h.token}`).expect(409);
+    } finally {
+      await accepting.close();
     }
   });
 });

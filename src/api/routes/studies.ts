@@ -1,12 +1,15 @@
 // Studies and jobs: the ranked worklist (most suspicious first), one study's results with
-// every output and message, and one job's state and progress.
+// every output and message, one job's state and progress, and sending again by hand what
+// failed for good (a job or an output whose retries ran out, once the cause is fixed).
 import { Router } from 'express';
 import type { DataSource } from 'typeorm';
+import type { Config } from '../../config/schema';
 import { FindingRow } from '../../db/entities/finding';
 import { JobRow } from '../../db/entities/job';
 import { OutboxRow } from '../../db/entities/outbox';
 import { StudyRow } from '../../db/entities/study';
-import { badRequest, notFound } from '../../errors/errors';
+import { SentinelError, badRequest, notFound } from '../../errors/errors';
+import { type Queues, enqueueAnalyze, enqueueDeliver } from '../../jobs/queues';
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -19,7 +22,13 @@ export function outboxView(row: OutboxRow): Record<string, unknown> {
   };
 }
 
-export function studiesRouter(ds: DataSource): Router {
+export interface StudiesDeps {
+  ds: DataSource;
+  queues: Queues;
+  config: Config;
+}
+
+export function studiesRouter({ ds, queues, config }: StudiesDeps): Router {
   const router = Router();
 
   router.get('/studies', async (req, res) => {
@@ -68,6 +77,36 @@ export function studiesRouter(ds: DataSource): Router {
     if (!job) throw notFound(`job ${req.params.id} not found`);
     const outbox = await ds.getRepository(OutboxRow).findBy({ jobId: job.id });
     res.json({ ...job, outputs: outbox.map(outboxView) });
+  });
+
+  /** A failed job runs again with a fresh set of attempts; its last error stays until it is replaced. */
+  router.post('/jobs/:id/retry', async (req, res) => {
+    if (!UUID.test(req.params.id)) throw badRequest('not a job id');
+    const repo = ds.getRepository(JobRow);
+    const updated = await repo.createQueryBuilder().update().set({ state: 'queued', attempts: 0, finishedAt: null, durationMs: null })
+      .where('id = :id and state = :failed', { id: req.params.id, failed: 'failed' }).returning('id').execute();
+    if (updated.affected !== 1) {
+      const job = await repo.findOneBy({ id: req.params.id });
+      if (!job) throw notFound(`job ${req.params.id} not found`);
+      throw new SentinelError('conflict', `job ${job.id} is ${job.state}; only a failed job can be retried`);
+    }
+    await enqueueAnalyze(queues, config, req.params.id);
+    res.status(202).json({ id: req.params.id, state: 'queued' });
+  });
+
+  /** A failed output (SEG, SR or ORU) is sent again with a fresh set of attempts. */
+  router.post('/outputs/:id/retry', async (req, res) => {
+    if (!UUID.test(req.params.id)) throw badRequest('not an output id');
+    const repo = ds.getRepository(OutboxRow);
+    const updated = await repo.createQueryBuilder().update().set({ state: 'pending', attempts: 0 })
+      .where('id = :id and state = :failed', { id: req.params.id, failed: 'failed' }).returning('id').execute();
+    if (updated.affected !== 1) {
+      const row = await repo.findOneBy({ id: req.params.id });
+      if (!row) throw notFound(`output ${req.params.id} not found`);
+      throw new SentinelError('conflict', `output ${row.id} is ${row.state}; only a failed output can be sent again`);
+    }
+    await enqueueDeliver(queues, config, req.params.id);
+    res.status(202).json({ id: req.params.id, state: 'pending' });
   });
 
   /** One outgoing message or object, as sent: HL7 as text, DICOM as application/dicom. */

@@ -197,7 +197,7 @@ def main():
     manifest = {
         'id': MODEL_ID,
         'name': 'Sentinel IDC tile classifier (small CNN, from scratch)',
-        'version': '1.0.0',
+        'version': '1.1.0',
         'task': 'wsi-tile-classification',
         'modality': 'SM',
         'file': f'{MODEL_ID}.onnx',
@@ -210,6 +210,9 @@ def main():
         'outputs': [{'name': 'idc_probability', 'role': 'tile_probability', 'classes': ['idc'], 'activation': 'sigmoid'}],
         'thresholds': {'detection': round(threshold, 4), 'high': round(max(high, threshold), 4), 'intermediate': round(threshold, 4),
                        'backgroundValue': BACKGROUND},
+        # Chosen on the validation slides through the whole-slide path (sentinel eval idc-slides
+        # --split validation): slide AUC mean 0.879 unsmoothed, 0.921 at sigma 1.5 cells.
+        'postprocessing': {'mapSmoothingSigmaCells': 1.5},
         'training': {
             'data': 'IDC (Janowczyk & Madabhushi 2016; Cruz-Roa et al. 2014): ../shared/data/pathology/idc-slides and idc-patches',
             'license': 'Research use; cite Janowczyk & Madabhushi 2016 (J Pathol Inform 7:29) and Cruz-Roa et al. 2014 (SPIE 9041)',

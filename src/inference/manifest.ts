@@ -66,6 +66,11 @@ export const modelManifestSchema = z.object({
     high: z.number().min(0).max(1),
     intermediate: z.number().min(0).max(1),
   }).catchall(z.number()),
+  /** What the pipeline does to the model's outputs before findings, chosen on validation. */
+  postprocessing: z.object({
+    /** Tile classifiers: Gaussian smoothing of the slide's probability map, sigma in map cells. */
+    mapSmoothingSigmaCells: z.number().positive().max(10).optional(),
+  }).strict().optional(),
   training: z.object({
     data: z.string(),
     license: z.string(),

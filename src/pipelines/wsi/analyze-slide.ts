@@ -8,7 +8,7 @@ import type { LoadedModel } from '../../inference/registry';
 import { normalizationLuts, packRgb8Batch } from '../../inference/tensor';
 import { categoryOf } from '../common/category';
 import type { Category } from '../findings';
-import { type Heatmap, type Region, findRegions, slideScore } from './regions';
+import { type Heatmap, type Region, findRegions, slideScore, smoothMap } from './regions';
 import { type TissueMask, detectTissue, tissueCells } from './tissue';
 
 export interface SourceLevel {
@@ -274,12 +274,15 @@ export async function scoreCells(
   return { probabilities, inferenceMs };
 }
 
-/** From the plan and every tissue cell's probability to the map, regions, score and category. */
+/** From the plan and every tissue cell's probability to the map and regions (smoothed if the manifest says so), score and category. */
 export function finishSlide(plan: SlidePlan, probabilities: Float32Array, manifest: LoadedModel['manifest'], timings: { inferenceMs: number; startedAt: number }): SlideAnalysis {
   const values = new Float32Array(plan.rows * plan.columns).fill(NaN);
   plan.todo.forEach((k, i) => (values[k] = probabilities[i] as number));
-  const heatmap: Heatmap = { rows: plan.rows, columns: plan.columns, values };
-  const score = plan.todo.length > 0 ? slideScore(heatmap) : 0;
+  const raw: Heatmap = { rows: plan.rows, columns: plan.columns, values };
+  const sigma = manifest.postprocessing?.mapSmoothingSigmaCells;
+  const heatmap = sigma ? smoothMap(raw, sigma) : raw;
+  // The score keeps its own 3 x 3 mean over the raw map: the category thresholds were set for it.
+  const score = plan.todo.length > 0 ? slideScore(raw) : 0;
   return {
     level: plan.level,
     cellPx: plan.cellPx,

@@ -138,6 +138,54 @@ function dropCollinear(points: Array<{ x: number; y: number }>): Array<{ x: numb
 }
 
 /**
+ * Gaussian smoothing of the map over analysed cells (kernel truncated at 2 sigma): each cell
+ * becomes the weighted mean of the analysed cells around it, cells without tissue neither
+ * count nor change. Tumour is spatially coherent and single tiles are noisy, so a model's
+ * manifest may ask for this (sigma chosen on its validation slides).
+ */
+export function smoothMap(map: Heatmap, sigmaCells: number): Heatmap {
+  const { rows, columns, values } = map;
+  const r = Math.ceil(2 * sigmaCells);
+  const w: number[] = [];
+  for (let d = -r; d <= r; d++) w.push(Math.exp(-(d * d) / (2 * sigmaCells * sigmaCells)));
+  // Separable: rows then columns, carrying weighted sums and weights so NaN cells drop out.
+  const pass = (num: Float64Array, den: Float64Array, horizontal: boolean): [Float64Array, Float64Array] => {
+    const n2 = new Float64Array(num.length);
+    const d2 = new Float64Array(num.length);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < columns; j++) {
+        let a = 0;
+        let b = 0;
+        for (let d = -r; d <= r; d++) {
+          const y = horizontal ? i : i + d;
+          const x = horizontal ? j + d : j;
+          if (y < 0 || x < 0 || y >= rows || x >= columns) continue;
+          const k = y * columns + x;
+          a += (w[d + r] as number) * (num[k] as number);
+          b += (w[d + r] as number) * (den[k] as number);
+        }
+        n2[i * columns + j] = a;
+        d2[i * columns + j] = b;
+      }
+    }
+    return [n2, d2];
+  };
+  const num = new Float64Array(values.length);
+  const den = new Float64Array(values.length);
+  values.forEach((v, k) => {
+    if (!Number.isNaN(v)) {
+      num[k] = v;
+      den[k] = 1;
+    }
+  });
+  const [n1, d1] = pass(num, den, true);
+  const [n2, d2] = pass(n1, d1, false);
+  const out = new Float32Array(values.length);
+  values.forEach((v, k) => (out[k] = Number.isNaN(v) ? NaN : (n2[k] as number) / (d2[k] as number)));
+  return { rows, columns, values: out };
+}
+
+/**
  * The slide score: the highest mean probability over a 3 x 3 neighbourhood of analysed cells
  * (a single noisy tile does not make a slide suspicious; a focus of several does).
  */

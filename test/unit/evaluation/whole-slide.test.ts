@@ -28,9 +28,10 @@ describe('whole-slide agreement', () => {
     const aucs = r.slides.map((s) => s.auc!);
     expect(r.slide_auc_mean).toBeCloseTo(aucs.reduce((a, b) => a + b, 0) / aucs.length, 10);
     expect(r.dice_mean).toBeCloseTo(r.slides.reduce((a, s) => a + s.dice, 0) / r.slides.length, 10);
-    // Measured with idc-tile-classifier 1.0.0: slide AUC mean 0.879, Dice mean 0.757.
-    expect(r.slide_auc_mean!).toBeGreaterThan(0.85);
-    expect(r.dice_mean).toBeGreaterThan(0.7);
+    // Measured with idc-tile-classifier 1.1.0 (model card): slide AUC mean 0.921, Dice mean
+    // 0.791; without the manifest's map smoothing (1.0.0) 0.879 and 0.757.
+    expect(r.slide_auc_mean!).toBeCloseTo(0.921, 2);
+    expect(r.dice_mean).toBeCloseTo(0.791, 2);
     for (const s of r.slides) expect(s.tissue_cells).toBeGreaterThan(0.8 * s.tiles); // tissue detection finds the labelled tissue
   });
 });

@@ -1,7 +1,7 @@
 // Whole-slide post-processing: tissue by saturation, tumour regions as polygons along cell
-// edges, and the slide score, on maps whose answers are known by construction.
+// edges, map smoothing and the slide score, on maps whose answers are known by construction.
 import { detectTissue, tissueCells } from '../../../src/pipelines/wsi/tissue';
-import { findRegions, slideScore, traceOutline } from '../../../src/pipelines/wsi/regions';
+import { findRegions, slideScore, smoothMap, traceOutline } from '../../../src/pipelines/wsi/regions';
 import { polygonArea } from '../../../src/pipelines/common/image-ops';
 
 function map(rows: string[]): { rows: number; columns: number; values: Float32Array } {
@@ -66,5 +66,27 @@ describe('tumour regions', () => {
     expect(slideScore(map(['11111', '11111', '11911', '11111', '11111']))).toBeCloseTo((8 * 0.1 + 0.9) / 9);
     expect(slideScore(map(['999', '999', '999']))).toBeCloseTo(0.9);
     expect(slideScore(map(['...', '.9.', '...']))).toBeCloseTo(0.9);
+  });
+
+  it('map smoothing: a Gaussian mean over tissue cells only; no-tissue cells stay empty and do not dilute', () => {
+    const flat = smoothMap(map(['5555', '55..', '5555']), 1.5);
+    for (const v of flat.values) if (!Number.isNaN(v)) expect(v).toBeCloseTo(0.5, 6);
+    expect(Number.isNaN(flat.values[6] as number)).toBe(true);
+
+    // One hot cell spreads symmetrically with weights exp(-d^2 / 2 sigma^2), radius 2 sigma.
+    const sigma = 1;
+    const hot = smoothMap(map(['000000000', '000000000', '000000000', '000000000', '000090000', '000000000', '000000000', '000000000', '000000000']), sigma);
+    const g = (d: number): number => Math.exp(-(d * d) / (2 * sigma * sigma));
+    const total = [-2, -1, 0, 1, 2].reduce((a, d) => a + g(d), 0) ** 2;
+    expect(hot.values[40]).toBeCloseTo(0.9 / total, 6);
+    expect(hot.values[31]).toBeCloseTo(hot.values[39] as number, 6);
+    expect(hot.values[31]).toBeCloseTo((0.9 * g(1)) / total, 6);
+    expect(hot.values[22]).toBeCloseTo((0.9 * g(2)) / total, 6);
+    expect(hot.values[13]).toBe(0); // beyond 2 sigma
+    // The mass is kept where no kernel is cut off at the edges.
+    expect(Array.from(hot.values).reduce((a, v) => a + v, 0)).toBeCloseTo(0.9, 5);
+    // Next to empty cells a cell averages only over tissue: an edge cell beside '.' is not pulled down.
+    const edge = smoothMap(map(['9.', '9.']), 2);
+    expect(edge.values[0]).toBeCloseTo(0.9, 6);
   });
 });

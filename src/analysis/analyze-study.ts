@@ -163,14 +163,15 @@ export async function analyzeStudy(req: AnalysisRequest): Promise<AnalysisOutput
   for (const i of images) headers.set(i.parsed.sopInstanceUid, readNaturalizedHeader(i.bytes));
   const algorithm = { name: manifest.name, version: manifest.version, modelId: manifest.id };
   const dicom: DicomOutput[] = [];
-  const segSeries = req.newUid();
-  let instance = 0;
   for (const image of result.images) {
+    // One series per SEG: OHIF 3.13 shows one SEG per series (its last instance) and would
+    // hide the findings of every other image of the study.
+    const segSeries = req.newUid();
     const sopInstanceUid = req.newUid();
     const seg = buildMammographySeg({
       source: headers.get(image.image.sopInstanceUid) as NaturalizedDataset,
       image,
-      series: { seriesInstanceUid: segSeries, seriesNumber: req.config.output.seriesNumber, instanceNumber: ++instance, sopInstanceUid },
+      series: { seriesInstanceUid: segSeries, seriesNumber: req.config.output.seriesNumber, instanceNumber: 1, sopInstanceUid },
       algorithm,
       now: req.now,
     });

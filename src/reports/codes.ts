@@ -42,6 +42,7 @@ export const Codes = {
   measurementGroup: code('125007', 'DCM', 'Measurement Group'),
   trackingIdentifier: code('112039', 'DCM', 'Tracking Identifier'),
   trackingUniqueIdentifier: code('112040', 'DCM', 'Tracking Unique Identifier'),
+  imageRegion: code('111030', 'DCM', 'Image Region'),
   finding: code('121071', 'DCM', 'Finding'),
   findingSite: code('363698007', 'SCT', 'Finding Site'),
   algorithmName: code('111001', 'DCM', 'Algorithm Name'),

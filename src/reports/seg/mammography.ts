@@ -42,7 +42,8 @@ export function buildMammographySegDataset(input: MammographySegInput): Naturali
   const dimensionOrganizationUid = newUid();
   const ds: NaturalizedDataset = {
     ...patientAndStudy(source),
-    ...newInstance(SopClass.Segmentation, 'SEG', series, 'Sentinel AI findings (research use only)', input.now ?? new Date()),
+    // Named by view: each image's SEG is its own series, listed side by side in a viewer.
+    ...newInstance(SopClass.Segmentation, 'SEG', series, `Sentinel AI findings${image.laterality || image.view ? ` ${image.laterality ?? ''}${image.view ?? ''}` : ''} (research use only)`, input.now ?? new Date()),
     ...equipment(algorithm),
     ImageType: ['DERIVED', 'PRIMARY'],
     ContentLabel: 'AI_FINDINGS',

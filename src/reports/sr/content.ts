@@ -52,13 +52,14 @@ export const scoordItem = (rel: Relationship, points: Array<{ x: number; y: numb
   };
 };
 
-/** A closed POLYGON in a frame of reference (mm), e.g. slide coordinates (PS3.3 C.18.9). */
-export const scoord3dItem = (rel: Relationship, points: Array<{ x: number; y: number; z: number }>, frameOfReferenceUid: string): NaturalizedDataset => {
+/** A closed POLYGON in a frame of reference (mm), e.g. slide coordinates (PS3.3 C.18.9), optionally named (e.g. Image Region). */
+export const scoord3dItem = (rel: Relationship, points: Array<{ x: number; y: number; z: number }>, frameOfReferenceUid: string, name?: Code): NaturalizedDataset => {
   // POLYGON: the first point is repeated at the end (C.18.9.1.2).
   const closed = points.length >= 3 ? [...points, points[0] as { x: number; y: number; z: number }] : points;
   return {
     RelationshipType: rel,
     ValueType: 'SCOORD3D',
+    ...(name ? { ConceptNameCodeSequence: [name] } : {}),
     GraphicType: closed.length === 1 ? 'POINT' : 'POLYGON',
     GraphicData: closed.flatMap((p) => [p.x, p.y, p.z]),
     ReferencedFrameOfReferenceUID: frameOfReferenceUid,

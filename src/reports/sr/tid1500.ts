@@ -1,8 +1,12 @@
 // TID 1500 Measurement Report (PS3.16) in a Comprehensive SR: observer context naming the
 // model as device (TID 1004), the image library (TID 1600), one measurement group per
-// finding (TID 1501) whose first measured value carries the finding's outline as an INFERRED
-// FROM SCOORD (what OHIF needs to list it as a measurement), and study-level qualitative
-// evaluations with the score and category. Tracking UIDs match the SEG segments.
+// finding, and study-level qualitative evaluations with the score and category. Tracking
+// UIDs match the SEG segments. On an image, a group is TID 1501 whose first measured value
+// carries the finding's outline as an INFERRED FROM SCOORD (what OHIF's cornerstone SR
+// reader needs to list it as a measurement). On a slide, a group is TID 1410 with the
+// outline as its own Image Region SCOORD3D item (in a Comprehensive 3D SR), the planar ROI
+// shape slide viewers read: OHIF's microscopy mode looks for exactly that item in each group
+// and drops the whole SR from the study without it.
 import { SopClass } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
 import { type Category, type Finding, type StudyResult, allFindings } from '../../pipelines/findings';
@@ -44,10 +48,11 @@ function measurementGroup(f: Finding, laterality: 'L' | 'R' | undefined, algorit
     uidItem('HAS OBS CONTEXT', Codes.trackingUniqueIdentifier, f.trackingUid),
     codeItem('CONTAINS', Codes.finding, findingTypeCode(f.type)),
     site,
+    // Slide findings are placed in the slide's frame of reference (TID 1410 Image Region,
+    // SCOORD3D); others on their image (SCOORD under the score), as OHIF expects.
+    ...(f.slide ? [scoord3dItem('CONTAINS', f.slide.contourMm, f.slide.frameOfReferenceUid, Codes.imageRegion)] : []),
     numItem('CONTAINS', Score, f.score, Codes.ratio, [
-      // Slide findings are placed in the slide's frame of reference (Image Region, SCOORD3D);
-      // others on their image (SCOORD), as OHIF expects.
-      f.slide ? scoord3dItem('INFERRED FROM', f.slide.contourMm, f.slide.frameOfReferenceUid) : scoordItem('INFERRED FROM', f.contour, refOf(f)),
+      ...(f.slide ? [] : [scoordItem('INFERRED FROM', f.contour, refOf(f))]),
       textItem('HAS CONCEPT MOD', Codes.algorithmName, algorithm.name),
       textItem('HAS CONCEPT MOD', Codes.algorithmVersion, algorithm.version),
     ]),

@@ -94,6 +94,8 @@ describe('slide SR (Comprehensive 3D, TID 1500)', () => {
     expect(header.SOPClassUID).toBe('1.2.840.10008.5.1.4.1.1.88.34');
     const tree = dsrdump(bytes);
     expect(tree).toContain('SCOORD3D');
+    // TID 1410: the outline is the group's own Image Region item (OHIF's microscopy mode needs it).
+    expect(tree).toMatch(/<contains SCOORD3D:\(,,"Image Region"\)=\(POLYGON,/);
     expect(tree).toContain('AI tumour region T1');
     expect(dcmdump(bytes)).toMatch(new RegExp(`\\(3006,0024\\) UI \\[${frameOfReferenceUid.replace(/\./g, '\\.')}\\]`));
     expect(tree).toContain('AI tumour area');

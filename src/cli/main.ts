@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `sentinel` command: serve, worker, demo, analyze, stack, eval, dicomize.
+// The `sentinel` command: serve, worker, demo, analyze, stack, eval, dicomize, viewer.
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { runAnalyze } from './analyze-command';
@@ -8,6 +8,7 @@ import { runDicomize, type DicomizeCommandOptions } from './dicomize-command';
 import { runEval } from './eval-command';
 import { runServe, runWorker } from './serve-command';
 import { runStackCommand } from './stack-command';
+import { runViewer } from './viewer-command';
 
 const program = new Command('sentinel').description('AI node for breast imaging: DICOM in, SEG/SR/HL7 out');
 
@@ -80,6 +81,12 @@ program
   .option('--openslide <path>', 'path of libopenslide.so.0 (default: found on the system)')
   .description('turn a slide or a large image into a valid DICOM whole-slide image, optionally stored into Orthanc')
   .action(async (input: string, opts: DicomizeCommandOptions) => exit(await runDicomize(input, opts)));
+
+program
+  .command('viewer')
+  .description('serve the OHIF viewer on loopback over the configured PACS (same-origin DICOMweb proxy), behind the API token')
+  .option('--port <port>', 'port on 127.0.0.1', '8091')
+  .action(async (opts: { port: string }) => exit(await runViewer(opts)));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : String(err));

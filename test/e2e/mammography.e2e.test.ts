@@ -26,12 +26,13 @@ afterAll(async () => {
   await h?.close();
 });
 
-function writeStudy(name: string, lesion: boolean): { study: SampleStudy; files: string[] } {
+function writeStudy(name: string, lesion: boolean | 'both'): { study: SampleStudy; files: string[] } {
   const study: SampleStudy = { studyInstanceUid: newUid(), accessionNumber: `ACC${Date.now() % 1e8}`, patientId: `P-${name}`, patientName: `Test^${name}` };
   const series = newUid();
   const files = (['L', 'R'] as const).map((laterality, i) => {
     const file = path.join(dir, `${name}-${laterality}.dcm`);
-    const lesions = lesion && laterality === 'L' ? [{ x: 600, y: 420, radius: 40 }] : [];
+    // The breast lies against the right edge on L images and the left edge on R images.
+    const lesions = (lesion && laterality === 'L') || lesion === 'both' ? [{ x: laterality === 'L' ? 600 : 200, y: 420, radius: 40 }] : [];
     fs.writeFileSync(file, buildSyntheticMammogram(study, { laterality, view: 'CC', seriesInstanceUid: series, instanceNumber: i + 1 }, { rows: 1024, columns: 800, spacingMm: 0.2, lesions, seed: i + 1 }));
     return file;
   });
@@ -53,15 +54,18 @@ describe('mammography end to end', () => {
   let first: { study: SampleStudy; files: string[] };
 
   it('a study stored with storescu comes back with SEG and SR in the same study, and one ORU to the HIS', async () => {
-    first = writeStudy('first', true);
+    first = writeStudy('first', 'both');
     const t0 = Date.now();
     storescu(h.config, first.files);
     const rows = await waitUntil('SEG, SR and ORU delivered', () => delivered(first.study.studyInstanceUid), 90_000);
     const seconds = (Date.now() - t0) / 1000;
     console.log(`storescu to SEG+SR stored and ORU acknowledged: ${seconds.toFixed(1)} s`);
 
-    expect(rows.map((r) => r.label).sort()).toEqual(['ORU^R01', 'SEG', 'SR']);
+    expect(rows.map((r) => r.label).sort()).toEqual(['ORU^R01', 'SEG', 'SEG', 'SR']);
     const series = await h.services.dicomweb.searchSeries(first.study.studyInstanceUid);
+    // A SEG series for each image with findings (OHIF shows one SEG per series), one SR.
+    expect(series.filter((s) => s.modality === 'SEG')).toHaveLength(2);
+    expect(series.filter((s) => s.modality === 'SR')).toHaveLength(1);
     const seg = series.find((s) => s.modality === 'SEG');
     const sr = series.find((s) => s.modality === 'SR');
     expect(seg && sr).toBeTruthy();
@@ -91,7 +95,7 @@ describe('mammography end to end', () => {
       .buffer(true).parse((r, cb) => { const chunks: Buffer[] = []; r.on('data', (c: Buffer) => chunks.push(c)); r.on('end', () => cb(null, Buffer.concat(chunks))); }).expect(200);
     expect(dciodvfy(segFile.body as Buffer).errors).toEqual([]);
     await request(h.baseUrl).get(`/outputs/${outputs[0]!.id}`).expect(401);
-    expect(body.jobs[0]?.findings.length).toBe(1);
+    expect(body.jobs[0]?.findings.length).toBe(2);
   });
 
   it('the same study stored again and announced again is analysed once', async () => {

@@ -182,6 +182,31 @@ describe('mammography end to end', () => {
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
   });
 
+  it("Orthanc's own DICOMweb push (a \"Servers\" entry pointing at Sentinel's STOW-RS, token as password) is taken in and analysed once", async () => {
+    const s = writeStudy('push', true);
+    storescu(h.config, s.files);
+    const { url, username, password } = h.config.orthanc;
+    const orthanc = async (method: string, route: string, body: unknown): Promise<Response> => fetch(`${url}${route}`, {
+      method,
+      headers: { Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`, 'Content-Type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const lookup = await (await orthanc('POST', '/tools/lookup', s.study.studyInstanceUid)).json() as Array<{ ID: string; Type: string }>;
+    const studyId = lookup.find((r) => r.Type === 'Study')?.ID;
+    expect(studyId).toBeDefined();
+    expect((await orthanc('PUT', '/dicom-web/servers/sentinel-e2e', { Url: `${h.baseUrl}/dicomweb/`, Username: 'orthanc', Password: h.token })).status).toBe(200);
+    try {
+      const push = await orthanc('POST', '/dicom-web/servers/sentinel-e2e/stow', { Resources: [studyId], Synchronous: true });
+      expect(push.status).toBe(200);
+    } finally {
+      await orthanc('DELETE', '/dicom-web/servers/sentinel-e2e', undefined);
+    }
+    await waitUntil('the pushed study delivered', () => delivered(s.study.studyInstanceUid), 90_000);
+    await new Promise((r) => setTimeout(r, 4000)); // the Lua event and the poller see it too
+    expect(await jobsOf(s.study.studyInstanceUid)).toHaveLength(1);
+    expect(h.his.messages.filter((m) => m.includes(s.study.accessionNumber))).toHaveLength(1);
+  });
+
   it('an HIS that is down loses nothing: the ORU waits in the outbox with its reason and is delivered once the HIS is back', async () => {
     const port = h.his.port;
     await h.his.close();

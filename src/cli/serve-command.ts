@@ -1,10 +1,11 @@
 // `sentinel serve` (API + Orthanc poller, optionally the workers) and `sentinel worker`.
 import { loadConfig } from '../config/load';
-import { startSentinel, stopOnSignals } from '../service/server';
+import { guardProcess, startSentinel, stopOnSignals } from '../service/server';
 import { openServices } from '../service/services';
 
 export async function runServe(options: { worker: boolean; poller: boolean }): Promise<void> {
   const services = await openServices(loadConfig());
+  guardProcess(services.log);
   const running = await startSentinel(services, { api: true, poller: options.poller, workers: options.worker });
   stopOnSignals(async () => {
     await running.stop();
@@ -14,6 +15,7 @@ export async function runServe(options: { worker: boolean; poller: boolean }): P
 
 export async function runWorker(): Promise<void> {
   const services = await openServices(loadConfig());
+  guardProcess(services.log);
   const running = await startSentinel(services, { workers: true });
   stopOnSignals(async () => {
     await running.stop();

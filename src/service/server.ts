@@ -4,7 +4,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app';
 import { OrthancChangesPoller } from '../intake/orthanc-changes';
+import { describeError } from '../errors/errors';
 import { type Workers, startWorkers } from '../jobs/workers';
+import type { Logger } from '../log/logger';
 import type { Services } from './services';
 
 export interface Running {
@@ -55,4 +57,21 @@ export function stopOnSignals(stop: () => Promise<void>): void {
   };
   process.once('SIGTERM', () => handler('SIGTERM'));
   process.once('SIGINT', () => handler('SIGINT'));
+}
+
+/**
+ * A promise that rejects with nobody listening must not take the whole service down (Node's
+ * default): it is logged and the service goes on; each job records its own failure anyway.
+ * An uncaught exception leaves the process in an unknown state: it is logged and the process
+ * exits for its supervisor to restart it; jobs and messages wait in PostgreSQL and Redis.
+ */
+export function guardProcess(log: Logger, exit: (code: number) => void = (code) => process.exit(code)): { onRejection: (reason: unknown) => void; onException: (err: unknown) => void } {
+  const onRejection = (reason: unknown): void => log.error({ error: describeError(reason) }, 'unhandled promise rejection; the service goes on');
+  const onException = (err: unknown): void => {
+    log.fatal({ error: describeError(err) }, 'uncaught exception; exiting for the supervisor to restart (queued work is kept)');
+    exit(1);
+  };
+  process.on('unhandledRejection', onRejection);
+  process.on('uncaughtException', onException);
+  return { onRejection, onException };
 }

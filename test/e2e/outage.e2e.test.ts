@@ -1,12 +1,14 @@
 // A PACS that goes down loses nothing: while Sentinel cannot reach Orthanc's HTTP API, a
 // study stored over DICOM is not taken in (the Lua event's intake fails, the poller keeps its
 // cursor), the service stays up and says what is down; when Orthanc answers again the study
-// is analysed and its results delivered, once. Real Orthanc behind a TCP forwarder that the
-// test takes down and brings back.
+// is analysed and its results delivered, once. A PACS that goes down between intake and
+// analysis makes the job wait with its reason and retry. Real Orthanc behind a TCP forwarder
+// that the test takes down and brings back.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
+import { buildMultipartRelated } from '../../src/dicomweb/multipart';
 import { JobRow } from '../../src/db/entities/job';
 import { OutboxRow } from '../../src/db/entities/outbox';
 import { newUid } from '../../src/dicom/uid';
@@ -22,18 +24,25 @@ let pacs: Forwarder;
 beforeAll(async () => {
   const config = await ensureStack();
   pacs = await startForwarder(config.orthanc.bundled.httpPort);
-  h = await startHarness({ orthancUrl: `http://127.0.0.1:${pacs.port}` });
+  // Analysis retries long enough to outlast the outage; STOW intake waits 2 s before analysing.
+  h = await startHarness({ orthancUrl: `http://127.0.0.1:${pacs.port}`, jobs: { analyzeAttempts: 20, stowSettleMs: 2000 } });
 });
 afterAll(async () => {
   await h?.close();
   await pacs?.down();
 });
 
+function mammogram(name: string): { study: SampleStudy; bytes: Buffer } {
+  const study: SampleStudy = { studyInstanceUid: newUid(), accessionNumber: `ACC${Date.now() % 1e8}`, patientId: `P-${name}`, patientName: `Test^${name}` };
+  const bytes = buildSyntheticMammogram(study, { laterality: 'L', view: 'MLO', seriesInstanceUid: newUid(), instanceNumber: 1 },
+    { rows: 1024, columns: 800, spacingMm: 0.2, lesions: [{ x: 500, y: 500, radius: 40 }], seed: 7 });
+  return { study, bytes: Buffer.from(bytes) };
+}
+
 it('a study stored while the PACS API is down is analysed and delivered once it is back', async () => {
-  const study: SampleStudy = { studyInstanceUid: newUid(), accessionNumber: `ACC${Date.now() % 1e8}`, patientId: 'P-outage', patientName: 'Test^Outage' };
+  const { study, bytes } = mammogram('outage');
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-outage-')), 'mg.dcm');
-  fs.writeFileSync(file, buildSyntheticMammogram(study, { laterality: 'L', view: 'MLO', seriesInstanceUid: newUid(), instanceNumber: 1 },
-    { rows: 1024, columns: 800, spacingMm: 0.2, lesions: [{ x: 500, y: 500, radius: 40 }], seed: 7 }));
+  fs.writeFileSync(file, bytes);
 
   await pacs.down();
   storescu(h.config, [file]);
@@ -58,5 +67,35 @@ it('a study stored while the PACS API is down is analysed and delivered once it 
   expect(rows.map((r) => r.label).sort()).toEqual(['ORU^R01', 'SEG', 'SR']);
   expect(job.source).toBe('orthanc-changes');
   expect(await h.services.ds.getRepository(JobRow).findBy({ studyInstanceUid: study.studyInstanceUid })).toHaveLength(1);
+  expect(h.his.messages.filter((m) => m.includes(study.accessionNumber))).toHaveLength(1);
+});
+
+it('the PACS going down between intake and analysis: the job waits with its reason, retries, and succeeds once it is back', async () => {
+  const { study, bytes } = mammogram('midway');
+  const body = buildMultipartRelated([{ contentType: 'application/dicom', body: bytes }], 'b0undary');
+  await request(h.baseUrl).post('/dicomweb/studies').set('Authorization', `Bearer ${h.token}`)
+    .set('Content-Type', 'multipart/related; type="application/dicom"; boundary=b0undary').send(body).expect(200);
+  const jobs = h.services.ds.getRepository(JobRow);
+  // Intake has routed the study (it needed the PACS for that); the analysis waits 2 s to start.
+  const created = await waitUntil('the job created', async () => (await jobs.findBy({ studyInstanceUid: study.studyInstanceUid }))[0], 1500);
+  await pacs.down();
+  expect(created.state).toBe('queued');
+  const waiting = await waitUntil('the analysis refused by the down PACS', async () => {
+    const j = await jobs.findOneBy({ id: created.id });
+    return j && j.attempts >= 1 && j.error ? j : undefined;
+  }, 30_000);
+  expect(waiting.state).toBe('queued'); // not failed: it will be tried again
+  expect(waiting.error).toMatch(/unreachable|ECONNREFUSED|unavailable/i);
+
+  await pacs.up();
+  const done = await waitUntil('the job succeeded after the PACS came back', async () => {
+    const j = await jobs.findOneBy({ id: created.id });
+    return j?.state === 'succeeded' ? j : undefined;
+  }, 60_000);
+  expect(done.attempts).toBeGreaterThan(1);
+  await waitUntil('SEG, SR and ORU delivered', async () => {
+    const r = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: done.id });
+    return r.length === 3 && r.every((x) => x.state === 'delivered') ? r : undefined;
+  }, 60_000);
   expect(h.his.messages.filter((m) => m.includes(study.accessionNumber))).toHaveLength(1);
 });

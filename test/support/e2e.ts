@@ -36,6 +36,8 @@ export interface HarnessOptions {
   tileRangeCells?: number;
   /** Reach Orthanc's HTTP API here instead (e.g. through a forwarder that a test takes down). */
   orthancUrl?: string;
+  /** Job settings to change from the suite's fast defaults. */
+  jobs?: Partial<Config['jobs']>;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -51,7 +53,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     models: { dir: modelsDir, threads: 1 },
     routing: { rules: [{ name: 'mammography', modalities: ['MG'], pipeline: 'mammography', models: [TEST_MODEL_ID] }, ...(opts.rules ?? [])] },
     orthanc: { pollIntervalMs: 500, ...(opts.orthancUrl ? { url: opts.orthancUrl } : {}) },
-    jobs: { analyzeAttempts: 3, deliverAttempts: 10, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: opts.tileRangeCells ?? 0 },
+    jobs: { analyzeAttempts: 3, deliverAttempts: 10, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: opts.tileRangeCells ?? 0, ...opts.jobs },
   });
   let services = await openServices(config);
   // A clean slate: empty tables and queues, and the /changes cursor at the feed's end, so

@@ -28,6 +28,11 @@ export const configSchema = z.object({
     dicomwebPath: z.string().startsWith('/'),
     /** How often the /changes feed is read; 0 turns the poller off. */
     pollIntervalMs: z.number().int().min(0),
+    /**
+     * On Sentinel's very first start (no /changes cursor yet): false starts at the end of the
+     * feed, so the PACS's history is not analysed; true reads the whole feed from the start.
+     */
+    backfill: z.boolean(),
     /** The bundled Orthanc that `stack up` starts. */
     bundled: z.object({
       httpPort: z.number().int().positive(),

@@ -22,9 +22,19 @@ export class OrthancChangesPoller {
 
   constructor(private readonly deps: IntakeDeps, private readonly orthanc: OrthancRest, private readonly log: Logger) {}
 
+  /**
+   * The stored cursor; on the very first start there is none, and it is set to the end of the
+   * feed (the PACS's history is not analysed) unless `orthanc.backfill` asks for all of it.
+   */
   private async readCursor(): Promise<number> {
     const row = await this.deps.ds.getRepository(CursorRow).findOneBy({ name: CHANGES_CURSOR });
-    return row?.value ?? 0;
+    if (row) return row.value;
+    const start = this.deps.config.orthanc.backfill ? 0 : await this.orthanc.lastChange();
+    await this.saveCursor(start);
+    this.log.info({ cursor: start, backfill: this.deps.config.orthanc.backfill }, this.deps.config.orthanc.backfill
+      ? 'first start: reading the whole /changes feed (orthanc.backfill)'
+      : 'first start: /changes cursor set to the end of the feed; studies already in the PACS are not analysed (orthanc.backfill to change)');
+    return start;
   }
 
   private async saveCursor(value: number): Promise<void> {

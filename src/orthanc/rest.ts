@@ -43,6 +43,11 @@ export class OrthancRest {
     return this.get(`/changes?since=${since}&limit=${limit}`);
   }
 
+  /** The sequence number of the feed's last change (0 for an empty feed). */
+  async lastChange(): Promise<number> {
+    return (await this.get<OrthancChanges>('/changes?last')).Last;
+  }
+
   async studyInstanceUid(orthancStudyId: string): Promise<string> {
     const study = await this.get<{ MainDicomTags?: { StudyInstanceUID?: string } }>(`/studies/${encodeURIComponent(orthancStudyId)}`);
     const uid = study.MainDicomTags?.StudyInstanceUID;

@@ -5,9 +5,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
+import { CursorRow } from '../../src/db/entities/cursor';
 import { JobRow } from '../../src/db/entities/job';
 import { OutboxRow } from '../../src/db/entities/outbox';
 import { newUid } from '../../src/dicom/uid';
+import { CHANGES_CURSOR } from '../../src/intake/orthanc-changes';
+import { OrthancRest } from '../../src/orthanc/rest';
 import { buildMultipartRelated } from '../../src/dicomweb/multipart';
 import { startHisListener } from '../../src/delivery/mllp';
 import { buildSyntheticMammogram, type SampleStudy } from '../../src/samples/mammogram';
@@ -117,6 +120,19 @@ describe('mammography end to end', () => {
     await waitUntil('the late study delivered', () => delivered(late.study.studyInstanceUid), 90_000);
     const [job] = await jobsOf(late.study.studyInstanceUid);
     expect(job?.source).toBe('orthanc-changes');
+  });
+
+  it("on its very first start Sentinel begins at the end of Orthanc's /changes feed: the PACS's history is not analysed", async () => {
+    await h.stop();
+    const old = writeStudy('history', true);
+    storescu(h.config, old.files);
+    await new Promise((r) => setTimeout(r, 4500)); // stable in Orthanc, in the feed's history
+    const last = await new OrthancRest(h.config.orthanc).lastChange();
+    await h.start({ firstStart: true });
+    const cursor = await waitUntil('the first-start cursor', async () => (await h.services.ds.getRepository(CursorRow).findOneBy({ name: CHANGES_CURSOR })) ?? undefined, 10_000);
+    expect(cursor.value).toBeGreaterThanOrEqual(last);
+    await new Promise((r) => setTimeout(r, 2000)); // several polls
+    expect(await jobsOf(old.study.studyInstanceUid)).toEqual([]);
   });
 
   it('an MG image with truncated pixel data gets a recorded, readable error and nothing is sent', async () => {

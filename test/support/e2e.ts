@@ -7,10 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
-import { CursorRow } from '../../src/db/entities/cursor';
 import { type HisListener, startHisListener } from '../../src/delivery/mllp';
-import { CHANGES_CURSOR } from '../../src/intake/orthanc-changes';
-import { OrthancRest } from '../../src/orthanc/rest';
 import { type Running, startSentinel } from '../../src/service/server';
 import { type Services, openServices } from '../../src/service/services';
 import { TEST_MODEL_ID, buildTestModel } from './models/test-model';
@@ -24,7 +21,8 @@ export interface Harness {
   baseUrl: string;
   token: string;
   stop(): Promise<void>;
-  start(): Promise<void>;
+  /** Start again; `firstStart` forgets the /changes cursor first, as on Sentinel's first day. */
+  start(opts?: { firstStart?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,15 +54,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     jobs: { analyzeAttempts: 3, deliverAttempts: 10, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: opts.tileRangeCells ?? 0, ...opts.jobs },
   });
   let services = await openServices(config);
-  // A clean slate: empty tables and queues, and the /changes cursor at the feed's end, so
-  // studies from earlier runs are not analysed again.
+  // A clean slate: empty tables and queues, no /changes cursor: Sentinel starts as on its
+  // first day, at the end of the feed, so studies from earlier runs are not analysed again.
   await services.ds.query('truncate studies, jobs, findings, outbox, cursors');
   await services.queues.analyze.obliterate({ force: true });
   await services.queues.deliver.obliterate({ force: true });
   await services.queues.tiles.obliterate({ force: true });
-  const last = (await new OrthancRest(config.orthanc).changes(0, 1)).Last;
-  const feed = await new OrthancRest(config.orthanc).changes(last, 1000);
-  await services.ds.getRepository(CursorRow).save({ name: CHANGES_CURSOR, value: feed.Last });
 
   let running = await startSentinel(services, { api: true, poller: true, workers: true });
   const h: Harness = {
@@ -75,8 +70,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await running.stop();
       await services.close();
     },
-    async start() {
+    async start(opts: { firstStart?: boolean } = {}) {
       services = await openServices(config);
+      if (opts.firstStart) await services.ds.query('truncate cursors');
       running = await startSentinel(services, { api: true, poller: true, workers: true });
       h.services = services;
       h.running = running;

@@ -44,7 +44,7 @@ it('a study stored while the PACS API is down is analysed and delivered once it 
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-outage-')), 'mg.dcm');
   fs.writeFileSync(file, bytes);
 
-  await pacs.down();
+  await pacs.down(); // the harness waited for Sentinel's first contact with the PACS
   storescu(h.config, [file]);
   await new Promise((r) => setTimeout(r, 5000)); // stable in Orthanc; Sentinel has tried and failed to reach it
 

@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
+import { CursorRow } from '../../src/db/entities/cursor';
 import { type HisListener, startHisListener } from '../../src/delivery/mllp';
+import { CHANGES_CURSOR } from '../../src/intake/orthanc-changes';
 import { type Running, startSentinel } from '../../src/service/server';
 import { type Services, openServices } from '../../src/service/services';
 import { TEST_MODEL_ID, buildTestModel } from './models/test-model';
@@ -62,6 +64,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   await services.queues.tiles.obliterate({ force: true });
 
   let running = await startSentinel(services, { api: true, poller: true, workers: true });
+  // Sentinel has met the PACS once: its first poll has set the /changes cursor (at the end of
+  // the feed), so whatever a test stores from now on is after it.
+  await waitUntil('the first /changes cursor', async () => (await services.ds.getRepository(CursorRow).findOneBy({ name: CHANGES_CURSOR })) ?? undefined, 30_000);
   const h: Harness = {
     config, services, running, his,
     baseUrl: `http://127.0.0.1:${running.port}`,

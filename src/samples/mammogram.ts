@@ -26,6 +26,31 @@ export interface SampleImage {
   sopInstanceUid?: string;
 }
 
+/**
+ * The patient, study and equipment attributes every sample image carries, with the study's
+ * date (today unless the study gives one) and the time of day the sample was "acquired".
+ */
+export function sampleStudyAttributes(study: SampleStudy, time: string): { date: string; attributes: NaturalizedDataset } {
+  const date = study.studyDate ?? new Date().toISOString().slice(0, 10).replace(/-/g, '');
+  return {
+    date,
+    attributes: {
+      SpecificCharacterSet: 'ISO_IR 192',
+      StudyInstanceUID: study.studyInstanceUid,
+      StudyDate: date,
+      StudyTime: time,
+      AccessionNumber: study.accessionNumber,
+      Manufacturer: 'Sentinel sample generator',
+      ReferringPhysicianName: '',
+      PatientName: study.patientName,
+      PatientID: study.patientId,
+      PatientBirthDate: study.patientBirthDate ?? '19650101',
+      PatientSex: 'F',
+      StudyID: '1',
+    },
+  };
+}
+
 const VIEW_CODES = {
   CC: { CodeValue: '399162004', CodingSchemeDesignator: 'SCT', CodeMeaning: 'cranio-caudal' },
   MLO: { CodeValue: '399368009', CodingSchemeDesignator: 'SCT', CodeMeaning: 'medio-lateral oblique' },
@@ -39,35 +64,23 @@ function patientOrientation(laterality: 'L' | 'R', view: 'CC' | 'MLO'): string[]
 }
 
 export function buildMammogramDataset(study: SampleStudy, image: SampleImage, pixels: { rows: number; columns: number; data: Uint16Array | Uint8Array; bits: number; spacingMm: number }): NaturalizedDataset {
-  const now = new Date();
-  const date = study.studyDate ?? now.toISOString().slice(0, 10).replace(/-/g, '');
+  const { date, attributes } = sampleStudyAttributes(study, '090000');
   const max = (1 << pixels.bits) - 1;
   const bitsAllocated = pixels.bits > 8 ? 16 : 8;
   return {
-    SpecificCharacterSet: 'ISO_IR 192',
+    ...attributes,
     SOPClassUID: SopClass.DigitalMammographyForPresentation,
     SOPInstanceUID: image.sopInstanceUid ?? newUid(),
-    StudyInstanceUID: study.studyInstanceUid,
     SeriesInstanceUID: image.seriesInstanceUid ?? newUid(),
-    StudyDate: date,
-    StudyTime: '090000',
     SeriesDate: date,
     SeriesTime: '090000',
     ContentDate: date,
     ContentTime: '090000',
     AcquisitionDateTime: `${date}090000`,
-    AccessionNumber: study.accessionNumber,
     Modality: 'MG',
     PresentationIntentType: 'FOR PRESENTATION',
-    Manufacturer: 'Sentinel sample generator',
-    ReferringPhysicianName: '',
     StudyDescription: study.studyDescription ?? 'Screening mammography (sample)',
     SeriesDescription: `${image.laterality}${image.view}`,
-    PatientName: study.patientName,
-    PatientID: study.patientId,
-    PatientBirthDate: study.patientBirthDate ?? '19650101',
-    PatientSex: 'F',
-    StudyID: '1',
     SeriesNumber: image.seriesNumber ?? 1,
     InstanceNumber: image.instanceNumber ?? 1,
     PatientOrientation: patientOrientation(image.laterality, image.view),

@@ -3,31 +3,20 @@
 import sharp from 'sharp';
 import { SopClass, newUid } from '../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../dicom/write';
-import type { SampleStudy } from './mammogram';
+import { type SampleStudy, sampleStudyAttributes } from './mammogram';
 
 export function buildUltrasoundDataset(study: SampleStudy, image: { seriesInstanceUid?: string; instanceNumber?: number; sopInstanceUid?: string; laterality?: 'L' | 'R' }, pixels: { rows: number; columns: number; data: Uint8Array }): NaturalizedDataset {
-  const date = study.studyDate ?? new Date().toISOString().slice(0, 10).replace(/-/g, '');
+  const { date, attributes } = sampleStudyAttributes(study, '100000');
   return {
-    SpecificCharacterSet: 'ISO_IR 192',
+    ...attributes,
     SOPClassUID: SopClass.UltrasoundImage,
     SOPInstanceUID: image.sopInstanceUid ?? newUid(),
-    StudyInstanceUID: study.studyInstanceUid,
     SeriesInstanceUID: image.seriesInstanceUid ?? newUid(),
-    StudyDate: date,
-    StudyTime: '100000',
     ContentDate: date,
     ContentTime: '100000',
-    AccessionNumber: study.accessionNumber,
     Modality: 'US',
-    Manufacturer: 'Sentinel sample generator',
-    ReferringPhysicianName: '',
     StudyDescription: study.studyDescription ?? 'Breast ultrasound (sample)',
     SeriesDescription: 'Breast US',
-    PatientName: study.patientName,
-    PatientID: study.patientId,
-    PatientBirthDate: study.patientBirthDate ?? '19650101',
-    PatientSex: 'F',
-    StudyID: '1',
     SeriesNumber: 1,
     InstanceNumber: image.instanceNumber ?? 1,
     PatientOrientation: '',

@@ -2,16 +2,9 @@
 // metadata through the viewer's proxy): the study's series, each SEG's segments and source
 // image, and the SR's outlines (SCOORD in image pixels, SCOORD3D in slide mm).
 
-export type DicomJson = Record<string, { vr?: string; Value?: unknown[] } | undefined>;
+import { type DicomJson, items as seq, nums, str, strs } from '../../src/wsi/dicom-json';
 
-export const str = (ds: DicomJson | undefined, tag: string): string | undefined => {
-  const v = ds?.[tag]?.Value?.[0];
-  if (v === undefined || v === null) return undefined;
-  return typeof v === 'object' && 'Alphabetic' in (v as object) ? String((v as { Alphabetic: string }).Alphabetic) : String(v);
-};
-export const strs = (ds: DicomJson | undefined, tag: string): string[] => (ds?.[tag]?.Value ?? []).map(String);
-export const nums = (ds: DicomJson | undefined, tag: string): number[] => (ds?.[tag]?.Value ?? []).map(Number);
-export const seq = (ds: DicomJson | undefined, tag: string): DicomJson[] => (ds?.[tag]?.Value ?? []) as DicomJson[];
+export { type DicomJson, str, strs };
 
 export const TAG = {
   sopInstanceUid: '00080018',

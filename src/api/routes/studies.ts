@@ -79,32 +79,30 @@ export function studiesRouter({ ds, queues, config }: StudiesDeps): Router {
     res.json({ ...job, outputs: outbox.map(outboxView) });
   });
 
+  /**
+   * Set a failed row back to its waiting state with fresh attempts (one conditional UPDATE, so
+   * two clicks cannot queue it twice), or say why not.
+   */
+  async function resetFailed(entity: typeof JobRow | typeof OutboxRow, what: string, id: string, reset: Record<string, unknown>): Promise<void> {
+    if (!UUID.test(id)) throw badRequest(`not ${what === 'job' ? 'a job' : 'an output'} id`);
+    const updated = await ds.createQueryBuilder().update(entity).set(reset)
+      .where('id = :id and state = :failed', { id, failed: 'failed' }).execute();
+    if (updated.affected === 1) return;
+    const row = await ds.getRepository(entity).findOneBy({ id });
+    if (!row) throw notFound(`${what} ${id} not found`);
+    throw new SentinelError('conflict', `${what} ${id} is ${row.state}; only a failed ${what} can be ${what === 'job' ? 'retried' : 'sent again'}`);
+  }
+
   /** A failed job runs again with a fresh set of attempts; its last error stays until it is replaced. */
   router.post('/jobs/:id/retry', async (req, res) => {
-    if (!UUID.test(req.params.id)) throw badRequest('not a job id');
-    const repo = ds.getRepository(JobRow);
-    const updated = await repo.createQueryBuilder().update().set({ state: 'queued', attempts: 0, finishedAt: null, durationMs: null })
-      .where('id = :id and state = :failed', { id: req.params.id, failed: 'failed' }).returning('id').execute();
-    if (updated.affected !== 1) {
-      const job = await repo.findOneBy({ id: req.params.id });
-      if (!job) throw notFound(`job ${req.params.id} not found`);
-      throw new SentinelError('conflict', `job ${job.id} is ${job.state}; only a failed job can be retried`);
-    }
+    await resetFailed(JobRow, 'job', req.params.id, { state: 'queued', attempts: 0, finishedAt: null, durationMs: null });
     await enqueueAnalyze(queues, config, req.params.id);
     res.status(202).json({ id: req.params.id, state: 'queued' });
   });
 
   /** A failed output (SEG, SR or ORU) is sent again with a fresh set of attempts. */
   router.post('/outputs/:id/retry', async (req, res) => {
-    if (!UUID.test(req.params.id)) throw badRequest('not an output id');
-    const repo = ds.getRepository(OutboxRow);
-    const updated = await repo.createQueryBuilder().update().set({ state: 'pending', attempts: 0 })
-      .where('id = :id and state = :failed', { id: req.params.id, failed: 'failed' }).returning('id').execute();
-    if (updated.affected !== 1) {
-      const row = await repo.findOneBy({ id: req.params.id });
-      if (!row) throw notFound(`output ${req.params.id} not found`);
-      throw new SentinelError('conflict', `output ${row.id} is ${row.state}; only a failed output can be sent again`);
-    }
+    await resetFailed(OutboxRow, 'output', req.params.id, { state: 'pending', attempts: 0 });
     await enqueueDeliver(queues, config, req.params.id);
     res.status(202).json({ id: req.params.id, state: 'pending' });
   });

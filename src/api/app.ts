@@ -1,7 +1,9 @@
 // The express application: public health, then everything else behind the API token.
 import express, { type Express } from 'express';
 import type { Services } from '../service/services';
-import { requireToken } from './auth';
+import { FailureLimiter, requireToken } from './auth';
+import { notFound } from '../errors/errors';
+import { auditRouter } from './routes/audit';
 import { errorHandler } from './errors';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
@@ -13,12 +15,15 @@ export function createApp(services: Services): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(healthRouter(services.config, () => ({ models: services.models.list().map((m) => `${m.id}@${m.version}`) })));
-  app.use(requireToken(services.config.auth.apiTokens));
+  app.use(requireToken(services.config.auth.apiTokens, new FailureLimiter(services.config.auth.maxFailuresPerMinute)));
   app.use(express.json({ limit: '1mb' }));
   app.use(eventsRouter(services.intake, services.orthanc));
   app.use(stowRouter(services));
   app.use(studiesRouter(services));
   app.use(modelsRouter(services.models));
+  app.use(auditRouter(services.ds));
+  // An unknown route is an error like any other: JSON, with its kind.
+  app.use((req, _res, next) => next(notFound(`no route ${req.method} ${req.path}`)));
   app.use(errorHandler(services.log));
   return app;
 }

@@ -22,10 +22,46 @@ function same(a: string, b: string): boolean {
   return crypto.timingSafeEqual(x, y);
 }
 
-export function requireToken(tokens: string[]) {
+/**
+ * Failed attempts per remote address in a sliding minute: past the limit the address is
+ * answered 429 without its token being looked at, so guessing tokens is slow.
+ */
+export class FailureLimiter {
+  private readonly failures = new Map<string, number[]>();
+  constructor(private readonly perMinute: number, private readonly now: () => number = Date.now) {}
+
+  blocked(address: string): boolean {
+    return this.recent(address).length >= this.perMinute;
+  }
+
+  fail(address: string): void {
+    const list = this.recent(address);
+    list.push(this.now());
+    this.failures.set(address, list);
+    if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value as string); // bounded
+  }
+
+  private recent(address: string): number[] {
+    const since = this.now() - 60_000;
+    const list = (this.failures.get(address) ?? []).filter((t) => t > since);
+    if (list.length === 0) this.failures.delete(address);
+    else this.failures.set(address, list);
+    return list;
+  }
+}
+
+export function requireToken(tokens: string[], limiter = new FailureLimiter(20)) {
   return (req: Request, res: Response, next: NextFunction): void => {
+    const address = req.socket.remoteAddress ?? '?';
+    if (limiter.blocked(address)) {
+      res.setHeader('Retry-After', '60');
+      return next(new SentinelError('rate_limited', 'too many failed authentications from this address; try again in a minute'));
+    }
     const token = presentedToken(req.headers.authorization);
-    if (token !== undefined && tokens.some((t) => same(t, token))) return next();
+    // Every configured token is compared (constant time each), so timing says nothing of which matched.
+    const matched = token !== undefined && tokens.map((t) => same(t, token)).some(Boolean);
+    if (matched) return next();
+    limiter.fail(address);
     res.setHeader('WWW-Authenticate', 'Bearer realm="sentinel"');
     next(new SentinelError('unauthorized', tokens.length === 0
       ? 'no API token is configured on this server (set SENTINEL_API_TOKENS)'

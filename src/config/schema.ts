@@ -4,6 +4,15 @@ import { z } from 'zod';
 
 const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) });
 
+/**
+ * A DICOM AE title (PS3.5 VR AE): 1 to 16 characters of the default repertoire without
+ * backslash or control characters. Leading and trailing spaces are not significant in DICOM,
+ * so they are refused here rather than silently never matching what a peer sends.
+ */
+const aeTitle = z.string().min(1).max(16)
+  .regex(/^[\x20-\x5B\x5D-\x7E]+$/, 'an AE title holds printable ASCII characters other than backslash')
+  .refine((s) => s.trim() === s, 'an AE title has no leading or trailing spaces');
+
 export const routingRuleSchema = z.object({
   name: z.string().min(1),
   /** A study is routed by this rule when any of its series has one of these modalities. */
@@ -18,6 +27,8 @@ export const configSchema = z.object({
   auth: z.object({
     /** Bearer tokens (or Basic passwords) accepted on every data route. Set by env, never committed. */
     apiTokens: z.array(z.string().min(16, 'an API token must be at least 16 characters')),
+    /** Failed authentications allowed from one address per minute before it is answered 429. */
+    maxFailuresPerMinute: z.number().int().positive().default(20),
   }),
   database: z.object({ url: z.string().url() }),
   redis: z.object({ url: z.string().url(), prefix: z.string().min(1) }),
@@ -37,8 +48,15 @@ export const configSchema = z.object({
     bundled: z.object({
       httpPort: z.number().int().positive(),
       dicomPort: z.number().int().positive(),
-      aet: z.string().min(1).max(16),
+      aet: aeTitle,
       storageDir: z.string().min(1),
+      /**
+       * The only calling AE titles the bundled Orthanc accepts a C-STORE (or C-ECHO) from, each
+       * only from its host; every other association is refused. Orthanc 1.10 compares the host
+       * with the peer's IP address as text, so it must be an IPv4 address ("localhost" would
+       * never match).
+       */
+      allowedModalities: z.array(z.object({ aet: aeTitle, host: z.ipv4('host must be an IPv4 address, as Orthanc compares it with the peer\'s address as text') })),
     }),
   }),
   hl7: z.object({
@@ -62,7 +80,24 @@ export const configSchema = z.object({
      * analysing worker.
      */
     tileRangeCells: z.number().int().min(0).default(4096),
+    /**
+     * A worker holds a lease on the job or message it works on, renewed every third of this;
+     * a lease not renewed for this long (a worker killed, a host gone) is handed to another.
+     */
+    leaseMs: z.number().int().min(1000).default(30_000),
+    /** How often each worker compares PostgreSQL with the queues and queues again what is missing. */
+    sweepIntervalMs: z.number().int().min(100).default(5000),
+    /** On SIGTERM, how long in-flight work may take to finish before it is handed back. */
+    shutdownGraceMs: z.number().int().min(0).default(20_000),
   }),
+  stow: z.object({
+    /** A STOW-RS request larger than this is refused with 413 (bytes). */
+    maxBytes: z.number().int().positive().default(4 * 1024 ** 3),
+    /** An upload that sends nothing for this long is cut off (408). */
+    idleTimeoutMs: z.number().int().positive().default(30_000),
+    /** Where parts wait on disk while a request streams in (relative to the project root). */
+    spoolDir: z.string().min(1).default('var/stow-spool'),
+  }).default({ maxBytes: 4 * 1024 ** 3, idleTimeoutMs: 30_000, spoolDir: 'var/stow-spool' }),
   output: z.object({ seriesNumber: z.number().int().positive() }),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }),
 });

@@ -1,15 +1,17 @@
 // The one TypeORM data source. Schema changes go through migrations, which run at start;
 // `synchronize` is never used.
 import { DataSource } from 'typeorm';
+import { AuditRow } from './entities/audit';
 import { CursorRow } from './entities/cursor';
 import { FindingRow } from './entities/finding';
 import { JobRow } from './entities/job';
 import { OutboxRow } from './entities/outbox';
 import { StudyRow } from './entities/study';
 import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema';
+import { LeasesAndAudit1764600000000 } from './migrations/1764600000000-leases-and-audit';
 
-export const entities = [StudyRow, JobRow, FindingRow, OutboxRow, CursorRow];
-export const migrations = [InitialSchema1763800000000];
+export const entities = [StudyRow, JobRow, FindingRow, OutboxRow, CursorRow, AuditRow];
+export const migrations = [InitialSchema1763800000000, LeasesAndAudit1764600000000];
 
 export function createDataSource(url: string): DataSource {
   return new DataSource({

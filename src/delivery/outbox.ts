@@ -3,12 +3,15 @@
 // capped backoff; one that cannot pass (HL7 AR, a refused object) is marked failed at once.
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config/schema';
+import { JobRow } from '../db/entities/job';
 import { OutboxRow } from '../db/entities/outbox';
 import type { DicomJson, DicomwebClient } from '../dicomweb/client';
 import { SentinelError, describeError, isRetryable } from '../errors/errors';
 import type { Logger } from '../log/logger';
 import { checkAck } from '../reports/hl7';
 import { sendMllp } from './mllp/send';
+import { recordAudit } from '../db/audit';
+import { LeaseLost, WORKER_ID, assertLeaseHeld, holdLease, leaseInterval } from '../db/leases';
 
 export interface DeliveryDeps {
   ds: DataSource;
@@ -42,28 +45,83 @@ async function deliverHl7(deps: DeliveryDeps, row: OutboxRow): Promise<string> {
   return ack;
 }
 
-export type DeliveryOutcome = 'delivered' | 'failed' | 'gone';
+export type DeliveryOutcome = 'delivered' | 'failed' | 'gone' | 'waiting';
 
-export async function processDeliverJob(deps: DeliveryDeps, outboxId: string, maxAttempts: number): Promise<DeliveryOutcome> {
+/**
+ * Take the row if this queue entry may send it and nobody holds a live lease on it. The
+ * attempt is counted and timed here, before anything is sent, so a send cut short by a crash
+ * is still on the row. An ORU waits while an older ORU is still pending: the HIS receives
+ * results in the order they were made.
+ */
+async function claimRow(ds: DataSource, outboxId: string, epoch: number, leaseMs: number): Promise<'claimed' | 'waiting' | 'gone'> {
+  const [rows] = await ds.query(
+    `update outbox o set attempts = attempts + 1, last_attempt_at = now(), lease_owner = $3, lease_until = now() + $4::interval
+     where id = $1 and epoch = $2 and state = 'pending' and (lease_until is null or lease_until < now())
+       and not (kind = 'hl7' and exists (select 1 from outbox e where e.kind = 'hl7' and e.state = 'pending' and e.id <> o.id
+                                         and (e.created_at, e.id) < (o.created_at, o.id)))
+     returning id`,
+    [outboxId, epoch, WORKER_ID, leaseInterval(leaseMs)],
+  ) as [Array<{ id: string }>, number];
+  if (rows.length === 1) return 'claimed';
+  const row = await ds.getRepository(OutboxRow).findOneBy({ id: outboxId });
+  return row && row.state === 'pending' && row.epoch === epoch && !row.leaseOwner ? 'waiting' : 'gone';
+}
+
+/** The oldest pending ORU: the one that may go next. */
+export async function nextPendingHl7(ds: DataSource): Promise<OutboxRow | null> {
+  return ds.getRepository(OutboxRow).findOne({ where: { kind: 'hl7', state: 'pending' }, order: { createdAt: 'ASC', id: 'ASC' } });
+}
+
+function peerOf(deps: DeliveryDeps, row: OutboxRow): string {
+  const { host, port } = deps.config.hl7.destination;
+  return row.kind === 'hl7' ? `mllp://${host}:${port}` : deps.dicomweb.target.url;
+}
+
+export async function processDeliverJob(deps: DeliveryDeps, outboxId: string, maxAttempts: number, epoch = 0): Promise<DeliveryOutcome> {
+  const claim = await claimRow(deps.ds, outboxId, epoch, deps.config.jobs.leaseMs);
+  if (claim !== 'claimed') return claim;
   const repo = deps.ds.getRepository(OutboxRow);
-  const row = await repo.findOneBy({ id: outboxId });
-  if (!row || row.state !== 'pending') return 'gone';
-  row.attempts += 1;
+  const row = await repo.findOneByOrFail({ id: outboxId });
+  const job = await deps.ds.getRepository(JobRow).findOne({ where: { id: row.jobId }, select: { studyInstanceUid: true } });
+  const audit = {
+    direction: 'out' as const, channel: row.kind === 'hl7' ? 'mllp' as const : 'dicomweb' as const, peer: peerOf(deps, row),
+    studyInstanceUid: job?.studyInstanceUid, objectUid: row.objectUid, jobId: row.jobId, outboxId: row.id,
+  };
+  await recordAudit(deps.ds, { ...audit, outcome: 'sending', detail: `${row.label} attempt ${row.attempts}` });
+  const lease = holdLease(deps.ds, 'outbox', row.id, row.epoch, deps.config.jobs.leaseMs);
   try {
-    row.response = row.kind === 'stow' ? await deliverStow(deps, row) : await deliverHl7(deps, row);
-    row.state = 'delivered';
-    row.deliveredAt = new Date();
-    row.lastError = null;
-    await repo.save(row);
+    const response = row.kind === 'stow' ? await deliverStow(deps, row) : await deliverHl7(deps, row);
+    await settle(deps.ds, row, { state: 'delivered', deliveredAt: new Date(), lastError: null, response });
+    await recordAudit(deps.ds, { ...audit, outcome: 'delivered', detail: row.kind === 'hl7' ? firstSegment(response, 'MSA') : response });
     deps.log.info({ outboxId, jobId: row.jobId, label: row.label, objectUid: row.objectUid, attempts: row.attempts }, 'delivered');
     return 'delivered';
   } catch (err) {
-    row.lastError = describeError(err);
+    if (err instanceof LeaseLost) return 'gone';
+    const lastError = describeError(err);
     const retry = isRetryable(err) && row.attempts < maxAttempts;
-    if (!retry) row.state = 'failed';
-    await repo.save(row);
-    deps.log.warn({ outboxId, jobId: row.jobId, label: row.label, attempts: row.attempts, error: row.lastError, retry }, 'delivery failed');
+    try {
+      await settle(deps.ds, row, { state: retry ? 'pending' : 'failed', lastError });
+    } catch (e) {
+      if (e instanceof LeaseLost) return 'gone';
+      throw e;
+    }
+    await recordAudit(deps.ds, { ...audit, outcome: 'failed', detail: lastError });
+    deps.log.warn({ outboxId, jobId: row.jobId, label: row.label, attempts: row.attempts, error: lastError, retry }, 'delivery failed');
     if (retry) throw err;
     return 'failed';
+  } finally {
+    lease.stop();
   }
+}
+
+/** Write the attempt's end, only while the lease is still ours. */
+async function settle(ds: DataSource, row: OutboxRow, changes: Partial<OutboxRow>): Promise<void> {
+  await ds.transaction(async (m) => {
+    await assertLeaseHeld(m, 'outbox', row.id, row.epoch);
+    await m.getRepository(OutboxRow).update({ id: row.id }, { ...changes, leaseOwner: null, leaseUntil: null });
+  });
+}
+
+function firstSegment(message: string, name: string): string {
+  return message.split(/\r\n?|\n/).find((s) => s.startsWith(`${name}|`)) ?? '';
 }

@@ -25,3 +25,19 @@ export const TransferSyntax = {
   ImplicitVRLittleEndian: '1.2.840.10008.1.2',
   ExplicitVRLittleEndian: '1.2.840.10008.1.2.1',
 } as const;
+
+/**
+ * UIDs that are the same every time for the same seed: "2.25." + a name-based UUID (RFC 9562
+ * version 8, from SHA-256 of seed and counter). An analysis numbers its new objects from its
+ * job id, so a job run again after a crash writes the same SOP Instance UIDs, and a re-sent
+ * object replaces the first in the PACS instead of standing beside it.
+ */
+export function uidSequence(seed: string): () => string {
+  let n = 0;
+  return () => {
+    const hash = crypto.createHash('sha256').update(`sentinel-uid:${seed}:${n++}`).digest();
+    hash[6] = ((hash[6] as number) & 0x0f) | 0x80; // version 8
+    hash[8] = ((hash[8] as number) & 0x3f) | 0x80; // RFC 9562 variant
+    return `2.25.${BigInt(`0x${hash.subarray(0, 16).toString('hex')}`).toString()}`;
+  };
+}

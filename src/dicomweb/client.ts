@@ -1,6 +1,11 @@
 // The one way Sentinel talks DICOMweb to a PACS (the bundled Orthanc or any other):
 // a typed facade over dicomweb-client, whose XMLHttpRequest is provided by xhr2 on Node.
 // Transport failures become SentinelErrors that say whether a retry may succeed.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { pipeline } from 'node:stream/promises';
 import { api } from 'dicomweb-client';
 import XHR2 from 'xhr2';
 import { SentinelError, unavailable } from '../errors/errors';
@@ -149,6 +154,61 @@ export class DicomwebClient {
         mediaTypes: [{ mediaType: 'application/octet-stream', transferSyntaxUID: '*' }],
       }));
     return parts.map((p) => new Uint8Array(p));
+  }
+
+  /**
+   * STOW-RS of Part 10 files on disk, streamed (a part of any size costs no memory here);
+   * returns the server's DICOM JSON response, or undefined when it sent none.
+   */
+  async storeFiles(files: Array<{ file: string; size: number }>): Promise<DicomJson | undefined> {
+    const boundary = `sentinel-${crypto.randomBytes(12).toString('hex')}`;
+    const head = Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`);
+    const tail = Buffer.from(`--${boundary}--\r\n`);
+    const length = files.reduce((n, f) => n + head.length + f.size + 2, tail.length);
+    const url = new URL(`${this.target.url}/studies`);
+    const client = url.protocol === 'https:' ? https : http;
+    const what = `STOW-RS of ${files.length} instance(s)`;
+    return new Promise<DicomJson | undefined>((resolve, reject) => {
+      const req = client.request(url, {
+        method: 'POST',
+        headers: {
+          ...this.authHeader,
+          'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+          'Content-Length': String(length),
+          Accept: 'application/dicom+json',
+        },
+        timeout: this.timeoutMs,
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= 16 * 1024 * 1024) chunks.push(c);
+        });
+        res.on('error', (err) => reject(translate(err, what)));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const text = Buffer.concat(chunks).toString('utf8');
+          // Orthanc answers a partly refused request with its DICOM JSON body too.
+          if (status >= 400 && !text.trim().startsWith('{')) return reject(translate({ status }, what));
+          try {
+            resolve(text.trim().startsWith('{') ? JSON.parse(text) as DicomJson : undefined);
+          } catch {
+            reject(new SentinelError('bad_request', `${what}: the PACS answered HTTP ${status} with a body that is not DICOM JSON`));
+          }
+        });
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      req.on('error', (err) => reject(unavailable(`${what}: DICOMweb server unreachable or timed out (${err.message})`, err)));
+      (async () => {
+        for (const f of files) {
+          req.write(head);
+          await pipeline(fs.createReadStream(f.file), req, { end: false });
+          req.write('\r\n');
+        }
+        req.end(tail);
+      })().catch((err: unknown) => req.destroy(err as Error));
+    });
   }
 
   /** STOW-RS; returns the server's DICOM JSON response (or undefined when it sent none). */

@@ -9,6 +9,9 @@ export type ErrorKind =
   | 'conflict'
   | 'unsupported'
   | 'unavailable'
+  | 'too_large'
+  | 'timeout'
+  | 'rate_limited'
   | 'internal';
 
 const STATUS: Record<ErrorKind, number> = {
@@ -18,6 +21,9 @@ const STATUS: Record<ErrorKind, number> = {
   conflict: 409,
   unsupported: 415,
   unavailable: 503,
+  too_large: 413,
+  timeout: 408,
+  rate_limited: 429,
   internal: 500,
 };
 
@@ -47,8 +53,20 @@ export const unavailable = (msg: string, cause?: unknown): SentinelError =>
 export function isRetryable(err: unknown): boolean {
   if (err instanceof SentinelError) return err.retryable;
   if (typeof err === 'object' && err !== null && 'retryable' in err) return Boolean((err as { retryable: unknown }).retryable);
-  const code = (err as { code?: string } | null)?.code;
-  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE';
+  return isConnectionFailure(err);
+}
+
+/**
+ * A server that cannot be reached or went away (a socket error, or PostgreSQL's connection
+ * exceptions, SQLSTATE class 08 and 57P01-57P03): trying again later may succeed, and an API
+ * answers 503 rather than 500.
+ */
+export function isConnectionFailure(err: unknown): boolean {
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
+  if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[123]$/.test(code)) return true;
+  const message = err instanceof Error ? err.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
 }
 
 export function describeError(err: unknown): string {

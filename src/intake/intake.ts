@@ -4,9 +4,10 @@ import type { DataSource } from 'typeorm';
 import type { Config } from '../config/schema';
 import { JobRow, type JobSource } from '../db/entities/job';
 import { StudyRow } from '../db/entities/study';
+import { recordAudit } from '../db/audit';
 import type { DicomwebClient } from '../dicomweb/client';
 import type { Logger } from '../log/logger';
-import { type Queues, enqueueAnalyze } from '../jobs/queues';
+import { type Queues, enqueueAnalyze, enqueueOrLeave } from '../jobs/queues';
 import { type ModelVersion, routeStudy } from './routing';
 
 export interface IntakeDeps {
@@ -38,6 +39,14 @@ export async function intakeStudy(
     .orUpdate(['modalities', 'updated_at'], ['study_instance_uid'])
     .execute();
 
+  const channel = source === 'orthanc-event' || source === 'orthanc-changes' || source === 'stow-rs' ? source : undefined;
+  if (channel) {
+    await recordAudit(deps.ds, {
+      direction: 'in', channel, peer: deps.dicomweb.target.url, studyInstanceUid,
+      outcome: decision.kind === 'ignore' ? 'refused' : 'accepted',
+      detail: decision.kind === 'ignore' ? decision.reason : `${decision.pipeline} ${decision.model.id}@${decision.model.version}`,
+    });
+  }
   if (decision.kind === 'ignore') {
     deps.log.info({ studyInstanceUid, source, reason: decision.reason }, 'study not routed');
     return { outcome: 'ignored', reason: decision.reason };
@@ -59,22 +68,14 @@ export async function intakeStudy(
   const newId = (inserted.raw as Array<{ id: string }>)[0]?.id;
   if (!newId) {
     const existing = await deps.ds.getRepository(JobRow).findOneByOrFail({ dedupeKey: decision.dedupeKey });
-    deps.log.info({ studyInstanceUid, source, jobId: existing.id }, 'study already analysed or queued: not queued again');
+    // Still waiting: make sure a queue entry carries it (a no-op when one does), so a Redis
+    // that lost its data costs no sweep interval for a study that arrives again.
+    if (existing.state === 'queued' && !existing.leaseOwner) await enqueueOrLeave(enqueueAnalyze(deps.queues, deps.config, existing.id, existing.epoch));
+    deps.log.info({ studyInstanceUid, source, jobId: existing.id, state: existing.state }, 'study already analysed or queued: not queued again');
     return { outcome: 'duplicate', jobId: existing.id };
   }
-  await enqueueAnalyze(deps.queues, deps.config, newId, options.delayMs ?? 0);
-  deps.log.info({ studyInstanceUid, source, jobId: newId, pipeline: decision.pipeline, model: decision.model }, 'study queued');
+  // The row is the truth: with Redis down the study is still taken in, and the sweeper queues it.
+  const queued = await enqueueOrLeave(enqueueAnalyze(deps.queues, deps.config, newId, 0, options.delayMs ?? 0));
+  deps.log.info({ studyInstanceUid, source, jobId: newId, pipeline: decision.pipeline, model: decision.model, queued }, queued ? 'study queued' : 'study taken in; Redis did not answer, the sweeper will queue it');
   return { outcome: 'queued', jobId: newId };
-}
-
-/**
- * Re-queue jobs the database says are unfinished: after a restart, or a Redis that lost
- * its data, nothing stays stranded. Queue job ids are the row ids, so a job still in the
- * queue is not added twice.
- */
-export async function requeueUnfinished(deps: Pick<IntakeDeps, 'ds' | 'queues' | 'config' | 'log'>): Promise<number> {
-  const rows = await deps.ds.getRepository(JobRow).find({ where: [{ state: 'queued' }, { state: 'running' }], select: { id: true } });
-  for (const row of rows) await enqueueAnalyze(deps.queues, deps.config, row.id);
-  if (rows.length > 0) deps.log.info({ count: rows.length }, 'unfinished jobs re-queued');
-  return rows.length;
 }

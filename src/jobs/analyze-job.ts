@@ -18,8 +18,9 @@ import { analyzeSlidesStudy } from '../analysis/analyze-slide-study';
 import { describeStudySlides, slideSource, slideStudyRequest } from '../analysis/slide-from-pacs';
 import type { LoadedModel } from '../inference/registry';
 import { allFindings } from '../pipelines/findings';
-import { newUid } from '../dicom/uid';
-import { type Queues, type TileJobData, enqueueDeliver, enqueueTiles } from './queues';
+import { uidSequence } from '../dicom/uid';
+import { type HeldLease, LeaseLost, WORKER_ID, assertLeaseHeld, holdLease, leaseInterval } from '../db/leases';
+import { type Queues, type TileJobData, enqueueDeliver, enqueueOrLeave, enqueueTiles } from './queues';
 import { type SlidePlan, scoreCells } from '../pipelines/wsi/analyze-slide';
 
 export interface AnalyzeDeps {
@@ -53,6 +54,9 @@ export async function fetchStudyImages(dicomweb: DicomwebClient, studyUid: strin
 
 async function persist(ds: DataSource, job: JobRow, out: AnalysisOutput, startedAt: number): Promise<OutboxRow[]> {
   return ds.transaction(async (m) => {
+    // Only the lease holder writes a result: a worker whose lease was handed on (it was
+    // thought dead) finds out here and writes nothing, so a study has one result.
+    await assertLeaseHeld(m, 'jobs', job.id, job.epoch);
     await m.getRepository(FindingRow).insert(allFindings(out.result).map((f) => ({
       jobId: job.id,
       trackingId: f.trackingId,
@@ -78,6 +82,8 @@ async function persist(ds: DataSource, job: JobRow, out: AnalysisOutput, started
     job.result = { score: result.score, category: result.category, breasts: result.breasts, model: result.model, images: result.images.length, findings: allFindings(result).length };
     job.finishedAt = new Date();
     job.durationMs = Date.now() - startedAt;
+    job.leaseOwner = null;
+    job.leaseUntil = null;
     await m.getRepository(JobRow).save(job);
     await m.getRepository(StudyRow).update({ studyInstanceUid: job.studyInstanceUid }, {
       pipeline: job.pipeline,
@@ -95,7 +101,7 @@ async function persist(ds: DataSource, job: JobRow, out: AnalysisOutput, started
  * the tiles it needs. Progress (tissue tiles done / total) is written to the job row about
  * once a second, so GET /jobs/:id shows how far a long slide is.
  */
-async function analyzeSlideFromPacs(deps: AnalyzeDeps, job: JobRow, model: LoadedModel): Promise<AnalysisOutput> {
+async function analyzeSlideFromPacs(deps: AnalyzeDeps, job: JobRow, model: LoadedModel, newUid: () => string): Promise<AnalysisOutput> {
   const slides = await describeStudySlides(deps.dicomweb, job.studyInstanceUid, modalitiesOf(deps.config, job.pipeline));
   const repo = deps.ds.getRepository(JobRow);
   let last = 0;
@@ -158,16 +164,44 @@ export async function processTileJob(deps: AnalyzeDeps, data: TileJobData): Prom
   return Array.from(probabilities);
 }
 
-export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string): Promise<AnalyzeOutcome> {
-  const repo = deps.ds.getRepository(JobRow);
-  const job = await repo.findOneBy({ id: jobId });
-  if (!job || job.state === 'succeeded' || job.state === 'failed') return 'gone';
+/**
+ * Take the job if this queue entry may run it (same epoch) and nobody holds a live lease on
+ * it: state running, one more attempt, the lease ours. Undefined when it is not ours to run.
+ */
+async function claimJob(deps: AnalyzeDeps, jobId: string, epoch: number): Promise<JobRow | undefined> {
+  const [rows] = await deps.ds.query(
+    `update jobs set state = 'running', attempts = attempts + 1, started_at = now(), lease_owner = $3, lease_until = now() + $4::interval
+     where id = $1 and epoch = $2 and state in ('queued', 'running') and (lease_until is null or lease_until < now())
+     returning id`,
+    [jobId, epoch, WORKER_ID, leaseInterval(deps.config.jobs.leaseMs)],
+  ) as [Array<{ id: string }>, number];
+  if (rows.length === 0) return undefined;
+  return (await deps.ds.getRepository(JobRow).findOneBy({ id: jobId })) ?? undefined;
+}
+
+/** Record a failure, only while the lease is still ours. */
+async function recordFailure(deps: AnalyzeDeps, job: JobRow, retry: boolean, started: number): Promise<void> {
+  await deps.ds.transaction(async (m) => {
+    await assertLeaseHeld(m, 'jobs', job.id, job.epoch);
+    await m.getRepository(JobRow).update({ id: job.id }, {
+      error: job.error,
+      state: retry ? 'queued' : 'failed',
+      leaseOwner: null,
+      leaseUntil: null,
+      ...(retry ? {} : { finishedAt: new Date(), durationMs: Date.now() - started }),
+    });
+  });
+}
+
+export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string, epoch = 0): Promise<AnalyzeOutcome> {
+  const job = await claimJob(deps, jobId, epoch);
+  if (!job) return 'gone';
   const started = Date.now();
-  job.state = 'running';
-  job.attempts += 1;
-  job.startedAt = new Date(started);
-  await repo.save(job);
   const log = deps.log.child({ jobId, studyInstanceUid: job.studyInstanceUid });
+  const lease: HeldLease = holdLease(deps.ds, 'jobs', job.id, job.epoch, deps.config.jobs.leaseMs,
+    () => log.warn('lease on the job was handed to another worker; this run will not write its result'));
+  // Numbered from the job id: a run after a crash writes the same SOP Instance UIDs.
+  const newUid = uidSequence(job.id);
   try {
     const model = deps.models.get(job.modelId);
     if (model.manifest.version !== job.modelVersion) {
@@ -175,7 +209,7 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string): Promi
     }
     const loaded: LoadedModel = { manifest: model.manifest, run: (batch, n) => deps.models.run(job.modelId, batch, n) };
     const out = job.pipeline === 'wsi'
-      ? await analyzeSlideFromPacs(deps, job, loaded)
+      ? await analyzeSlideFromPacs(deps, job, loaded, newUid)
       : await analyzeStudy({
         pipeline: job.pipeline as AnalysisOutput['result']['pipeline'],
         files: await fetchStudyImages(deps.dicomweb, job.studyInstanceUid, modalitiesOf(deps.config, job.pipeline)),
@@ -185,20 +219,24 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string): Promi
         now: new Date(),
       });
     const outbox = await persist(deps.ds, job, out, started);
-    for (const row of outbox) await enqueueDeliver(deps.queues, deps.config, row.id);
+    // Queued now if Redis answers; otherwise the sweeper queues them from the outbox.
+    for (const row of outbox) await enqueueOrLeave(enqueueDeliver(deps.queues, deps.config, row.id, row.epoch));
     log.info({ score: out.result.score, category: out.result.category, findings: allFindings(out.result).length, ms: job.durationMs }, 'study analysed');
     return 'succeeded';
   } catch (err) {
+    if (err instanceof LeaseLost) return 'gone';
     const retry = isRetryable(err) && job.attempts < deps.config.jobs.analyzeAttempts;
     job.error = describeError(err);
-    job.state = retry ? 'queued' : 'failed';
-    if (!retry) {
-      job.finishedAt = new Date();
-      job.durationMs = Date.now() - started;
+    try {
+      await recordFailure(deps, job, retry, started);
+    } catch (e) {
+      if (e instanceof LeaseLost) return 'gone';
+      throw e;
     }
-    await repo.save(job);
     log.warn({ error: job.error, attempts: job.attempts, retry }, 'analysis failed');
     if (retry) throw err;
     return 'failed';
+  } finally {
+    lease.stop();
   }
 }

@@ -1,16 +1,20 @@
 // The bull queues on Redis: "analyze" (one job per Sentinel job row), "deliver" (one job per
 // outbox row), and "tiles" (one range of a large slide's tissue cells, scored by any worker
-// and merged by the analysing job). Queue job ids are the database ids, so adding the same work twice is
-// a no-op, and the database stays the source of truth: a lost Redis is rebuilt from it.
+// and merged by the analysing job). Queue job ids are the database id and the row's epoch,
+// so adding the same work twice is a no-op, and the database stays the source of truth: the
+// sweeper (sweeper.ts) rebuilds a lost Redis from it, and a row handed on from a dead worker
+// gets a new epoch, so the dead worker's queue entry finds nothing left to do.
 import Queue from 'bull';
 import type { Config } from '../config/schema';
 
 export interface AnalyzeJobData {
   jobId: string;
+  epoch: number;
 }
 
 export interface DeliverJobData {
   outboxId: string;
+  epoch: number;
 }
 
 /** One range of a slide's tissue cells to score (see pipelines/wsi scoreCells). */
@@ -39,7 +43,7 @@ export function cappedBackoff(attemptsMade: number, baseMs: number, maxMs: numbe
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
 }
 
-export function createQueues(config: Config): Queues {
+export function createQueues(config: Config, onError: (queue: string, err: Error) => void = () => undefined): Queues {
   const { backoffMs, maxBackoffMs } = config.jobs;
   const settings = {
     backoffStrategies: { capped: (attemptsMade: number) => cappedBackoff(attemptsMade, backoffMs, maxBackoffMs) },
@@ -50,6 +54,11 @@ export function createQueues(config: Config): Queues {
   const analyze = new Queue<AnalyzeJobData>('analyze', config.redis.url, opts);
   const deliver = new Queue<DeliverJobData>('deliver', config.redis.url, opts);
   const tiles = new Queue<TileJobData>('tiles', config.redis.url, opts);
+  // A queue that loses Redis emits 'error'; with nobody listening Node would end the process.
+  // The database holds the work, so a Redis outage is only reported.
+  for (const [name, q] of [['analyze', analyze], ['deliver', deliver], ['tiles', tiles]] as const) {
+    (q as Queue.Queue).on('error', (err: Error) => onError(name, err));
+  }
   return {
     analyze,
     deliver,
@@ -60,9 +69,11 @@ export function createQueues(config: Config): Queues {
   };
 }
 
-export async function enqueueAnalyze(queues: Queues, config: Config, jobId: string, delayMs = 0): Promise<void> {
-  await queues.analyze.add({ jobId }, {
-    jobId,
+export const queueJobId = (rowId: string, epoch: number): string => `${rowId}:${epoch}`;
+
+export async function enqueueAnalyze(queues: Queues, config: Config, jobId: string, epoch: number, delayMs = 0): Promise<void> {
+  await queues.analyze.add({ jobId, epoch }, {
+    jobId: queueJobId(jobId, epoch),
     attempts: config.jobs.analyzeAttempts,
     backoff: { type: 'capped' },
     delay: delayMs,
@@ -71,14 +82,30 @@ export async function enqueueAnalyze(queues: Queues, config: Config, jobId: stri
   });
 }
 
-export async function enqueueDeliver(queues: Queues, config: Config, outboxId: string): Promise<void> {
-  await queues.deliver.add({ outboxId }, {
-    jobId: outboxId,
+export async function enqueueDeliver(queues: Queues, config: Config, outboxId: string, epoch: number, delayMs = 0): Promise<void> {
+  await queues.deliver.add({ outboxId, epoch }, {
+    jobId: queueJobId(outboxId, epoch),
+    delay: delayMs,
     attempts: config.jobs.deliverAttempts,
     backoff: { type: 'capped' },
     removeOnComplete: true,
     removeOnFail: true,
   });
+}
+
+/**
+ * Queueing that must not wait on Redis: the row in PostgreSQL is the truth, so when Redis is
+ * down or slow the caller goes on and the sweeper queues the row once Redis answers (ioredis
+ * would otherwise hold the command until it reconnects). True when it was queued.
+ */
+export async function enqueueOrLeave(add: Promise<void>, timeoutMs = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+  try {
+    return await Promise.race([add.then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

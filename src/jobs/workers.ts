@@ -1,34 +1,79 @@
-// The worker side: bull processors for the two queues, plus recovery at start so that jobs
-// and outbox rows the database says are unfinished are queued again after any restart.
-import { OutboxRow } from '../db/entities/outbox';
-import { processDeliverJob } from '../delivery/outbox';
-import { requeueUnfinished } from '../intake/intake';
+// The worker side: bull processors for the three queues, and the sweeper that keeps the queues
+// in step with PostgreSQL (at start, and every `jobs.sweepIntervalMs` while running). On
+// stop, work in flight may finish for `jobs.shutdownGraceMs`; what is still running then is
+// handed back (a new epoch, queued again) so another worker takes it at once.
+import type { DataSource } from 'typeorm';
+import { leasesOwned } from '../db/leases';
+import { nextPendingHl7, processDeliverJob } from '../delivery/outbox';
 import type { Services } from '../service/services';
 import { processAnalyzeJob, processTileJob } from './analyze-job';
-import { enqueueDeliver } from './queues';
-
-export async function requeueUndelivered(services: Services): Promise<number> {
-  const rows = await services.ds.getRepository(OutboxRow).find({ where: { state: 'pending' }, select: { id: true } });
-  for (const row of rows) await enqueueDeliver(services.queues, services.config, row.id);
-  return rows.length;
-}
+import { enqueueAnalyze, enqueueDeliver, enqueueOrLeave } from './queues';
+import { startSweeper } from './sweeper';
 
 export interface Workers {
   close(): Promise<void>;
 }
 
+/** Give up what this process still holds: each row queued again under a new epoch. */
+async function handBack(services: Services): Promise<number> {
+  const { ds, queues, config } = services;
+  let count = 0;
+  for (const table of ['jobs', 'outbox'] as const) {
+    for (const { id } of await leasesOwned(ds, table)) {
+      const epoch = await releaseForOthers(ds, table, id);
+      if (epoch === undefined) continue;
+      await enqueueOrLeave(table === 'jobs' ? enqueueAnalyze(queues, config, id, epoch) : enqueueDeliver(queues, config, id, epoch));
+      count++;
+    }
+  }
+  return count;
+}
+
+async function releaseForOthers(ds: DataSource, table: 'jobs' | 'outbox', id: string): Promise<number | undefined> {
+  const waiting = table === 'jobs' ? `state = 'queued',` : '';
+  const [rows] = await ds.query(
+    `update "${table}" set ${waiting} epoch = epoch + 1, lease_owner = null, lease_until = null where id = $1 returning epoch`, [id],
+  ) as [Array<{ epoch: number }>, number];
+  return rows[0]?.epoch;
+}
+
 export async function startWorkers(services: Services, options: { analyzeConcurrency?: number; deliverConcurrency?: number } = {}): Promise<Workers> {
-  const { queues, config } = services;
-  void queues.analyze.process(options.analyzeConcurrency ?? 1, (job) => processAnalyzeJob(services, job.data.jobId));
-  void queues.deliver.process(options.deliverConcurrency ?? 2, (job) => processDeliverJob(services, job.data.outboxId, config.jobs.deliverAttempts));
-  void queues.tiles.process(1, (job) => processTileJob(services, job.data));
-  await requeueUnfinished(services);
-  const pending = await requeueUndelivered(services);
-  if (pending > 0) services.log.info({ count: pending }, 'undelivered outputs re-queued');
-  services.log.info('workers started');
+  const { queues, config, log } = services;
+  const active = new Set<Promise<unknown>>();
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    active.add(work);
+    void work.finally(() => active.delete(work)).catch(() => undefined);
+    return work;
+  };
+  void queues.analyze.process(options.analyzeConcurrency ?? 1, (job) => track(processAnalyzeJob(services, job.data.jobId, job.data.epoch ?? 0)));
+  void queues.deliver.process(options.deliverConcurrency ?? 2, (job) => track((async () => {
+    const outcome = await processDeliverJob(services, job.data.outboxId, config.jobs.deliverAttempts, job.data.epoch ?? 0).catch(async (err: unknown) => {
+      await kickNextHl7(services);
+      throw err;
+    });
+    // An ORU settled (or found waiting behind another): the oldest pending one may go now.
+    if (outcome !== 'gone') await kickNextHl7(services);
+    return outcome;
+  })()));
+  void queues.tiles.process(1, (job) => track(processTileJob(services, job.data)));
+  const sweeper = startSweeper(services);
+  await sweeper.ready;
+  log.info('workers started');
   return {
     async close() {
-      await Promise.all([queues.analyze.close(), queues.deliver.close(), queues.tiles.close()]);
+      await sweeper.stop();
+      // Take no more work; let what runs finish for a while, then hand back the rest.
+      await Promise.all([queues.analyze.pause(true, true), queues.deliver.pause(true, true), queues.tiles.pause(true, true)]).catch(() => undefined);
+      const grace = new Promise((r) => setTimeout(r, config.jobs.shutdownGraceMs).unref());
+      await Promise.race([Promise.allSettled([...active]), grace]);
+      const handed = await handBack(services).catch(() => 0);
+      if (handed > 0) log.info({ count: handed }, 'unfinished work handed back at shutdown');
+      await Promise.all([queues.analyze.close(true), queues.deliver.close(true), queues.tiles.close(true)]).catch(() => undefined);
     },
   };
+}
+
+async function kickNextHl7(services: Services): Promise<void> {
+  const next = await nextPendingHl7(services.ds).catch(() => null);
+  if (next && !next.leaseOwner) await enqueueOrLeave(enqueueDeliver(services.queues, services.config, next.id, next.epoch));
 }

@@ -36,7 +36,12 @@ export async function openServices(config: Config, options: { log?: Logger } = {
   const log = options.log ?? createLogger(config.log.level);
   const models = await ModelRegistry.load(path.resolve(projectRoot, config.models.dir), { intraOpNumThreads: config.models.threads });
   const ds = await openDatabase(config.database.url);
-  const queues = createQueues(config);
+  let lastQueueError = 0;
+  const queues = createQueues(config, (queue, err) => {
+    if (Date.now() - lastQueueError < 10_000) return; // ioredis retries many times a second
+    lastQueueError = Date.now();
+    log.warn({ queue, error: err.message }, 'queue lost Redis; work waits in PostgreSQL');
+  });
   const dicomweb = new DicomwebClient(dicomwebTarget(config));
   const orthanc = new OrthancRest(config.orthanc);
   const findModel = (id: string): { id: string; version: string } | undefined => {

@@ -12,6 +12,7 @@ import { type HisListener, startHisListener } from '../../src/delivery/mllp';
 import { CHANGES_CURSOR } from '../../src/intake/orthanc-changes';
 import { type Running, startSentinel } from '../../src/service/server';
 import { type Services, openServices } from '../../src/service/services';
+import { bundledStorescuArgs } from '../../src/stack/bundled-orthanc';
 import { TEST_MODEL_ID, buildTestModel } from './models/test-model';
 import { ensureStack, testConfig } from './stack';
 
@@ -58,7 +59,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   let services = await openServices(config);
   // A clean slate: empty tables and queues, no /changes cursor: Sentinel starts as on its
   // first day, at the end of the feed, so studies from earlier runs are not analysed again.
-  await services.ds.query('truncate studies, jobs, findings, outbox, cursors');
+  await services.ds.query('truncate studies, jobs, findings, outbox, cursors, audit');
   await services.queues.analyze.obliterate({ force: true });
   await services.queues.deliver.obliterate({ force: true });
   await services.queues.tiles.obliterate({ force: true });
@@ -90,9 +91,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   return h;
 }
 
-/** Store files into the bundled Orthanc over DICOM, as a modality would. */
+/**
+ * Store files into the tests' bundled Orthanc over DICOM, as a modality would: with an allowed
+ * calling AE title, since the Orthanc refuses any other.
+ */
 export function storescu(config: Config, files: string[]): void {
-  execFileSync('storescu', ['-aec', config.orthanc.bundled.aet, '127.0.0.1', String(config.orthanc.bundled.dicomPort), ...files], { stdio: 'pipe' });
+  execFileSync('storescu', [...bundledStorescuArgs(config), ...files], { stdio: 'pipe' });
 }
 
 export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {

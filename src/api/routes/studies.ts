@@ -9,7 +9,7 @@ import { JobRow } from '../../db/entities/job';
 import { OutboxRow } from '../../db/entities/outbox';
 import { StudyRow } from '../../db/entities/study';
 import { SentinelError, badRequest, notFound } from '../../errors/errors';
-import { type Queues, enqueueAnalyze, enqueueDeliver } from '../../jobs/queues';
+import { type Queues, enqueueAnalyze, enqueueDeliver, enqueueOrLeave } from '../../jobs/queues';
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -83,11 +83,13 @@ export function studiesRouter({ ds, queues, config }: StudiesDeps): Router {
    * Set a failed row back to its waiting state with fresh attempts (one conditional UPDATE, so
    * two clicks cannot queue it twice), or say why not.
    */
-  async function resetFailed(entity: typeof JobRow | typeof OutboxRow, what: string, id: string, reset: Record<string, unknown>): Promise<void> {
+  async function resetFailed(entity: typeof JobRow | typeof OutboxRow, what: string, id: string, reset: Record<string, unknown>): Promise<number> {
     if (!UUID.test(id)) throw badRequest(`not ${what === 'job' ? 'a job' : 'an output'} id`);
-    const updated = await ds.createQueryBuilder().update(entity).set(reset)
-      .where('id = :id and state = :failed', { id, failed: 'failed' }).execute();
-    if (updated.affected === 1) return;
+    // A new epoch: whatever queue entry the failed run left behind cannot run it again.
+    const updated = await ds.createQueryBuilder().update(entity).set({ ...reset, epoch: () => 'epoch + 1', leaseOwner: null, leaseUntil: null })
+      .where('id = :id and state = :failed', { id, failed: 'failed' }).returning(['epoch']).execute();
+    const epoch = (updated.raw as Array<{ epoch: number }>)[0]?.epoch;
+    if (updated.affected === 1 && epoch !== undefined) return epoch;
     const row = await ds.getRepository(entity).findOneBy({ id });
     if (!row) throw notFound(`${what} ${id} not found`);
     throw new SentinelError('conflict', `${what} ${id} is ${row.state}; only a failed ${what} can be ${what === 'job' ? 'retried' : 'sent again'}`);
@@ -95,15 +97,15 @@ export function studiesRouter({ ds, queues, config }: StudiesDeps): Router {
 
   /** A failed job runs again with a fresh set of attempts; its last error stays until it is replaced. */
   router.post('/jobs/:id/retry', async (req, res) => {
-    await resetFailed(JobRow, 'job', req.params.id, { state: 'queued', attempts: 0, finishedAt: null, durationMs: null });
-    await enqueueAnalyze(queues, config, req.params.id);
+    const epoch = await resetFailed(JobRow, 'job', req.params.id, { state: 'queued', attempts: 0, finishedAt: null, durationMs: null });
+    await enqueueOrLeave(enqueueAnalyze(queues, config, req.params.id, epoch));
     res.status(202).json({ id: req.params.id, state: 'queued' });
   });
 
   /** A failed output (SEG, SR or ORU) is sent again with a fresh set of attempts. */
   router.post('/outputs/:id/retry', async (req, res) => {
-    await resetFailed(OutboxRow, 'output', req.params.id, { state: 'pending', attempts: 0 });
-    await enqueueDeliver(queues, config, req.params.id);
+    const epoch = await resetFailed(OutboxRow, 'output', req.params.id, { state: 'pending', attempts: 0 });
+    await enqueueOrLeave(enqueueDeliver(queues, config, req.params.id, epoch));
     res.status(202).json({ id: req.params.id, state: 'pending' });
   });
 

@@ -60,4 +60,15 @@ export class JobRow {
 
   @Column({ name: 'duration_ms', type: 'int', nullable: true })
   durationMs!: number | null;
+
+  /** The worker process analysing it now (host/pid/nonce), and until when its lease runs. */
+  @Column({ name: 'lease_owner', type: 'varchar', length: 128, nullable: true })
+  leaseOwner!: string | null;
+
+  @Column({ name: 'lease_until', type: 'timestamptz', nullable: true })
+  leaseUntil!: Date | null;
+
+  /** Which queue entry may run it: raised when a dead worker's job is handed on, so the old entry finds nothing to do. */
+  @Column({ type: 'int', default: 0 })
+  epoch!: number;
 }

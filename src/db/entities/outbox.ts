@@ -7,6 +7,7 @@ export type OutboxKind = 'stow' | 'hl7';
 export type OutboxState = 'pending' | 'delivered' | 'failed';
 
 @Entity({ name: 'outbox' })
+@Index('IDX_outbox_job_object', ['jobId', 'objectUid'], { unique: true })
 export class OutboxRow {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -48,4 +49,17 @@ export class OutboxRow {
 
   @Column({ name: 'delivered_at', type: 'timestamptz', nullable: true })
   deliveredAt!: Date | null;
+
+  /** When the last send began: recorded before the send, so an attempt cut short by a crash still counts. */
+  @Column({ name: 'last_attempt_at', type: 'timestamptz', nullable: true })
+  lastAttemptAt!: Date | null;
+
+  @Column({ name: 'lease_owner', type: 'varchar', length: 128, nullable: true })
+  leaseOwner!: string | null;
+
+  @Column({ name: 'lease_until', type: 'timestamptz', nullable: true })
+  leaseUntil!: Date | null;
+
+  @Column({ type: 'int', default: 0 })
+  epoch!: number;
 }

@@ -7,12 +7,13 @@ import type { Config } from '../config/schema';
 import { SentinelError } from '../errors/errors';
 import type { NaturalizedDataset } from '../dicom/write';
 import type { LoadedModel } from '../inference/registry';
+import { assertModelFits } from '../pipelines/declarations';
 import type { Finding, ImageRef, StudyContext, StudyResult } from '../pipelines/findings';
 import { type SlideAnalysis, type SlidePlan, type SlideSource, finishSlide, planSlide, scoreCells } from '../pipelines/wsi/analyze-slide';
 import { oruForStudy } from '../reports/hl7/oru-r01';
 import { buildSlideSeg } from '../reports/seg/wsi';
 import { buildTid1500Report } from '../reports/sr/tid1500';
-import type { AnalysisOutput, DicomOutput } from './analyze-study';
+import type { AnalysisOutput, DicomOutput, SkippedFile } from './analyze-study';
 
 /** What the writers need to know about each level of `source.levels` (same order). */
 export interface SlideLevelRef {
@@ -47,6 +48,8 @@ export interface SlideStudyRequest {
   scoreElsewhere?: (plan: SlidePlan) => Promise<Float32Array> | undefined;
   /** Tracking identifiers start with this (e.g. "S2-" for a study's second slide). */
   trackingPrefix?: string;
+  /** Files of the study left out of the slide (reported with the result, see StudySlide). */
+  skipped?: SkippedFile[];
 }
 
 export interface SlideStudyOutput extends AnalysisOutput {
@@ -64,6 +67,8 @@ export function segLevelIndex(levels: SlideSource['levels'], cellMm: number): nu
 
 export async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutput> {
   const { source, levels, model } = req;
+  // First of all: a model for another pipeline would read tiles for nothing, then score them wrongly.
+  assertModelFits('wsi', model.manifest);
   if (levels.length !== source.levels.length) throw new SentinelError('internal', 'slide level references do not match the slide source');
   const startedAt = Date.now();
   const plan = await planSlide(source, model);
@@ -159,7 +164,7 @@ export async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideSt
   });
 
   const hl7 = oruForStudy(result, req.context, req.config.hl7, req.now);
-  return { result, context: req.context, dicom, hl7, skipped: [], analysis };
+  return { result, context: req.context, dicom, hl7, skipped: req.skipped ?? [], analysis };
 }
 
 /**
@@ -180,6 +185,6 @@ export async function analyzeSlidesStudy(requests: SlideStudyRequest[]): Promise
     context: first.context,
     dicom: outs.flatMap((o) => o.dicom),
     hl7: oruForStudy(result, first.context, first.config.hl7, first.now),
-    skipped: [],
+    skipped: outs.flatMap((o) => o.skipped),
   };
 }

@@ -2,19 +2,19 @@
 // a SEG per image with findings, one TID 1500 SR, and the HL7 ORU^R01. No network, no
 // database: the worker and the offline `sentinel analyze` both call this.
 import type { Config } from '../config/schema';
-import { SentinelError, describeError } from '../errors/errors';
-import { type ParsedDicom, parseDicom, readImageAttributes, readStudyContext } from '../dicom/read';
-import { decodeFrame } from '../dicom/pixels/decode';
-import { toDisplayGray8, toRgb8 } from '../dicom/pixels/display';
+import { SentinelError } from '../errors/errors';
+import { readStudyContext } from '../dicom/read';
 import { type NaturalizedDataset, readNaturalizedHeader } from '../dicom/write';
 import type { LoadedModel } from '../inference/registry';
-import type { ImageResult, PipelineName, StudyContext, StudyResult } from '../pipelines/findings';
-import { analyzeMammogram } from '../pipelines/mammography/analyze';
-import { analyzeUltrasoundImage } from '../pipelines/ultrasound/analyze';
+import { PIPELINES, assertModelFits } from '../pipelines/declarations';
+import type { PipelineName, StudyContext, StudyResult } from '../pipelines/findings';
 import { summarizeStudy } from '../pipelines/mammography/summarize';
 import { oruForStudy } from '../reports/hl7/oru-r01';
 import { buildMammographySeg } from '../reports/seg/mammography';
 import { buildTid1500Report } from '../reports/sr/tid1500';
+import { type SkippedFile, type StudyImage, analyzeStudyImages, readStudyImages } from './study-images';
+
+export type { SkippedFile } from './study-images';
 
 export interface AnalysisRequest {
   pipeline: PipelineName;
@@ -38,118 +38,34 @@ export interface AnalysisOutput {
   dicom: DicomOutput[];
   hl7: { controlId: string; text: string };
   /** Files of the study that could not be analysed, and why. */
-  skipped: Array<{ sopInstanceUid?: string; reason: string }>;
+  skipped: SkippedFile[];
 }
 
-interface Image {
-  parsed: ParsedDicom;
-  bytes: Uint8Array;
-}
-
-function imageRefOf(parsed: ParsedDicom): ImageResult['image'] {
-  const desc = parsed.pixelDescription();
-  return {
-    studyInstanceUid: parsed.studyInstanceUid,
-    seriesInstanceUid: parsed.seriesInstanceUid,
-    sopInstanceUid: parsed.sopInstanceUid,
-    sopClassUid: parsed.sopClassUid,
-    rows: desc.rows,
-    columns: desc.columns,
-  };
-}
-
-async function analyzeMammographyImages(images: Image[], req: AnalysisRequest, skipped: AnalysisOutput['skipped']): Promise<ImageResult[]> {
-  let next = 0;
-  const ids = { newUid: req.newUid, nextTrackingId: () => `F${++next}` };
-  const results: ImageResult[] = [];
-  for (const { parsed } of images) {
-    try {
-      const desc = parsed.pixelDescription();
-      if (desc.samplesPerPixel !== 1) throw new SentinelError('unsupported', `MG image with ${desc.samplesPerPixel} samples per pixel`);
-      const attrs = readImageAttributes(parsed);
-      const frame = await decodeFrame(parsed.frames()[0] as Uint8Array, parsed.transferSyntaxUid, desc);
-      const gray8 = toDisplayGray8(frame, attrs);
-      results.push(await analyzeMammogram({
-        ref: imageRefOf(parsed),
-        gray8,
-        pixelSpacingMm: attrs.pixelSpacingMm,
-        laterality: attrs.laterality,
-        view: attrs.view,
-      }, req.model, ids));
-    } catch (err) {
-      skipped.push({ sopInstanceUid: parsed.sopInstanceUid, reason: describeError(err) });
-    }
-  }
-  return results;
-}
-
-/** Ultrasound: each image's first frame, as gray (colour Doppler or RGB-encoded images by luminance). */
-async function analyzeUltrasoundImages(images: Image[], req: AnalysisRequest, skipped: AnalysisOutput['skipped']): Promise<ImageResult[]> {
-  const results: ImageResult[] = [];
-  for (const { parsed } of images) {
-    try {
-      const desc = parsed.pixelDescription();
-      const attrs = readImageAttributes(parsed);
-      const frame = await decodeFrame(parsed.frames()[0] as Uint8Array, parsed.transferSyntaxUid, desc);
-      let gray8: Uint8Array;
-      if (desc.samplesPerPixel === 3) {
-        const rgb = toRgb8(frame);
-        gray8 = new Uint8Array(desc.rows * desc.columns);
-        for (let i = 0; i < gray8.length; i++) {
-          gray8[i] = Math.round(0.299 * (rgb[3 * i] as number) + 0.587 * (rgb[3 * i + 1] as number) + 0.114 * (rgb[3 * i + 2] as number));
-        }
-      } else {
-        gray8 = toDisplayGray8(frame, attrs);
-      }
-      results.push(await analyzeUltrasoundImage({
-        ref: imageRefOf(parsed),
-        gray8,
-        width: desc.columns,
-        height: desc.rows,
-        laterality: attrs.laterality,
-      }, req.model));
-    } catch (err) {
-      skipped.push({ sopInstanceUid: parsed.sopInstanceUid, reason: describeError(err) });
-    }
-  }
-  return results;
+/**
+ * A study with nothing left to analyse fails for good (bad_request is never retried): the
+ * same files would give the same answer, and the reasons say what to fix before a retry.
+ */
+export function nothingToAnalyse(pipeline: PipelineName, skipped: SkippedFile[]): SentinelError {
+  const label = PIPELINES[pipeline].label;
+  if (skipped.length === 0) return new SentinelError('bad_request', `the study holds no instance for the ${label} pipeline: nothing to analyse`);
+  return new SentinelError('bad_request', `no image of the study could be analysed by the ${label} pipeline: ${skipped.map((s) => s.reason).join('; ')}`);
 }
 
 export async function analyzeStudy(req: AnalysisRequest): Promise<AnalysisOutput> {
-  const skipped: AnalysisOutput['skipped'] = [];
-  const images: Image[] = [];
-  for (const bytes of req.files) {
-    try {
-      const parsed = parseDicom(bytes);
-      if (!parsed.hasPixelData) continue;
-      images.push({ parsed, bytes });
-    } catch (err) {
-      skipped.push({ reason: describeError(err) });
-    }
+  assertModelFits(req.pipeline, req.model.manifest);
+  if (req.pipeline === 'wsi') {
+    throw new SentinelError('unsupported', 'whole-slide studies are analysed tile by tile from the PACS (analyzeSlideStudy), not from whole files');
   }
-  if (images.length === 0) {
-    throw new SentinelError('bad_request', `no readable image in the study${skipped.length ? `: ${skipped.map((s) => s.reason).join('; ')}` : ''}`);
-  }
+  const { images, skipped } = readStudyImages(req.files, req.pipeline);
+  if (images.length === 0) throw nothingToAnalyse(req.pipeline, skipped);
   const studies = new Set(images.map((i) => i.parsed.studyInstanceUid));
   if (studies.size > 1) throw new SentinelError('bad_request', `files from ${studies.size} different studies given as one study`);
 
-  let perImage: ImageResult[];
-  switch (req.pipeline) {
-    case 'mammography':
-      perImage = await analyzeMammographyImages(images, req, skipped);
-      break;
-    case 'ultrasound':
-      perImage = await analyzeUltrasoundImages(images, req, skipped);
-      break;
-    case 'wsi':
-      throw new SentinelError('unsupported', 'whole-slide studies are analysed tile by tile from the PACS (analyzeSlideStudy), not from whole files');
-  }
-  if (perImage.length === 0) {
-    throw new SentinelError('bad_request', `no image of the study could be analysed: ${skipped.map((s) => s.reason).join('; ')}`);
-  }
+  const perImage = await analyzeStudyImages(req.pipeline, images, req.model, req.newUid, skipped);
+  if (perImage.length === 0) throw nothingToAnalyse(req.pipeline, skipped);
 
   const manifest = req.model.manifest;
-  const first = images[0] as Image;
+  const first = images[0] as StudyImage;
   const context = readStudyContext(first.parsed);
   const result: StudyResult = {
     studyInstanceUid: first.parsed.studyInstanceUid,

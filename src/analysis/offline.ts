@@ -11,8 +11,9 @@ import { parseDicom } from '../dicom/read';
 import { newUid } from '../dicom/uid';
 import type { ModelRegistry } from '../inference/registry';
 import { routeStudy } from '../intake/routing';
+import { assertModelFits } from '../pipelines/declarations';
 import { type Category, type PipelineName, allFindings } from '../pipelines/findings';
-import { type AnalysisOutput, analyzeStudy } from './analyze-study';
+import { type AnalysisOutput, type SkippedFile, analyzeStudy } from './analyze-study';
 import { analyzeSlidesStudy } from './analyze-slide-study';
 import { localSlides, slideStudyRequest } from './slide-from-pacs';
 
@@ -34,7 +35,7 @@ export interface OfflineStudySummary {
     areaMm2?: number;
   }>;
   /** Input files of the study that could not be analysed, and why. */
-  skippedImages?: Array<{ sopInstanceUid?: string; reason: string }>;
+  skippedImages?: SkippedFile[];
   outputs: { seg: string[]; sr: string[]; hl7: string[] };
 }
 
@@ -87,10 +88,14 @@ export async function analyzeFiles(opts: {
   }
 
   fs.mkdirSync(opts.outDir, { recursive: true });
-  const findModel = (id: string): { id: string; version: string } | undefined => {
+  const installed = (id: string): { id: string; version: string } | undefined => {
     const m = opts.registry.list().find((x) => x.id === id);
     return m ? { id: m.id, version: m.version } : undefined;
   };
+  // A model given by hand replaces the rules' models, so the rules still choose the pipeline
+  // but need not name a model that is installed; whether it fits is checked per study.
+  const override = opts.modelId;
+  const findModel = override ? () => installed(override) ?? { id: override, version: '?' } : installed;
   const studies: OfflineStudySummary[] = [];
   for (const [studyInstanceUid, entry] of byStudy) {
     const outputs: OfflineStudySummary['outputs'] = { seg: [], sr: [], hl7: [] };
@@ -99,9 +104,10 @@ export async function analyzeFiles(opts: {
       studies.push({ studyInstanceUid, status: 'skipped', reason: decision.reason, outputs });
       continue;
     }
-    const modelId = opts.modelId ?? decision.model.id;
+    const modelId = decision.model.id;
     try {
       const model = opts.registry.model(modelId);
+      assertModelFits(decision.pipeline, model.manifest);
       const now = opts.now ?? new Date();
       let analysed: AnalysisOutput;
       if (decision.pipeline === 'wsi') {

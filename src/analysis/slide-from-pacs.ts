@@ -6,13 +6,17 @@ import dcmjs from 'dcmjs';
 import type { DicomJson, DicomwebClient } from '../dicomweb/client';
 import { SentinelError } from '../errors/errors';
 import type { NaturalizedDataset } from '../dicom/write';
+import { sopClassNotRead } from '../pipelines/declarations';
 import type { StudyContext } from '../pipelines/findings';
 import type { SlideSource } from '../pipelines/wsi/analyze-slide';
-import { type Slide, type SlideLevel, describeSlide, groupSlides } from '../wsi/slide';
+import { type Slide, type SlideLevel, WsiTag, describeSlide, groupSlides } from '../wsi/slide';
 import { isMissing, readTiles } from '../wsi/tiles';
 import type { SlideLevelRef, SlideStudyRequest } from './analyze-slide-study';
-import { part10ToDicomJson } from '../wsi/dicom-json';
-import { parseDicom } from '../dicom/read';
+import { nothingToAnalyse } from './analyze-study';
+import { part10ToDicomJson, str } from '../wsi/dicom-json';
+import { type ParsedDicom, parseDicom } from '../dicom/read';
+import { SopClass } from '../dicom/uid';
+import { type SkippedFile, reasonOf } from './study-images';
 
 /** Elements never copied into a writer's header: pixels, bulk data, per-frame geometry. */
 const HEAVY = new Set(['7FE00010', '52009230', '00282000', '00880200']);
@@ -53,21 +57,51 @@ export function studyContextOf(header: NaturalizedDataset, studyInstanceUid: str
   };
 }
 
-/** Every instance of the study's series of the given modalities (SM), described as slides (one per frame of reference). */
-export async function describeStudySlides(dicomweb: DicomwebClient, studyInstanceUid: string, modalities: Set<string>): Promise<Slide[]> {
+/**
+ * A slide of a study. The study's files left out of every slide ride on its first slide, so
+ * that the study's one result lists them once, whichever path (PACS or local files) read it.
+ */
+export type StudySlide = Slide & { skipped: SkippedFile[] };
+
+/**
+ * The study's instances as slides (one per frame of reference, in frame of reference order,
+ * so that every worker numbers a study's slides alike). Objects the whole slide pipeline does
+ * not read (a SEG, an annotation, a stray image) and slides that cannot be described are
+ * skipped with their reasons; a study with no slide left fails for good.
+ */
+export function slidesOfStudy(instances: DicomJson[], skipped: SkippedFile[] = []): StudySlide[] {
+  const read: DicomJson[] = [];
+  for (const ds of instances) {
+    const notRead = sopClassNotRead('wsi', str(ds, WsiTag.SOPClassUID));
+    if (notRead) skipped.push({ sopInstanceUid: str(ds, WsiTag.SOPInstanceUID), reason: notRead });
+    else read.push(ds);
+  }
+  const slides: Slide[] = [];
+  for (const group of groupSlides(read)) {
+    try {
+      slides.push(describeSlide(group));
+    } catch (err) {
+      const frameOfReference = str(group[0], WsiTag.FrameOfReferenceUID);
+      skipped.push({ reason: `the slide${frameOfReference ? ` in frame of reference ${frameOfReference}` : ''} (${group.length} instance(s)) was not analysed: ${reasonOf(err)}` });
+    }
+  }
+  if (slides.length === 0) throw nothingToAnalyse('wsi', skipped);
+  slides.sort((a, b) => (a.frameOfReferenceUid ?? '').localeCompare(b.frameOfReferenceUid ?? ''));
+  return slides.map((slide, i) => Object.assign(slide, { skipped: i === 0 ? skipped : [] }));
+}
+
+/** Every instance of the study's series of the given modalities (SM), described as slides. */
+export async function describeStudySlides(dicomweb: DicomwebClient, studyInstanceUid: string, modalities: Set<string>): Promise<StudySlide[]> {
   const series = (await dicomweb.searchSeries(studyInstanceUid)).filter((s) => modalities.has(s.modality));
   if (series.length === 0) throw new SentinelError('not_found', 'no slide series in the study');
   const instances: DicomJson[] = [];
   for (const s of series) instances.push(...(await dicomweb.seriesMetadata(studyInstanceUid, s.seriesInstanceUid)));
-  const groups = groupSlides(instances);
-  // In frame of reference order, so that every worker numbers a study's slides alike.
-  return (groups.length > 0 ? groups : [instances]).map((g) => describeSlide(g))
-    .sort((a, b) => (a.frameOfReferenceUid ?? '').localeCompare(b.frameOfReferenceUid ?? ''));
+  return slidesOfStudy(instances);
 }
 
 /** Everything analyzeSlideStudy needs about a described slide, its frames read through `client`. */
 export function slideStudyRequest(
-  slide: Slide,
+  slide: Slide & { skipped?: SkippedFile[] },
   client: Pick<DicomwebClient, 'retrieveFrames'>,
   rest: Pick<SlideStudyRequest, 'model' | 'config' | 'newUid' | 'now' | 'onProgress' | 'scoreElsewhere'>,
 ): SlideStudyRequest {
@@ -81,20 +115,43 @@ export function slideStudyRequest(
     frameOfReferenceUid: slide.frameOfReferenceUid,
     pixelToSlideMm: pixelToSlideMm(slide),
     context: studyContextOf(headerOf(first), slide.studyInstanceUid),
+    skipped: slide.skipped ?? [],
   };
 }
 
-/** Slides given as local Part 10 files (offline analyze): described from their headers, frames served from memory. */
-export function localSlides(files: Uint8Array[]): { slides: Slide[]; frames: Pick<DicomwebClient, 'retrieveFrames'> } {
+/**
+ * Slides given as local Part 10 files (offline analyze): described from their headers, frames
+ * served from memory. A file is read for its frames only once its SOP class says it is a
+ * slide, so a foreign object (e.g. a SEG) never fails the study; one whose frames cannot be
+ * read is skipped, and the slide is analysed from the levels that remain.
+ */
+export function localSlides(files: Uint8Array[]): { slides: StudySlide[]; frames: Pick<DicomwebClient, 'retrieveFrames'> } {
   const frames = new Map<string, Uint8Array[]>();
-  const metadata = files.map((bytes) => {
-    const parsed = parseDicom(bytes);
-    frames.set(parsed.sopInstanceUid, parsed.frames());
-    return part10ToDicomJson(bytes);
-  });
-  const groups = groupSlides(metadata);
+  const metadata: DicomJson[] = [];
+  const skipped: SkippedFile[] = [];
+  for (const bytes of files) {
+    let parsed: ParsedDicom;
+    try {
+      parsed = parseDicom(bytes);
+    } catch (err) {
+      skipped.push({ reason: reasonOf(err) });
+      continue;
+    }
+    const notRead = sopClassNotRead('wsi', parsed.sopClassUid);
+    if (notRead) {
+      skipped.push({ sopInstanceUid: parsed.sopInstanceUid, reason: notRead });
+      continue;
+    }
+    try {
+      frames.set(parsed.sopInstanceUid, parsed.frames());
+      metadata.push(part10ToDicomJson(bytes));
+    } catch (err) {
+      frames.delete(parsed.sopInstanceUid);
+      skipped.push({ sopInstanceUid: parsed.sopInstanceUid, reason: reasonOf(err) });
+    }
+  }
   return {
-    slides: (groups.length > 0 ? groups : [metadata]).map((g) => describeSlide(g)),
+    slides: slidesOfStudy(metadata, skipped),
     frames: {
       retrieveFrames: (_study: string, _series: string, sop: string, numbers: number[]) => {
         const all = frames.get(sop);
@@ -131,7 +188,7 @@ export function slideLevelRefs(slide: Slide): SlideLevelRef[] {
     const first = level.instances[0];
     if (!first) throw new SentinelError('bad_request', `slide level ${level.index} has no instance`);
     return {
-      sopClassUid: String(headerOf(level).SOPClassUID ?? '1.2.840.10008.5.1.4.1.1.77.1.6'),
+      sopClassUid: String(headerOf(level).SOPClassUID ?? SopClass.VLWholeSlideMicroscopyImage),
       sopInstanceUid: first.sopInstanceUid,
       seriesInstanceUid: first.seriesInstanceUid,
       header: headerOf(level),

@@ -1,11 +1,13 @@
 // The installed models: every models/*.json manifest validated at start (all problems
 // listed with their file), the .onnx next to it checked against its sha256, and one
-// onnxruntime-node session per model created on first use and reused.
+// onnxruntime-node session per model created on first use, checked against the manifest
+// (graph-check.ts) and reused.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { SentinelError, notFound } from '../errors/errors';
+import { graphMismatches } from './graph-check';
 import { type ModelManifest, modelManifestSchema } from './manifest';
 
 export type OutputRole = ModelManifest['outputs'][number]['role'];
@@ -16,9 +18,10 @@ export interface LoadedModel {
   run(batch: Float32Array, n: number): Promise<ModelOutputs>;
 }
 
-export class ManifestError extends Error {
+/** A model that can never run as installed: a job using it fails for good (not retried). */
+export class ManifestError extends SentinelError {
   constructor(readonly problems: string[]) {
-    super(`invalid model manifest(s):\n  - ${problems.join('\n  - ')}`);
+    super('bad_request', `invalid model manifest(s):\n  - ${problems.join('\n  - ')}`);
     this.name = 'ManifestError';
   }
 }
@@ -94,16 +97,31 @@ export class ModelRegistry {
   private session(id: string): Promise<ort.InferenceSession> {
     let s = this.sessions.get(id);
     if (!s) {
-      const { manifest } = this.get(id);
-      s = ort.InferenceSession.create(path.join(this.dir, manifest.file), {
-        intraOpNumThreads: this.options.intraOpNumThreads ?? 2,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-      });
+      s = this.openSession(id);
       this.sessions.set(id, s);
       s.catch(() => this.sessions.delete(id));
     }
     return s;
+  }
+
+  private async openSession(id: string): Promise<ort.InferenceSession> {
+    const { manifest } = this.get(id);
+    const session = await ort.InferenceSession.create(path.join(this.dir, manifest.file), {
+      intraOpNumThreads: this.options.intraOpNumThreads ?? 2,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+    const problems = graphMismatches(manifest, session);
+    if (problems.length > 0) {
+      await session.release();
+      throw new ManifestError(problems.map((p) => `${manifest.id}.json: ${p}`));
+    }
+    return session;
+  }
+
+  /** Loads the model's graph now (else on first run) and refuses it if it does not match its manifest. */
+  async open(id: string): Promise<void> {
+    await this.session(id);
   }
 
   /** Run a packed NCHW float32 batch of `n` inputs; outputs keyed by their manifest role. */

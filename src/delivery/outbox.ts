@@ -1,7 +1,7 @@
 // Sends one outbox row and records the receiver's answer. A failure that may pass (server
 // down, timeout, HL7 AE) is recorded and rethrown so the deliver queue retries it with
 // capped backoff; one that cannot pass (HL7 AR, a refused object) is marked failed at once.
-import type { DataSource } from 'typeorm';
+import { type DataSource, IsNull } from 'typeorm';
 import type { Config } from '../config/schema';
 import { JobRow } from '../db/entities/job';
 import { OutboxRow } from '../db/entities/outbox';
@@ -64,7 +64,11 @@ async function claimRow(ds: DataSource, outboxId: string, epoch: number, leaseMs
   ) as [Array<{ id: string }>, number];
   if (rows.length === 1) return 'claimed';
   const row = await ds.getRepository(OutboxRow).findOneBy({ id: outboxId });
-  return row && row.state === 'pending' && row.epoch === epoch && !row.leaseOwner ? 'waiting' : 'gone';
+  if (!(row && row.state === 'pending' && row.epoch === epoch && !row.leaseOwner)) return 'gone';
+  if (row.kind === 'hl7' && !row.lastError) {
+    await ds.getRepository(OutboxRow).update({ id: row.id, lastError: IsNull() }, { lastError: 'waiting for an earlier ORU to be acknowledged (results reach the HIS in order)' });
+  }
+  return 'waiting';
 }
 
 /** The oldest pending ORU: the one that may go next. */

@@ -75,7 +75,19 @@ export async function spoolMultipartRelated(body: AsyncIterable<Buffer>, content
     for await (const chunk of body) {
       total += chunk.length;
       if (total > limits.maxBytes) throw new SentinelError('too_large', `the request body is larger than the ${limits.maxBytes} bytes this server accepts (stow.maxBytes)`);
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      if (state === 'body' && pending.length > 0 && pending.length < bodyEnd.length && chunk.length >= bodyEnd.length) {
+        // Only a short tail waits: unless a boundary starts in it, write it and go on with the
+        // chunk itself, so a large body is never copied chunk by chunk.
+        const at = Buffer.concat([pending, chunk.subarray(0, bodyEnd.length)]).indexOf(bodyEnd);
+        if (at >= 0 && at < pending.length) {
+          pending = Buffer.concat([pending, chunk]);
+        } else {
+          await write(pending);
+          pending = chunk;
+        }
+      } else {
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      }
       // Consume as much of `pending` as the state machine can.
       for (;;) {
         if (state === 'preamble') {

@@ -39,6 +39,9 @@ export interface HarnessOptions {
   orthancUrl?: string;
   /** Job settings to change from the suite's fast defaults. */
   jobs?: Partial<Config['jobs']>;
+  /** Reach Redis / PostgreSQL here instead (e.g. through a forwarder that a test takes down). */
+  redisUrl?: string;
+  databaseUrl?: string;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -54,7 +57,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     models: { dir: modelsDir, threads: 1 },
     routing: { rules: [{ name: 'mammography', modalities: ['MG'], pipeline: 'mammography', models: [TEST_MODEL_ID] }, ...(opts.rules ?? [])] },
     orthanc: { pollIntervalMs: 500, ...(opts.orthancUrl ? { url: opts.orthancUrl } : {}) },
-    jobs: { analyzeAttempts: 3, deliverAttempts: 10, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: opts.tileRangeCells ?? 0, ...opts.jobs },
+    ...(opts.redisUrl ? { redis: { url: opts.redisUrl } } : {}),
+    ...(opts.databaseUrl ? { database: { url: opts.databaseUrl } } : {}),
+    jobs: { sweepIntervalMs: 1000, analyzeAttempts: 3, deliverAttempts: 10, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: opts.tileRangeCells ?? 0, ...opts.jobs },
   });
   let services = await openServices(config);
   // A clean slate: empty tables and queues, no /changes cursor: Sentinel starts as on its
@@ -111,6 +116,8 @@ export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined
 
 export interface Forwarder {
   port: number;
+  /** Hold each chunk from the server this long (in order), making the server slow. */
+  delayMs: number;
   /** Stop answering: open connections are cut and new ones refused, as when a server is down. */
   down(): Promise<void>;
   /** Answer again on the same port. */
@@ -130,7 +137,14 @@ export async function startForwarder(targetPort: number): Promise<Forwarder> {
         s.on('close', () => sockets.delete(s));
         s.on('error', () => { client.destroy(); upstream.destroy(); });
       }
-      client.pipe(upstream).pipe(client);
+      client.pipe(upstream);
+      // Server to client through a serial delay line, so a test can make the server slow.
+      let line = Promise.resolve();
+      upstream.on('data', (chunk: Buffer) => {
+        const wait = state.delayMs;
+        line = line.then(() => (wait > 0 ? new Promise((r) => setTimeout(r, wait)) : undefined)).then(() => { if (!client.destroyed) client.write(chunk); });
+      });
+      upstream.on('end', () => void line.then(() => client.end()));
     });
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
@@ -145,5 +159,6 @@ export async function startForwarder(targetPort: number): Promise<Forwarder> {
     server = undefined;
   });
   await up();
-  return { get port() { return port; }, up, down };
+  const state = { get port() { return port; }, up, down, delayMs: 0 };
+  return state;
 }

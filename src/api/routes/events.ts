@@ -19,7 +19,7 @@ const eventSchema = z.object({
 
 export function eventsRouter(intake: IntakeDeps, orthanc: OrthancRest): Router {
   const router = Router();
-  router.post('/events/orthanc', (req, res) => {
+  router.post('/events/orthanc', async (req, res) => {
     const parsed = eventSchema.safeParse(req.body);
     if (!parsed.success) throw badRequest(`bad event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const event = parsed.data;
@@ -27,6 +27,9 @@ export function eventsRouter(intake: IntakeDeps, orthanc: OrthancRest): Router {
       res.status(202).json({ outcome: 'ignored', reason: `change type ${event.changeType} is not handled` });
       return;
     }
+    // Accept only what can be recorded: with PostgreSQL down the answer is 503 (Orthanc's
+    // event is lost, and the /changes poller takes the study in once the database is back).
+    await intake.ds.query('select 1');
     res.status(202).json({ outcome: 'accepted' });
     const work = async (): Promise<void> => {
       const uid = event.studyInstanceUid || (await orthanc.studyInstanceUid(event.resourceId));

@@ -110,6 +110,8 @@ export function stowRouter(services: Services): Router {
       refuse(res, new SentinelError('too_large', `the request body (${declared} bytes) is larger than the ${maxBytes} bytes this server accepts (stow.maxBytes)`));
       return;
     }
+    // Nothing is stored into the PACS unless it can be recorded: PostgreSQL down answers 503 first.
+    await services.ds.query('select 1');
     const peer = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const dir = path.join(path.resolve(projectRoot, spoolDir), crypto.randomUUID());
     fs.mkdirSync(dir, { recursive: true });

@@ -1,0 +1,121 @@
+// STOW-RS under load and abuse: a 1 GB request streams through with memory bounded (the
+// refused part is spooled to disk, never held), a body past the configured limit is answered
+// 413 (declared or discovered while streaming), and an upload that stalls is cut off with 408.
+// Real Sentinel app on real sockets, real Orthanc behind it.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../src/api/app';
+import { newUid } from '../../src/dicom/uid';
+import { buildSyntheticMammogram, type SampleStudy } from '../../src/samples/mammogram';
+import { type Harness, startHarness, waitUntil } from '../support/e2e';
+import { JobRow } from '../../src/db/entities/job';
+
+jest.setTimeout(240_000);
+
+let h: Harness;
+let strict: http.Server;
+let strictPort = 0;
+
+beforeAll(async () => {
+  h = await startHarness();
+  // The same service with tight STOW limits, on a port of its own.
+  const app = createApp({ ...h.services, config: { ...h.services.config, stow: { ...h.services.config.stow, maxBytes: 8 * 1024 * 1024, idleTimeoutMs: 1500 } } });
+  strict = await new Promise<http.Server>((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+  strictPort = (strict.address() as AddressInfo).port;
+});
+afterAll(async () => {
+  strict?.closeAllConnections();
+  await new Promise((r) => strict?.close(r));
+  await h?.close();
+});
+
+const BOUNDARY = 'sentinel-big-upload';
+
+function mammogram(): { study: SampleStudy; bytes: Buffer } {
+  const study: SampleStudy = { studyInstanceUid: newUid(), accessionNumber: `BIG${Date.now() % 1e8}`, patientId: 'P-big', patientName: 'Test^Big' };
+  return { study, bytes: Buffer.from(buildSyntheticMammogram(study, { laterality: 'R', view: 'CC', seriesInstanceUid: newUid(), instanceNumber: 1 }, { rows: 1024, columns: 800, spacingMm: 0.2, lesions: [], seed: 3 })) };
+}
+
+interface Sent { status: number; body: string; closed: boolean }
+
+/** POST a multipart body produced chunk by chunk (never whole in memory). */
+function post(port: number, chunks: () => AsyncGenerator<Buffer>, opts: { contentLength?: number } = {}): Promise<Sent> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port, method: 'POST', path: '/dicomweb/studies',
+      headers: {
+        Authorization: `Bearer ${h.token}`,
+        'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`,
+        ...(opts.contentLength !== undefined ? { 'Content-Length': String(opts.contentLength) } : {}),
+      },
+    }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, closed: res.headers.connection === 'close' }));
+    });
+    req.on('error', reject);
+    void (async () => {
+      for await (const c of chunks()) {
+        if (req.destroyed) return;
+        if (!req.write(c)) await new Promise((r) => req.once('drain', r));
+      }
+      req.end();
+    })().catch(() => undefined);
+  });
+}
+
+const part = (bytes: Buffer): Buffer => Buffer.concat([Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), bytes, Buffer.from('\r\n')]);
+const closing = Buffer.from(`--${BOUNDARY}--\r\n`);
+
+it('a 1 GB request streams through with RSS growing by less than 100 MB; its good instance is stored and analysed', async () => {
+  const { study, bytes } = mammogram();
+  const filler = Buffer.alloc(1024 * 1024, 0x41);
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
+  const sent = await post(h.running.port, async function* () {
+    yield part(bytes);
+    yield Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
+    for (let i = 0; i < 1024; i++) yield filler; // 1 GiB that is not DICOM
+    yield Buffer.from('\r\n');
+    yield closing;
+  });
+  clearInterval(sampler);
+  const growthMb = (peak - before) / 1024 / 1024;
+  console.log(`1 GiB STOW-RS: RSS ${Math.round(before / 1048576)} MB before, peak ${Math.round(peak / 1048576)} MB (+${growthMb.toFixed(0)} MB)`);
+  expect(`${sent.status} ${sent.status === 202 ? "" : sent.body}`).toBe("202 "); // one stored, one refused
+  const answer = JSON.parse(sent.body) as Record<string, { Value: Array<Record<string, { Value: unknown[] }>> }>;
+  expect(answer['00081199']?.Value).toHaveLength(1);
+  expect(answer['00081198']?.Value?.[0]?.['00081197']?.Value).toEqual([0xc000]);
+  expect(growthMb).toBeLessThan(100);
+  await waitUntil('the stored study analysed', async () => {
+    const [j] = await h.services.ds.getRepository(JobRow).findBy({ studyInstanceUid: study.studyInstanceUid });
+    return j?.state === 'succeeded' ? j : undefined;
+  }, 60_000);
+});
+
+it('past stow.maxBytes: 413, whether the size is declared up front or found while streaming', async () => {
+  const declared = await post(strictPort, async function* () { yield Buffer.alloc(0); }, { contentLength: 9 * 1024 * 1024 });
+  expect(declared.status).toBe(413);
+  expect(declared.body).toMatch(/stow\.maxBytes/);
+  const chunk = Buffer.alloc(1024 * 1024, 0x42);
+  const streamed = await post(strictPort, async function* () {
+    yield Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
+    for (let i = 0; i < 20; i++) yield chunk;
+  });
+  expect(streamed.status).toBe(413);
+  expect(streamed.closed).toBe(true);
+});
+
+it('an upload that stalls is cut off with 408 and stores nothing', async () => {
+  const { bytes } = mammogram();
+  const started = Date.now();
+  const stalled = await post(strictPort, async function* () {
+    yield part(bytes).subarray(0, 5000);
+    await new Promise((r) => setTimeout(r, 10_000)); // the sender goes quiet
+  });
+  expect(stalled.status).toBe(408);
+  expect(Date.now() - started).toBeLessThan(8000);
+  expect(stalled.body).toMatch(/idleTimeoutMs/);
+});

@@ -35,6 +35,10 @@ export function dicomwebTarget(config: Config): { url: string; username: string;
 export async function openServices(config: Config, options: { log?: Logger } = {}): Promise<Services> {
   const log = options.log ?? createLogger(config.log.level);
   const models = await ModelRegistry.load(path.resolve(projectRoot, config.models.dir), { intraOpNumThreads: config.models.threads });
+  // Every model a routing rule can choose is opened now: an ONNX graph that does not match its
+  // manifest stops the start with the mismatch named, rather than failing its first study.
+  const routed = new Set(config.routing.rules.flatMap((r) => r.models));
+  for (const m of models.list()) if (routed.has(m.id)) await models.open(m.id);
   const ds = await openDatabase(config.database.url);
   let lastQueueError = 0;
   const queues = createQueues(config, (queue, err) => {

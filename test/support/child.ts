@@ -48,8 +48,12 @@ export async function spawnSentinel(config: Config, args: string[] = ['serve', '
   fs.closeSync(out);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const deadline = Date.now() + 60_000;
+  // A worker has no API: it is up once it says so in its log.
+  const isUp = args[0] === 'worker'
+    ? async (): Promise<boolean> => fs.readFileSync(logFile, 'utf8').includes('"workers started"')
+    : (): Promise<boolean> => fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false);
   for (;;) {
-    const up = await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false);
+    const up = await isUp();
     if (up) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       throw new Error(`sentinel child did not start (exit ${child.exitCode}): ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);

@@ -132,6 +132,7 @@ async function analyzeSlideFromPacs(deps: AnalyzeDeps, job: JobRow, model: Loade
  */
 async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, range: number, onProgress: (done: number, total: number) => Promise<void>, slide: number): Promise<Float32Array> {
   const parts: Array<Promise<number[]>> = [];
+  const waiting = new Map<string, TileJobData>();
   let done = 0;
   for (let start = 0; start < plan.todo.length; start += range) {
     const cells = plan.todo.slice(start, start + range);
@@ -139,8 +140,11 @@ async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, ra
       jobId: job.id, studyInstanceUid: job.studyInstanceUid, slide, modelId: job.modelId, modelVersion: job.modelVersion,
       level: plan.level, cellPx: plan.cellPx, columns: plan.columns, cells,
     };
-    const queued = await enqueueTiles(deps.queues, deps.config, data, `${job.id}:${job.startedAt?.getTime() ?? job.attempts}:${slide}:${start}`);
+    const id = `${job.id}:${job.startedAt?.getTime() ?? job.attempts}:${slide}:${start}`;
+    waiting.set(id, data);
+    const queued = await enqueueTiles(deps.queues, deps.config, data, id);
     parts.push(queued.finished().then(async (value: unknown) => {
+      waiting.delete(id);
       done += cells.length;
       await onProgress(done, plan.todo.length);
       await queued.remove().catch(() => undefined);
@@ -149,8 +153,23 @@ async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, ra
     }));
   }
   deps.log.info({ jobId: job.id, cells: plan.todo.length, ranges: parts.length }, 'slide scored in ranges on the tiles queue');
-  const results = await Promise.all(parts);
-  return Float32Array.from(results.flat());
+  // A range whose queue entry vanished (Redis emptied or restarted) would be waited for
+  // forever: put it back under the same id, and its completion still reaches us.
+  const watchdog = setInterval(() => {
+    void (async () => {
+      for (const [id, data] of waiting) {
+        if (await deps.queues.tiles.getJob(id)) continue;
+        await enqueueTiles(deps.queues, deps.config, data, id);
+        deps.log.warn({ jobId: job.id, range: id }, 'tile range lost from the queue; queued again');
+      }
+    })().catch(() => undefined);
+  }, deps.config.jobs.sweepIntervalMs);
+  try {
+    const results = await Promise.all(parts);
+    return Float32Array.from(results.flat());
+  } finally {
+    clearInterval(watchdog);
+  }
 }
 
 /** One range of a slide's cells (a tiles-queue job): the probabilities, in the range's order. */

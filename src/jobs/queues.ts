@@ -47,8 +47,13 @@ export function createQueues(config: Config, onError: (queue: string, err: Error
   const { backoffMs, maxBackoffMs } = config.jobs;
   const settings = {
     backoffStrategies: { capped: (attemptsMade: number) => cappedBackoff(attemptsMade, backoffMs, maxBackoffMs) },
-    // A slide can keep a worker busy for minutes: do not declare it stalled too early.
-    lockDuration: 5 * 60_000,
+    // Bull renews a running job's lock every half of this. Whether an analysis or a delivery
+    // is alive is decided by its lease in PostgreSQL, not by this lock; the lock matters for
+    // tile ranges, whose worker may die: its range runs again elsewhere within a minute.
+    lockDuration: 30_000,
+    stalledInterval: 30_000,
+    // A worker whose event loop is held by a long decode may miss a renewal; that is not a reason to fail the range.
+    maxStalledCount: 3,
   };
   const opts = { prefix: config.redis.prefix, settings };
   const analyze = new Queue<AnalyzeJobData>('analyze', config.redis.url, opts);

@@ -15,7 +15,7 @@ import { recordAudit } from '../../db/audit';
 import { readDicomHeader } from '../../dicom/header';
 import type { DicomJson } from '../../dicomweb/client';
 import { spoolMultipartRelated } from '../../dicomweb/multipart-spool';
-import { SentinelError, describeError } from '../../errors/errors';
+import { SentinelError, badRequest, describeError } from '../../errors/errors';
 import { intakeStudy } from '../../intake/intake';
 import type { Services } from '../../service/services';
 
@@ -128,6 +128,7 @@ export function stowRouter(services: Services): Router {
         }
         throw err;
       }
+      if (parts.length === 0) throw badRequest('the multipart body holds no part: nothing to store');
       const expected = typeof req.params.study === 'string' ? req.params.study : undefined;
       const outcomes: PartOutcome[] = [];
       for (const p of parts) outcomes.push(await checkPart(p, expected));

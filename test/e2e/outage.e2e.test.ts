@@ -99,3 +99,35 @@ it('the PACS going down between intake and analysis: the job waits with its reas
   }, 60_000);
   expect(h.his.messages.filter((m) => m.includes(study.accessionNumber))).toHaveLength(1);
 });
+
+it('the PACS refusing writes when results go back: SEG and SR wait in the outbox with the reason, nothing is marked delivered that is not stored, and they land once it takes them', async () => {
+  const { study, bytes } = mammogram('writeback');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-writeback-')), 'mg.dcm');
+  fs.writeFileSync(file, bytes);
+  pacs.refuseWrites = true;
+  try {
+    storescu(h.config, [file]);
+    const job = await waitUntil('the study analysed', async () => {
+      const [j] = await h.services.ds.getRepository(JobRow).findBy({ studyInstanceUid: study.studyInstanceUid });
+      return j?.state === 'succeeded' ? j : undefined;
+    }, 90_000);
+    const waiting = await waitUntil('SEG and SR refused at least twice', async () => {
+      const r = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: job.id, kind: 'stow' });
+      return r.length === 2 && r.every((x) => x.attempts >= 2 && x.lastError) ? r : undefined;
+    }, 60_000);
+    expect(waiting.every((r) => r.state === 'pending')).toBe(true);
+    expect(waiting[0]?.lastError).toMatch(/unreachable|reset|closed|socket hang up/i);
+    const series = await h.services.dicomweb.searchSeries(study.studyInstanceUid);
+    expect(series.filter((s) => s.modality === 'SEG' || s.modality === 'SR')).toEqual([]);
+  } finally {
+    pacs.refuseWrites = false;
+  }
+  const [job] = await h.services.ds.getRepository(JobRow).findBy({ studyInstanceUid: study.studyInstanceUid });
+  await waitUntil('SEG and SR delivered', async () => {
+    const r = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: job!.id, kind: 'stow' });
+    return r.every((x) => x.state === 'delivered') ? r : undefined;
+  }, 60_000);
+  const series = await h.services.dicomweb.searchSeries(study.studyInstanceUid);
+  expect(series.filter((s) => s.modality === 'SR')).toHaveLength(1);
+  expect(series.filter((s) => s.modality === 'SEG')).toHaveLength(1);
+});

@@ -118,6 +118,8 @@ export interface Forwarder {
   port: number;
   /** Hold each chunk from the server this long (in order), making the server slow. */
   delayMs: number;
+  /** Cut any connection that sends an HTTP POST: a PACS that can be read but not written. */
+  refuseWrites: boolean;
   /** Stop answering: open connections are cut and new ones refused, as when a server is down. */
   down(): Promise<void>;
   /** Answer again on the same port. */
@@ -137,7 +139,16 @@ export async function startForwarder(targetPort: number): Promise<Forwarder> {
         s.on('close', () => sockets.delete(s));
         s.on('error', () => { client.destroy(); upstream.destroy(); });
       }
-      client.pipe(upstream);
+      client.on('data', (chunk: Buffer) => {
+        if (state.refuseWrites && chunk.subarray(0, 5).toString('latin1') === 'POST ') {
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+        if (!upstream.write(chunk)) client.pause();
+      });
+      upstream.on('drain', () => client.resume());
+      client.on('end', () => upstream.end());
       // Server to client through a serial delay line, so a test can make the server slow.
       let line = Promise.resolve();
       upstream.on('data', (chunk: Buffer) => {
@@ -159,6 +170,6 @@ export async function startForwarder(targetPort: number): Promise<Forwarder> {
     server = undefined;
   });
   await up();
-  const state = { get port() { return port; }, up, down, delayMs: 0 };
+  const state = { get port() { return port; }, up, down, delayMs: 0, refuseWrites: false };
   return state;
 }

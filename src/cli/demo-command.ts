@@ -20,6 +20,7 @@ import { ultrasoundFromImage } from '../samples/ultrasound';
 import { dicomize } from '../wsi/dicomize';
 import { startSentinel } from '../service/server';
 import { type Services, openServices } from '../service/services';
+import { bundledStorescuArgs } from '../stack/bundled-orthanc';
 import { ensureSecrets, stackUp } from '../stack/stack';
 
 interface DemoStudy {
@@ -159,7 +160,8 @@ async function waitForStudy(services: Services, uid: string, timeoutMs: number):
  * baseline (-xy), as they are stored.
  */
 function storescu(config: Config, files: string[], slide = false): void {
-  execFileSync('storescu', [...(slide ? ['-R', '-xy'] : []), '-aet', 'DEMO_MODALITY', '-aec', config.orthanc.bundled.aet, '127.0.0.1', String(config.orthanc.bundled.dicomPort), ...files], { stdio: 'pipe' });
+  // The calling AE title is an allowed one (orthanc.bundled.allowedModalities): Orthanc refuses any other.
+  execFileSync('storescu', [...(slide ? ['-R', '-xy'] : []), ...bundledStorescuArgs(config), ...files], { stdio: 'pipe' });
 }
 
 export async function runDemo(opts: { data?: string; timeoutS: number }): Promise<number> {

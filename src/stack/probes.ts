@@ -22,24 +22,38 @@ export async function probePostgres(url: string): Promise<Probe> {
   }
 }
 
+/** The database number in a redis:// URL ("/6"), as ioredis (and so bull) reads it; 0 when none. */
+export function redisDb(url: string): number {
+  const db = new URL(url).pathname.slice(1);
+  return db === '' ? 0 : Number(db);
+}
+
 export function probeRedis(url: string): Promise<Probe> {
   const u = new URL(url);
+  const db = redisDb(url);
   return new Promise((resolve) => {
     const socket = net.connect({ host: u.hostname, port: Number(u.port || 6379) });
     const done = (ok: boolean, detail: string): void => {
       socket.destroy();
       resolve({ name: 'redis', ok, detail });
     };
+    // One reply line per command sent; the first error is the answer. SELECT is sent too, so
+    // a database number this Redis does not have (its "databases" setting) shows here rather
+    // than as a bull error later.
+    const commands: string[] = [];
+    if (u.password) commands.push(`AUTH ${decodeURIComponent(u.password)}`);
+    if (db !== 0) commands.push(`SELECT ${db}`);
+    commands.push('PING');
+    let buffer = '';
     socket.setTimeout(2000, () => done(false, 'timeout'));
     socket.on('error', (err) => done(false, err.message));
-    socket.on('connect', () => {
-      const auth = u.password ? `AUTH ${decodeURIComponent(u.password)}\r\n` : '';
-      socket.write(`${auth}PING\r\n`);
-    });
+    socket.on('connect', () => socket.write(commands.map((c) => `${c}\r\n`).join('')));
     socket.on('data', (data) => {
-      const text = data.toString();
-      if (text.includes('+PONG')) done(true, 'PONG');
-      else if (text.startsWith('-')) done(false, text.trim());
+      buffer += data.toString();
+      const replies = buffer.split('\r\n').slice(0, -1);
+      const error = replies.find((r) => r.startsWith('-'));
+      if (error) done(false, `${error.slice(1)}${db !== 0 ? ` (database ${db})` : ''}`);
+      else if (replies.length >= commands.length) done(replies.at(-1) === '+PONG', replies.at(-1) === '+PONG' ? `PONG (database ${db})` : (replies.at(-1) ?? ''));
     });
   });
 }

@@ -1,4 +1,5 @@
-// `sentinel stack up|down|status`: the bundled Orthanc, PostgreSQL and Redis on loopback.
+// `sentinel stack up|down|status`: the bundled Orthanc, PostgreSQL and Redis, for loopback
+// (PostgreSQL and Redis listen there; Orthanc cannot, and refuses other peers instead).
 // A dependency given from outside (DATABASE_URL, REDIS_URL, ORTHANC_URL) is only waited
 // for; one that is not answering on its default address is installed if missing, started,
 // and remembered in var/stack-state.json so that `down` stops only what `up` started.
@@ -124,10 +125,19 @@ async function upOrthanc(config: Config, opts: StackOptions): Promise<Probe> {
   if (opts.env.ORTHANC_URL) return waitFor(probe, 60_000);
   ensurePackages(STACK_PACKAGES.orthanc, opts.log);
   const paths = writeBundledOrthancConfig(opts.root, config);
+  if (paths.changed && readPid(paths.pidFile) !== undefined) {
+    // It was started with other settings (an older lockdown, other ports or Lua settings) and
+    // Orthanc reads them only at start: left running, it would keep the old ones.
+    opts.log(`restarting the bundled Orthanc (${paths.dir}): its configuration changed`);
+    await stopBundledOrthanc(paths);
+  }
   if (readPid(paths.pidFile) === undefined) {
     const first = await probe();
     if (first.ok) return first; // someone else's Orthanc with our credentials: use it
-    opts.log(`starting the bundled Orthanc on 127.0.0.1:${config.orthanc.bundled.httpPort} (DICOM ${config.orthanc.bundled.dicomPort})`);
+    const b = config.orthanc.bundled;
+    // Orthanc 1.10 cannot be told an address: it listens on every interface and refuses, by its
+    // configuration, HTTP from anywhere but loopback and DICOM from all but the allowed senders.
+    opts.log(`starting the bundled Orthanc: HTTP port ${b.httpPort} (loopback clients only), DICOM port ${b.dicomPort} (AE title ${b.aet}; stores only from ${b.allowedModalities.map((m) => `${m.aet}@${m.host}`).join(', ') || 'nobody'})`);
     startBundledOrthanc(paths);
   }
   const exited = (): string | undefined => (readPid(paths.pidFile) === undefined ? 'Orthanc exited' : undefined);

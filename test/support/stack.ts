@@ -1,24 +1,48 @@
 // Integration tests talk to the real bundled stack, brought up by the same code as
-// `sentinel stack up` (idempotent: already-running services are reused).
+// `sentinel stack up` (idempotent: already-running services are reused), but with a stack of
+// their own: what the tests store, queue and record must never reach a demo's or a service's
+// Orthanc, Redis or database on the same machine (a test study in the demo's Orthanc would be
+// analysed, and an ORU sent for it, by the next `sentinel serve`), and the reverse.
 import type { Config } from '../../src/config/schema';
-import { loadConfig, projectRoot } from '../../src/config/load';
+import { loadConfig, mergeLayers, projectRoot } from '../../src/config/load';
 import { ensureDatabase, ensureSecrets, stackUp } from '../../src/stack/stack';
+
+/**
+ * The tests' own stack: each setting differs from config/default.json's (the service's and the
+ * demo's); test/unit/stack/separation.test.ts checks that they stay different.
+ */
+export const TEST_STACK = {
+  /** An Orthanc of their own, with its own storage, so a test's study is in no other. */
+  orthanc: { httpPort: 8143, dicomPort: 4343, storageDir: 'var/test-orthanc' },
+  /**
+   * The API port the tests' Sentinel listens on, and so where the tests' Orthanc sends its
+   * StableStudy events (its Lua settings are rendered from this), not to a running service.
+   */
+  apiPort: 8190,
+  redisDb: 7,
+  redisPrefix: 'sentinel-test',
+  database: 'sentinel_test',
+} as const;
 
 let ready: Promise<Config> | undefined;
 
-/** Test settings: own database and queue prefix, so a running demo is not disturbed. */
+/** Test settings: the tests' own stack (TEST_STACK) on the hosts the configuration names. */
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
   const base = loadConfig();
   const db = new URL(base.database.url);
-  db.pathname = '/sentinel_test';
-  return loadConfig({
-    overrides: {
-      database: { url: db.toString() },
-      redis: { prefix: 'sentinel-test' },
-      log: { level: process.env.LOG_LEVEL ?? 'silent' },
-      ...overrides,
-    },
-  });
+  db.pathname = `/${TEST_STACK.database}`;
+  const redis = new URL(base.redis.url);
+  redis.pathname = `/${TEST_STACK.redisDb}`;
+  const own: Record<string, unknown> = {
+    server: { port: TEST_STACK.apiPort },
+    database: { url: db.toString() },
+    redis: { url: redis.toString(), prefix: TEST_STACK.redisPrefix },
+    // An Orthanc given from outside (ORTHANC_URL) is used as it is; otherwise the tests' own.
+    orthanc: { ...(process.env.ORTHANC_URL ? {} : { url: `http://127.0.0.1:${TEST_STACK.orthanc.httpPort}` }), bundled: TEST_STACK.orthanc },
+    log: { level: process.env.LOG_LEVEL ?? 'silent' },
+  };
+  // Deep: a caller's `orthanc: { pollIntervalMs }` must not drop the tests' Orthanc ports.
+  return loadConfig({ overrides: mergeLayers(own, overrides) });
 }
 
 export function ensureStack(): Promise<Config> {

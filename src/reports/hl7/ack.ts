@@ -1,26 +1,66 @@
-// Reading the receiver's ACK (HL7 v2.5.1 chapter 2): the message was accepted only when
-// MSA-1 is AA (or CA) and MSA-2 repeats our MSH-10. AE/CE (application error) may pass on a
-// later try; AR/CR (rejected: the message itself is unacceptable) will not.
-import { Message } from 'node-hl7-client';
+// Reading the receiver's ACK: the message was accepted only when MSA-1 accepts it and MSA-2
+// repeats our MSH-10. The ACK is read here by hand and strictly, not with node-hl7-client's
+// Message: that reader takes a segment named "MSAX" for MSA, answers a missing MSA with empty
+// fields (so a HIS echoing our ORU back read as 'an ACK for control id ""'), and throws
+// library wording on garbage. Each refusal says what was wrong with the answer; none quotes
+// more than a clipped MSA-3/ERR-8 text, as an answer may echo patient data.
+//
+// Which codes are tried again (HL7 v2.5.1 chapter 2: §2.9 message processing rules, with
+// §2.9.2 the original and §2.9.3 the enhanced acknowledgment mode; MSA-1 values are HL7
+// table 0008, §2.15.8.1). Our ORU asks for the enhanced mode's accept acknowledgment only
+// (MSH-15 AL, MSH-16 NE), but many HIS engines ignore MSH-15/16 and answer in the original
+// mode, so both sets are read:
+// - AA (original, application accept): delivered.
+// - AE (original, application error: the receiving application found an error processing
+//   the message): tried again. From a HIS this is mostly "patient or order not known yet",
+//   which passes once the HIS has caught up; the outbox caps the tries.
+// - AR (original, application reject): not tried again. Table 0008 leaves resending to the
+//   sender, and §2.9.2 also answers AR when the receiver refuses MSH-9, MSH-11 or MSH-12,
+//   which never change for our ORU, so an automatic resend could be refused forever; the row
+//   fails with the HIS's reason and can be sent again by hand (POST /outputs/:id/retry).
+// - CA (enhanced, commit accept: the receiver has taken responsibility for the message):
+//   delivered, as MSH-16 NE asks for no application acknowledgment after it.
+// - CE (enhanced, commit error: it cannot accept the message for another reason, e.g. a
+//   sequence number): tried again.
+// - CR (enhanced, commit reject: message type, version or processing id unacceptable): not
+//   tried again, for the same reason as AR.
+// Anything else (no MSA, another control id, a code outside table 0008) is a broken answer,
+// not a verdict on the message: tried again, as with a HIS that did not answer at all.
 
 export type AckVerdict = { ok: true } | { ok: false; reason: string; retryable: boolean };
 
+const MAX_TEXT = 200;
+
+/** A peer's text as a reason may quote it: one line, and short. */
+function clip(s: string): string {
+  const line = s.replace(/[\x00-\x1f\x7f]/g, ' ');
+  return line.length > MAX_TEXT ? `${line.slice(0, MAX_TEXT)}...` : line;
+}
+
 export function checkAck(ackText: string, expectedControlId: string): AckVerdict {
-  let msa1 = '';
-  let msa2 = '';
-  let text = '';
-  try {
-    const ack = new Message({ text: ackText.replace(/\n/g, '\r').trim() });
-    msa1 = ack.get('MSA.1').toString();
-    msa2 = ack.get('MSA.2').toString();
-    text = ack.get('MSA.3').toString() || ack.get('ERR.8').toString();
-  } catch (err) {
-    return { ok: false, reason: `unreadable ACK: ${(err as Error).message}`, retryable: true };
+  const refuse = (reason: string, retryable = true): AckVerdict => ({ ok: false, reason, retryable });
+  if (ackText.trim() === '') return refuse('empty ACK');
+  const segments = ackText.split(/\r\n|\r|\n/).filter((s) => s.length > 0);
+  const msh = segments[0] ?? '';
+  const fieldSeparator = msh.startsWith('MSH') ? msh[3] : undefined;
+  if (fieldSeparator === undefined || /[\sA-Za-z0-9]/.test(fieldSeparator)) {
+    return refuse(`not an HL7 message: it does not begin with an MSH segment (${Buffer.byteLength(ackText, 'utf8')} bytes)`);
   }
-  if (msa2 !== expectedControlId) return { ok: false, reason: `ACK for control id "${msa2}", expected "${expectedControlId}"`, retryable: true };
+  const fieldsOf = (id: string): string[][] => segments.filter((s) => s === id || s.startsWith(`${id}${fieldSeparator}`)).map((s) => s.split(fieldSeparator));
+  const msas = fieldsOf('MSA');
+  if (msas.length === 0) return refuse('no MSA segment: the answer is not an acknowledgment');
+  if (msas.length > 1) return refuse(`${msas.length} MSA segments: the acknowledgment is ambiguous`);
+  const msa = msas[0] as string[];
+  const [msa1 = '', msa2 = '', msa3 = ''] = msa.slice(1);
+  if (msa2 !== expectedControlId) return refuse(`ACK for control id "${clip(msa2)}", expected "${expectedControlId}"`);
   if (msa1 === 'AA' || msa1 === 'CA') return { ok: true };
-  const detail = text ? `: ${text}` : '';
-  if (msa1 === 'AE' || msa1 === 'CE') return { ok: false, reason: `application error (${msa1})${detail}`, retryable: true };
-  if (msa1 === 'AR' || msa1 === 'CR') return { ok: false, reason: `rejected (${msa1})${detail}`, retryable: false };
-  return { ok: false, reason: `no acknowledgment code in MSA-1 ("${msa1}")`, retryable: true };
+  const text = msa3 || (fieldsOf('ERR')[0]?.[8] ?? '');
+  const detail = text ? `: ${clip(text)}` : '';
+  switch (msa1) {
+    case 'AE': return refuse(`application error (AE)${detail}`);
+    case 'CE': return refuse(`commit error (CE)${detail}`);
+    case 'AR': return refuse(`rejected (AR)${detail}`, false);
+    case 'CR': return refuse(`commit reject (CR)${detail}`, false);
+    default: return refuse(`MSA-1 "${clip(msa1)}" is not an acknowledgment code (table 0008)`);
+  }
 }

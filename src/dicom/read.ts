@@ -2,14 +2,35 @@
 // identifying UIDs, the pixel description, each frame's bytes in the stored transfer syntax,
 // and the attributes pipelines and writers need. A file that is not DICOM, or is cut short,
 // raises DicomParseError with a reason a person can read; nothing half-parsed escapes.
+// dicom-parser reads values lazily and throws strings when a corrupted length points past
+// the end of the file, so every read through ParsedDicom turns those into DicomParseError
+// too: a corrupt file fails its job for good, with its reason, instead of crashing a worker.
 import dicomParser, { type DataSet } from 'dicom-parser';
+import { SentinelError } from '../errors/errors';
 import type { StudyContext } from '../pipelines/findings';
 
-export class DicomParseError extends Error {
-  readonly retryable = false;
+export class DicomParseError extends SentinelError {
   constructor(readonly reason: string) {
-    super(`not a readable DICOM file: ${reason}`);
+    super('bad_request', `not a readable DICOM file: ${reason}`, false);
     this.name = 'DicomParseError';
+  }
+}
+
+/** dicom-parser's own words (thrown as strings, Errors, or { exception, dataSet }), without its function names. */
+function libraryReason(err: unknown): string {
+  const inner = typeof err === 'object' && err !== null && 'exception' in err ? (err as { exception: unknown }).exception : err;
+  const raw = inner instanceof Error ? inner.message : String(inner);
+  const reason = raw.replace(/^\w*[pP]arser[.:][\w.]*(: | - )/, '');
+  return /buffer overrun|overread|past end of buffer/.test(reason) ? `an element's length runs past the end of the file (${reason})` : reason;
+}
+
+/** A read of the parsed file that may meet a corrupt value: only DicomParseError (or another SentinelError) leaves it. */
+function guarded<T>(what: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof SentinelError) throw err;
+    throw new DicomParseError(`${what}: ${libraryReason(err)}`);
   }
 }
 
@@ -23,6 +44,24 @@ export interface PixelDescription {
   pixelRepresentation: number;
   photometricInterpretation: string;
   planarConfiguration: number;
+}
+
+const SUPPORTED_BITS_ALLOCATED = new Set([1, 8, 16]);
+
+/**
+ * A pixel description sizes every buffer a decoder allocates, so it is checked before any
+ * is: values the decoders do not handle are 'unsupported', values that contradict each
+ * other are a malformed file.
+ */
+export function checkPixelDescription(d: PixelDescription): PixelDescription {
+  if (!(d.rows > 0 && d.columns > 0 && Number.isInteger(d.rows) && Number.isInteger(d.columns) && d.rows <= 0xffff && d.columns <= 0xffff)) {
+    throw new DicomParseError(`Rows ${d.rows} x Columns ${d.columns} is not an image size`);
+  }
+  if (!SUPPORTED_BITS_ALLOCATED.has(d.bitsAllocated)) throw new SentinelError('unsupported', `Bits Allocated ${d.bitsAllocated} is not supported (1, 8 or 16)`);
+  if (d.samplesPerPixel !== 1 && d.samplesPerPixel !== 3) throw new SentinelError('unsupported', `Samples per Pixel ${d.samplesPerPixel} is not supported (1 or 3)`);
+  if (!(d.bitsStored >= 1 && d.bitsStored <= d.bitsAllocated)) throw new DicomParseError(`Bits Stored ${d.bitsStored} does not fit Bits Allocated ${d.bitsAllocated}`);
+  if (d.bitsAllocated === 1 && d.samplesPerPixel !== 1) throw new DicomParseError(`1-bit pixels with ${d.samplesPerPixel} samples per pixel`);
+  return d;
 }
 
 export const Tag = {
@@ -87,6 +126,11 @@ export interface ParsedDicom {
   frames(): Uint8Array[];
 }
 
+/** "0028,0010" for "x00280010", as a person reading an error message knows tags. */
+function tagName(tag: string): string {
+  return `${tag.slice(1, 5)},${tag.slice(5, 9)}`.toUpperCase();
+}
+
 const ENCAPSULATED_EXCEPTIONS = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1.99']);
 
 export function isEncapsulated(transferSyntaxUid: string): boolean {
@@ -102,22 +146,21 @@ export function parseDicom(bytes: Uint8Array): ParsedDicom {
     // A Buffer lets dicom-parser inflate Deflated Explicit VR Little Endian with Node's zlib.
     dataSet = dicomParser.parseDicom(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (err) {
-    const reason = typeof err === 'string' ? err : err instanceof Error ? err.message : String((err as { exception?: string })?.exception ?? err);
-    throw new DicomParseError(reason.replace(/^dicomParser\.\w+: /, ''));
+    throw new DicomParseError(libraryReason(err));
   }
-  const str = (tag: string): string | undefined => {
+  const str = (tag: string): string | undefined => guarded(`cannot read (${tagName(tag)})`, () => {
     const v = dataSet.string(tag);
     return v === undefined || v === '' ? undefined : v;
-  };
-  const num = (tag: string, index = 0): number | undefined => {
+  });
+  const num = (tag: string, index = 0): number | undefined => guarded(`cannot read (${tagName(tag)})`, () => {
     const el = dataSet.elements[tag];
     if (!el) return undefined;
     if (el.vr === 'US' || (el.vr === undefined && el.length === 2)) return dataSet.uint16(tag, index);
     if (el.vr === 'UL') return dataSet.uint32(tag, index);
     if (el.vr === 'SS') return dataSet.int16(tag, index);
     const v = dataSet.floatString(tag, index);
-    return v === undefined || Number.isNaN(v) ? undefined : v;
-  };
+    return v === undefined || !Number.isFinite(v) ? undefined : v;
+  });
   const required = (tag: string, name: string): string => {
     const v = str(tag);
     if (!v) throw new DicomParseError(`missing ${name}`);
@@ -127,12 +170,12 @@ export function parseDicom(bytes: Uint8Array): ParsedDicom {
   const pixelElement = dataSet.elements[Tag.PixelData];
   const numberOfFrames = Math.max(1, Math.round(num(Tag.NumberOfFrames) ?? 1));
 
-  const pixelDescription = (): PixelDescription => {
+  const pixelDescription = (): PixelDescription => guarded('cannot read the pixel description', () => {
     const rows = dataSet.uint16(Tag.Rows);
     const columns = dataSet.uint16(Tag.Columns);
     if (!rows || !columns) throw new DicomParseError('missing Rows or Columns');
     const bitsAllocated = dataSet.uint16(Tag.BitsAllocated) ?? 16;
-    return {
+    return checkPixelDescription({
       rows,
       columns,
       samplesPerPixel: dataSet.uint16(Tag.SamplesPerPixel) ?? 1,
@@ -142,44 +185,57 @@ export function parseDicom(bytes: Uint8Array): ParsedDicom {
       pixelRepresentation: dataSet.uint16(Tag.PixelRepresentation) ?? 0,
       photometricInterpretation: str(Tag.PhotometricInterpretation) ?? 'MONOCHROME2',
       planarConfiguration: dataSet.uint16(Tag.PlanarConfiguration) ?? 0,
-    };
+    });
+  });
+
+  const encapsulatedFrames = (): Uint8Array[] => {
+    if (!pixelElement?.encapsulatedPixelData) throw new DicomParseError('transfer syntax is encapsulated but Pixel Data is not');
+    const fragments = pixelElement.fragments ?? [];
+    const bot = pixelElement.basicOffsetTable ?? [];
+    // Every frame has a fragment of its own or an offset table entry: a corrupted Number of
+    // Frames is refused here, by name, rather than by a loop over millions of frames.
+    if (numberOfFrames > Math.max(fragments.length, bot.length)) {
+      throw new DicomParseError(`Number of Frames is ${numberOfFrames} but the pixel data holds only ${fragments.length} fragments`);
+    }
+    try {
+      if (numberOfFrames === 1) {
+        return [dicomParser.readEncapsulatedPixelDataFromFragments(dataSet, pixelElement, 0, fragments.length) as Uint8Array];
+      }
+      const offsets = bot.length
+        ? bot
+        : fragments.length === numberOfFrames
+          ? fragments.map((f) => f.offset)
+          : dicomParser.createJPEGBasicOffsetTable(dataSet, pixelElement);
+      return Array.from({ length: numberOfFrames }, (_, i) =>
+        dicomParser.readEncapsulatedImageFrame(dataSet, pixelElement, i, offsets, fragments) as Uint8Array);
+    } catch (err) {
+      throw new DicomParseError(`encapsulated pixel data unreadable: ${libraryReason(err)}`);
+    }
   };
 
-  const frames = (): Uint8Array[] => {
+  const nativeFrames = (): Uint8Array[] => {
     if (!pixelElement) throw new DicomParseError('no Pixel Data');
     const bytesOf = dataSet.byteArray as Uint8Array;
-    if (isEncapsulated(transferSyntaxUid)) {
-      if (!pixelElement.encapsulatedPixelData) throw new DicomParseError('transfer syntax is encapsulated but Pixel Data is not');
-      const fragments = pixelElement.fragments ?? [];
-      try {
-        if (numberOfFrames === 1) {
-          return [dicomParser.readEncapsulatedPixelDataFromFragments(dataSet, pixelElement, 0, fragments.length) as Uint8Array];
-        }
-        const bot = pixelElement.basicOffsetTable?.length
-          ? pixelElement.basicOffsetTable
-          : fragments.length === numberOfFrames
-            ? fragments.map((f) => f.offset)
-            : dicomParser.createJPEGBasicOffsetTable(dataSet, pixelElement);
-        return Array.from({ length: numberOfFrames }, (_, i) =>
-          dicomParser.readEncapsulatedImageFrame(dataSet, pixelElement, i, bot, fragments) as Uint8Array);
-      } catch (err) {
-        throw new DicomParseError(`encapsulated pixel data unreadable: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
     const d = pixelDescription();
     const frameBits = d.rows * d.columns * d.samplesPerPixel * d.bitsAllocated;
-    const out: Uint8Array[] = [];
-    for (let i = 0; i < numberOfFrames; i++) {
-      const startBit = i * frameBits;
-      const start = pixelElement.dataOffset + Math.floor(startBit / 8);
-      const end = pixelElement.dataOffset + Math.ceil((startBit + frameBits) / 8);
-      if (end > pixelElement.dataOffset + pixelElement.length || end > bytesOf.length) {
-        throw new DicomParseError(`pixel data is truncated: frame ${i + 1} of ${numberOfFrames} needs ${end - pixelElement.dataOffset} bytes, ${Math.min(pixelElement.length, bytesOf.length - pixelElement.dataOffset)} present`);
-      }
-      out.push(bytesOf.subarray(start, end));
+    const present = Math.max(0, Math.min(pixelElement.length, bytesOf.length - pixelElement.dataOffset));
+    // Checked before any frame is cut out: a corrupted Number of Frames must not make
+    // billions of views, and the message names the whole shortfall.
+    const needed = Math.ceil((numberOfFrames * frameBits) / 8);
+    if (needed > present) {
+      throw new DicomParseError(`pixel data is truncated: ${numberOfFrames} frame(s) of ${d.rows} x ${d.columns} x ${d.samplesPerPixel} x ${d.bitsAllocated} bits need ${needed} bytes, ${present} present`);
     }
-    return out;
+    return Array.from({ length: numberOfFrames }, (_, i) => {
+      const startBit = i * frameBits;
+      return bytesOf.subarray(pixelElement.dataOffset + Math.floor(startBit / 8), pixelElement.dataOffset + Math.ceil((startBit + frameBits) / 8));
+    });
   };
+
+  const frames = (): Uint8Array[] => guarded('cannot read the pixel data', () => {
+    if (!pixelElement) throw new DicomParseError('no Pixel Data');
+    if (!Number.isSafeInteger(numberOfFrames) || numberOfFrames > 0x7fffffff) throw new DicomParseError(`Number of Frames ${numberOfFrames} is not a frame count`);
+    return isEncapsulated(transferSyntaxUid) ? encapsulatedFrames() : nativeFrames();
+  });
 
   return {
     dataSet,
@@ -222,7 +278,7 @@ export function readImageAttributes(p: ParsedDicom): ImageAttributes {
   let view = p.string(Tag.ViewPosition);
   const viewItem = p.dataSet.elements[Tag.ViewCodeSequence]?.items?.[0]?.dataSet;
   if (!view && viewItem) {
-    const meaning = viewItem.string(Tag.CodeMeaning) ?? '';
+    const meaning = guarded('cannot read the View Code Sequence', () => viewItem.string(Tag.CodeMeaning)) ?? '';
     view = VIEW_MEANINGS.find(([re]) => re.test(meaning))?.[1] ?? (meaning || undefined);
   }
   const spacing = (tag: string): [number, number] | undefined => {

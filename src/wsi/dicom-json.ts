@@ -4,6 +4,7 @@
 // metadata go through one code path.
 import dcmjs from 'dcmjs';
 import type { DicomJson } from '../dicomweb/client';
+import { SentinelError } from '../errors/errors';
 
 export type { DicomJson };
 
@@ -75,7 +76,14 @@ export function firstItem(ds: DicomJson | undefined, tag: string): DicomJson | u
  */
 export function part10ToDicomJson(bytes: Uint8Array): DicomJson {
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const file = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: '7FE00010', includeUntilTagValue: false });
+  let file: ReturnType<typeof dcmjs.data.DicomMessage.readFile>;
+  try {
+    file = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: '7FE00010', includeUntilTagValue: false });
+  } catch (err) {
+    // dcmjs throws plain Errors (RangeErrors too) when a length runs past the end: a corrupt
+    // file, to be refused for good like any other.
+    throw new SentinelError('bad_request', `not a readable DICOM file: ${err instanceof Error ? err.message : String(err)}`, false, { cause: err });
+  }
   const out: DicomJson = {};
   const meta = file.meta as DicomJson;
   const ts = element(meta, '00020010');

@@ -1,8 +1,12 @@
 // The compressed transfer syntaxes, each decoded by a library of the field (the
 // cornerstone wasm builds of libjpeg-turbo, CharLS and OpenJPEG; jpeg-lossless-decoder-js
 // for JPEG Lossless), loaded once on first use. RLE (PS3.5 Annex G) is small enough to be
-// written here.
+// written here. Every decoder checks the frame's own size against the DICOM header before
+// it allocates (see frame-header.ts).
 import { Decoder as JpegLosslessDecoder } from 'jpeg-lossless-decoder-js';
+import { type FrameSize, checkFrameSize, j2kFrameSize, jpegFrameSize } from './frame-header';
+
+export type { FrameSize };
 
 export interface CodecOutput {
   width: number;
@@ -24,9 +28,22 @@ interface WasmDecoder {
 
 type DecoderCtor = new () => WasmDecoder;
 
-function lazyWasm(load: () => Promise<Record<string, unknown>>, name: string): () => Promise<DecoderCtor> {
+interface WasmCodec {
+  name: string;
+  get(): Promise<DecoderCtor>;
+  /** Drops the instance: the next frame gets a fresh one. */
+  reset(): void;
+}
+
+function lazyWasm(load: () => Promise<Record<string, unknown>>, exportName: string, name: string): WasmCodec {
   let module: Promise<DecoderCtor> | undefined;
-  return () => (module ??= load().then((m) => m[name] as DecoderCtor));
+  return {
+    name,
+    get: () => (module ??= load().then((m) => m[exportName] as DecoderCtor)),
+    reset: () => {
+      module = undefined;
+    },
+  };
 }
 
 type WasmFactory = (module: { print: (text: string) => void; printErr: (text: string) => void }) => Promise<Record<string, unknown>>;
@@ -36,37 +53,63 @@ type WasmFactory = (module: { print: (text: string) => void; printErr: (text: st
 const quiet = (): { print: () => void; printErr: () => void } => ({ print: () => undefined, printErr: () => undefined });
 
 /* eslint-disable @typescript-eslint/no-require-imports */
-const openjpeg = lazyWasm(() => (require('@cornerstonejs/codec-openjpeg/wasmjs') as WasmFactory)(quiet()), 'J2KDecoder');
-const charls = lazyWasm(() => (require('@cornerstonejs/codec-charls/wasmjs') as WasmFactory)(quiet()), 'JpegLSDecoder');
-const libjpeg = lazyWasm(() => (require('@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs') as WasmFactory)(quiet()), 'JPEGDecoder');
+const openjpeg = lazyWasm(() => (require('@cornerstonejs/codec-openjpeg/wasmjs') as WasmFactory)(quiet()), 'J2KDecoder', 'JPEG 2000');
+const charls = lazyWasm(() => (require('@cornerstonejs/codec-charls/wasmjs') as WasmFactory)(quiet()), 'JpegLSDecoder', 'JPEG-LS');
+const libjpeg = lazyWasm(() => (require('@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs') as WasmFactory)(quiet()), 'JPEGDecoder', 'JPEG');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-async function runWasm(ctor: () => Promise<DecoderCtor>, encoded: Uint8Array): Promise<CodecOutput> {
-  const Decoder = await ctor();
+const sizeOf = (info: ReturnType<WasmDecoder['getFrameInfo']>): FrameSize => ({ width: info.width, height: info.height, components: info.componentCount });
+
+/** A JPEG-LS stream ends with EOI (FFD9), perhaps then a DICOM pad byte. */
+function endsWithEoi(bytes: Uint8Array): boolean {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return end >= 2 && bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9;
+}
+
+async function runWasm(codec: WasmCodec, encoded: Uint8Array, expected: FrameSize): Promise<CodecOutput> {
+  checkFrameSize(codec.name, codec === openjpeg ? j2kFrameSize(encoded) : jpegFrameSize(encoded), expected);
+  // CharLS, given a stream cut inside its scan, spins for tens of seconds before it gives up
+  // (a 1.5 kB frame short of 5 bytes took 26 s); without EOI it would refuse the stream anyway.
+  if (codec === charls && !endsWithEoi(encoded)) throw new Error('the JPEG-LS data is truncated: it does not end with an EOI marker');
+  const Decoder = await codec.get();
   const decoder = new Decoder();
   try {
     decoder.getEncodedBuffer(encoded.length).set(encoded);
     decoder.decode();
     const info = decoder.getFrameInfo();
+    checkFrameSize(codec.name, sizeOf(info), expected);
     return {
       width: info.width,
       height: info.height,
       components: info.componentCount,
       bitsPerSample: info.bitsPerSample,
       signed: info.isSigned,
-      // The decoded buffer is a view into wasm memory: copy it out before delete().
-      bytes: decoder.getDecodedBuffer().slice(),
+      // The decoded buffer is a view into wasm memory (a Uint8ClampedArray for some codecs):
+      // copied out as a plain Uint8Array before delete().
+      bytes: new Uint8Array(decoder.getDecodedBuffer()),
     };
+  } catch (err) {
+    // A trap (out-of-bounds access, abort) stops the codec mid-function, and a C++ exception
+    // leaks its object: a fresh instance (about 10 ms) for the next frame, which must not pay
+    // for this one. C++ exceptions arrive as bare numbers (pointers), which say nothing.
+    codec.reset();
+    throw typeof err === 'number' ? new Error(`the ${codec.name} decoder rejected the data`) : err;
   } finally {
-    decoder.delete();
+    try {
+      decoder.delete();
+    } catch {
+      codec.reset();
+    }
   }
 }
 
-export const decodeJpeg2000 = (bytes: Uint8Array): Promise<CodecOutput> => runWasm(openjpeg, bytes);
-export const decodeJpegLs = (bytes: Uint8Array): Promise<CodecOutput> => runWasm(charls, bytes);
-export const decodeJpegBaseline = (bytes: Uint8Array): Promise<CodecOutput> => runWasm(libjpeg, bytes);
+export const decodeJpeg2000 = (bytes: Uint8Array, expected: FrameSize): Promise<CodecOutput> => runWasm(openjpeg, bytes, expected);
+export const decodeJpegLs = (bytes: Uint8Array, expected: FrameSize): Promise<CodecOutput> => runWasm(charls, bytes, expected);
+export const decodeJpegBaseline = (bytes: Uint8Array, expected: FrameSize): Promise<CodecOutput> => runWasm(libjpeg, bytes, expected);
 
-export function decodeJpegLossless(bytes: Uint8Array, bitsAllocated: number): Uint8Array {
+export function decodeJpegLossless(bytes: Uint8Array, bitsAllocated: number, expected: FrameSize): Uint8Array {
+  checkFrameSize('JPEG Lossless', jpegFrameSize(bytes), expected);
   // A real copy: Buffer.prototype.slice would return a view onto the whole file's memory.
   const copy = new Uint8Array(bytes);
   const bytesPerSample = bitsAllocated > 8 ? 2 : 1;
@@ -78,6 +121,7 @@ export function decodeJpegLossless(bytes: Uint8Array, bitsAllocated: number): Ui
 
 /** RLE Lossless, PS3.5 Annex G: a 64-byte header of segment offsets, then PackBits segments. */
 export function decodeRle(bytes: Uint8Array, rows: number, columns: number, samplesPerPixel: number, bitsAllocated: number): Uint8Array {
+  if (bytes.length < 64) throw new Error(`RLE frame of ${bytes.length} bytes is shorter than its 64-byte header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const segments = view.getUint32(0, true);
   const bytesPerSample = bitsAllocated / 8;
@@ -85,10 +129,18 @@ export function decodeRle(bytes: Uint8Array, rows: number, columns: number, samp
     throw new Error(`RLE header lists ${segments} segments, expected ${samplesPerPixel * bytesPerSample}`);
   }
   const pixels = rows * columns;
+  const bounds = Array.from({ length: segments }, (_, s) => [view.getUint32(4 + 4 * s, true), s + 1 < segments ? view.getUint32(8 + 4 * s, true) : bytes.length] as const);
+  // PackBits makes at most 128 bytes of 2: a segment shorter than that cannot hold its pixels,
+  // and refusing it before allocating keeps a corrupted Rows or Columns from costing gigabytes.
+  const least = 2 * Math.ceil(pixels / 128);
+  bounds.forEach(([start, end], s) => {
+    if (start < 64 || end > bytes.length || end - start < least) {
+      throw new Error(`RLE segment ${s + 1} spans bytes ${start} to ${end} of ${bytes.length}: too few for ${pixels} pixels`);
+    }
+  });
   const out = new Uint8Array(pixels * samplesPerPixel * bytesPerSample);
   for (let s = 0; s < segments; s++) {
-    const start = view.getUint32(4 + 4 * s, true);
-    const end = s + 1 < segments ? view.getUint32(8 + 4 * s, true) : bytes.length;
+    const [start, end] = bounds[s] as readonly [number, number];
     // Segment order: for each sample, most significant byte first.
     const sample = Math.floor(s / bytesPerSample);
     const byteInSample = bytesPerSample - 1 - (s % bytesPerSample);

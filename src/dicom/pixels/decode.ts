@@ -1,20 +1,21 @@
 // One frame's bytes, in its stored transfer syntax, to samples in memory: typed arrays,
 // samples interleaved, colour as RGB whatever the stored photometric interpretation.
-import type { PixelDescription } from '../read';
-import { decodeJpeg2000, decodeJpegBaseline, decodeJpegLossless, decodeJpegLs, decodeRle } from './codecs';
+// Frames come from files Sentinel does not control: whatever a codec makes of a corrupt one
+// (a thrown string, a wasm trap, a size its header invents) leaves as a PixelDecodeError.
+import { SentinelError } from '../../errors/errors';
+import { type PixelDescription, checkPixelDescription } from '../read';
+import { type FrameSize, decodeJpeg2000, decodeJpegBaseline, decodeJpegLossless, decodeJpegLs, decodeRle } from './codecs';
 
-export class UnsupportedTransferSyntaxError extends Error {
-  readonly retryable = false;
+export class UnsupportedTransferSyntaxError extends SentinelError {
   constructor(readonly transferSyntaxUid: string) {
-    super(`transfer syntax ${transferSyntaxUid} is not supported`);
+    super('unsupported', `transfer syntax ${transferSyntaxUid} is not supported`, false);
     this.name = 'UnsupportedTransferSyntaxError';
   }
 }
 
-export class PixelDecodeError extends Error {
-  readonly retryable = false;
+export class PixelDecodeError extends SentinelError {
   constructor(message: string) {
-    super(message);
+    super('bad_request', message, false);
     this.name = 'PixelDecodeError';
   }
 }
@@ -98,6 +99,10 @@ function unpackBits(bytes: Uint8Array, pixels: number): Uint8Array {
 }
 
 export async function decodeFrame(bytes: Uint8Array, transferSyntaxUid: string, desc: PixelDescription): Promise<DecodedFrame> {
+  checkPixelDescription(desc);
+  // A compressed frame's own header must agree with the DICOM header before the codec
+  // allocates for it: a corrupt one could otherwise claim 65535 x 65535 pixels.
+  const expected: FrameSize = { width: desc.columns, height: desc.rows, components: desc.samplesPerPixel };
   const signed = desc.pixelRepresentation === 1;
   const pixels = desc.rows * desc.columns;
   let photometric = desc.photometricInterpretation;
@@ -110,12 +115,13 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUid: string, 
       case TS.Deflated:
       case TS.ExplicitBig: {
         if (desc.bitsAllocated === 1) {
+          if (bytes.length < Math.ceil(pixels / 8)) throw new PixelDecodeError(`pixel data is truncated: frame has ${bytes.length} bytes, ${Math.ceil(pixels / 8)} expected`);
           samples = unpackBits(bytes, pixels);
           break;
         }
-        const expected = pixels * desc.samplesPerPixel * (desc.bitsAllocated / 8);
-        if (bytes.length < expected) throw new PixelDecodeError(`frame has ${bytes.length} bytes, ${expected} expected`);
-        samples = typed(bytes.subarray(0, expected), desc.bitsAllocated, signed, transferSyntaxUid === TS.ExplicitBig);
+        const length = pixels * desc.samplesPerPixel * (desc.bitsAllocated / 8);
+        if (bytes.length < length) throw new PixelDecodeError(`pixel data is truncated: frame has ${bytes.length} bytes, ${length} expected`);
+        samples = typed(bytes.subarray(0, length), desc.bitsAllocated, signed, transferSyntaxUid === TS.ExplicitBig);
         break;
       }
       case TS.Rle:
@@ -125,7 +131,7 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUid: string, 
       case TS.JpegBaseline:
       case TS.JpegExtended: {
         if (desc.bitsStored > 8) throw new UnsupportedTransferSyntaxError(`${transferSyntaxUid} (12-bit JPEG Extended)`);
-        const out = await decodeJpegBaseline(bytes);
+        const out = await decodeJpegBaseline(bytes, expected);
         samples = out.bytes;
         planar = false;
         // libjpeg converts YCbCr to RGB itself.
@@ -134,12 +140,12 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUid: string, 
       }
       case TS.JpegLossless:
       case TS.JpegLosslessSV1:
-        samples = typed(decodeJpegLossless(bytes, desc.bitsAllocated), desc.bitsAllocated, signed);
+        samples = typed(decodeJpegLossless(bytes, desc.bitsAllocated, expected), desc.bitsAllocated, signed);
         planar = false;
         break;
       case TS.JpegLsLossless:
       case TS.JpegLsNearLossless: {
-        const out = await decodeJpegLs(bytes);
+        const out = await decodeJpegLs(bytes, expected);
         samples = typed(out.bytes, desc.bitsAllocated, signed);
         planar = false;
         break;
@@ -149,7 +155,7 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUid: string, 
       case TS.HtJ2kLossless:
       case TS.HtJ2kLosslessRpcl:
       case TS.HtJ2k: {
-        const out = await decodeJpeg2000(bytes);
+        const out = await decodeJpeg2000(bytes, expected);
         samples = typed(out.bytes, desc.bitsAllocated, signed);
         planar = false;
         // OpenJPEG undoes the ICT/RCT component transform.
@@ -160,7 +166,7 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUid: string, 
         throw new UnsupportedTransferSyntaxError(transferSyntaxUid);
     }
   } catch (err) {
-    if (err instanceof UnsupportedTransferSyntaxError || err instanceof PixelDecodeError) throw err;
+    if (err instanceof SentinelError) throw err;
     throw new PixelDecodeError(`cannot decode ${transferSyntaxUid} frame: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (samples.length < pixels * desc.samplesPerPixel) {

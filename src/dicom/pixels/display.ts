@@ -1,6 +1,7 @@
 // From stored values to what a reader sees: Modality LUT (rescale), VOI LUT (window: LINEAR,
 // LINEAR_EXACT, SIGMOID; PS3.3 C.11.2.1.2), MONOCHROME1 inverted, so that pipelines always
 // get 8-bit "bright = dense" pixels, whatever the modality wrote.
+import { SentinelError } from '../../errors/errors';
 import type { DecodedFrame } from './decode';
 
 export interface DisplayOptions {
@@ -29,7 +30,7 @@ function percentileRange(values: ArrayLike<number>, mask: number, signed: boolea
 }
 
 export function toDisplayGray8(frame: DecodedFrame, opts: DisplayOptions = {}): Uint8Array {
-  if (frame.samplesPerPixel !== 1) throw new Error('toDisplayGray8 needs a single-sample frame');
+  if (frame.samplesPerPixel !== 1) throw new SentinelError('unsupported', `cannot show ${frame.samplesPerPixel}-sample ${frame.photometricInterpretation} data as gray`);
   const bits = Math.min(16, Math.max(1, frame.bitsStored));
   const mask = (1 << bits) - 1;
   const slope = opts.rescaleSlope ?? 1;
@@ -76,7 +77,7 @@ export function toRgb8(frame: DecodedFrame): Uint8Array {
   const pixels = frame.rows * frame.columns;
   if (frame.samplesPerPixel === 3 && frame.data instanceof Uint8Array) return frame.data.subarray(0, pixels * 3);
   const gray = frame.samplesPerPixel === 1 ? toDisplayGray8(frame) : undefined;
-  if (!gray) throw new Error(`cannot show ${frame.samplesPerPixel}-sample ${frame.bitsAllocated}-bit data as RGB`);
+  if (!gray) throw new SentinelError('unsupported', `cannot show ${frame.samplesPerPixel}-sample ${frame.bitsAllocated}-bit data as RGB`);
   const out = new Uint8Array(pixels * 3);
   for (let i = 0; i < pixels; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = gray[i] as number;
   return out;

@@ -199,14 +199,17 @@ it('SIGTERM mid-analysis: the job is handed back, nothing is left running, and t
 
 it("Redis emptied (Sentinel's own keys) while a job runs and another waits: both finish, with no restart", async () => {
   await child?.kill('SIGTERM');
-  pacs.delayMs = 100;
+  pacs.delayMs = 300; // slow enough that one study is still being fetched while the other waits
   const running = await start({ viaSlowPacs: true });
   const a = writeStudy('redis-a');
   const b = writeStudy('redis-b');
-  storescu(base, a.files);
-  await waitUntil('study A running', async () => ((await jobOf(a.study.studyInstanceUid))?.state === 'running') || undefined, 60_000);
-  storescu(base, b.files);
-  await waitUntil('study B queued', async () => ((await jobOf(b.study.studyInstanceUid))?.state === 'queued') || undefined, 60_000);
+  storescu(base, [...a.files, ...b.files]);
+  const states = await waitUntil('one study running, the other waiting', async () => {
+    const [ja, jb] = [await jobOf(a.study.studyInstanceUid), await jobOf(b.study.studyInstanceUid)];
+    const s = [ja?.state, jb?.state].sort().join(',');
+    return s === 'queued,running' ? s : undefined;
+  }, 60_000);
+  expect(states).toBe('queued,running');
   const keys = execFileSync('redis-cli', ['-u', base.redis.url, '--scan', '--pattern', `${PREFIX}:*`], { encoding: 'utf8' }).split('\n').filter(Boolean);
   expect(keys.length).toBeGreaterThan(0);
   execFileSync('redis-cli', ['-u', base.redis.url, 'del', ...keys]);

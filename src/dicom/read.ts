@@ -109,6 +109,18 @@ export const Tag = {
   PixelData: 'x7fe00010',
 } as const;
 
+/** The binary-valued tags this reader takes numbers from, with their VR (PS3.6), for Implicit VR files. */
+const IMPLICIT_BINARY_VR: Record<string, 'US' | 'UL' | 'SS'> = {
+  [Tag.SamplesPerPixel]: 'US',
+  [Tag.PlanarConfiguration]: 'US',
+  [Tag.Rows]: 'US',
+  [Tag.Columns]: 'US',
+  [Tag.BitsAllocated]: 'US',
+  [Tag.BitsStored]: 'US',
+  [Tag.HighBit]: 'US',
+  [Tag.PixelRepresentation]: 'US',
+};
+
 export interface ParsedDicom {
   dataSet: DataSet;
   transferSyntaxUid: string;
@@ -155,9 +167,12 @@ export function parseDicom(bytes: Uint8Array): ParsedDicom {
   const num = (tag: string, index = 0): number | undefined => guarded(`cannot read (${tagName(tag)})`, () => {
     const el = dataSet.elements[tag];
     if (!el) return undefined;
-    if (el.vr === 'US' || (el.vr === undefined && el.length === 2)) return dataSet.uint16(tag, index);
-    if (el.vr === 'UL') return dataSet.uint32(tag, index);
-    if (el.vr === 'SS') return dataSet.int16(tag, index);
+    // Implicit VR carries no VR: the tag's own VR decides (a two-character IS such as Number
+    // of Frames "62" is text, not the 16-bit integer 12854).
+    const vr = el.vr ?? IMPLICIT_BINARY_VR[tag];
+    if (vr === 'US') return dataSet.uint16(tag, index);
+    if (vr === 'UL') return dataSet.uint32(tag, index);
+    if (vr === 'SS') return dataSet.int16(tag, index);
     const v = dataSet.floatString(tag, index);
     return v === undefined || !Number.isFinite(v) ? undefined : v;
   });

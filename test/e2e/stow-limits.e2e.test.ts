@@ -2,11 +2,13 @@
 // refused part is spooled to disk, never held), a body past the configured limit is answered
 // 413 (declared or discovered while streaming), and an upload that stalls is cut off with 408.
 // Real Sentinel app on real sockets, real Orthanc behind it.
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/api/app';
 import { newUid } from '../../src/dicom/uid';
 import { buildSyntheticMammogram, type SampleStudy } from '../../src/samples/mammogram';
+import { spawnSentinel } from '../support/child';
 import { type Harness, startHarness, waitUntil } from '../support/e2e';
 import { JobRow } from '../../src/db/entities/job';
 
@@ -67,32 +69,44 @@ function post(port: number, chunks: () => AsyncGenerator<Buffer>, opts: { conten
 const part = (bytes: Buffer): Buffer => Buffer.concat([Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), bytes, Buffer.from('\r\n')]);
 const closing = Buffer.from(`--${BOUNDARY}--\r\n`);
 
-it('a 1 GB request streams through with RSS growing by less than 100 MB; its good instance is stored and analysed', async () => {
-  const { study, bytes } = mammogram();
-  const filler = Buffer.alloc(1024 * 1024, 0x41);
-  global.gc?.();
-  const before = process.memoryUsage().rss;
-  let peak = before;
-  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
-  const sent = await post(h.running.port, async function* () {
-    yield part(bytes);
-    yield Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
-    for (let i = 0; i < 1024; i++) yield filler; // 1 GiB that is not DICOM
-    yield Buffer.from('\r\n');
-    yield closing;
-  });
-  clearInterval(sampler);
-  const growthMb = (peak - before) / 1024 / 1024;
-  console.log(`1 GiB STOW-RS: RSS ${Math.round(before / 1048576)} MB before, peak ${Math.round(peak / 1048576)} MB (+${growthMb.toFixed(0)} MB)`);
-  expect(`${sent.status} ${sent.status === 202 ? "" : sent.body}`).toBe("202 "); // one stored, one refused
-  const answer = JSON.parse(sent.body) as Record<string, { Value: Array<Record<string, { Value: unknown[] }>> }>;
-  expect(answer['00081199']?.Value).toHaveLength(1);
-  expect(answer['00081198']?.Value?.[0]?.['00081197']?.Value).toEqual([0xc000]);
-  expect(growthMb).toBeLessThan(100);
-  await waitUntil('the stored study analysed', async () => {
-    const [j] = await h.services.ds.getRepository(JobRow).findBy({ studyInstanceUid: study.studyInstanceUid });
-    return j?.state === 'succeeded' ? j : undefined;
-  }, 60_000);
+/** Resident set of a process now, in bytes. */
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+it('a 1 GB request streams through a Sentinel process with its RSS growing by less than 100 MB; its good instance is stored and analysed', async () => {
+  // The service in a process of its own, so what is measured is Sentinel, not the test's client.
+  const api = await spawnSentinel(h.config, ['serve', '--no-poller']);
+  try {
+    const { study, bytes } = mammogram();
+    const filler = Buffer.alloc(1024 * 1024, 0x41);
+    await new Promise((r) => setTimeout(r, 1000)); // settled after start
+    const before = rssOf(api.pid);
+    let peak = before;
+    const sampler = setInterval(() => { peak = Math.max(peak, rssOf(api.pid)); }, 50);
+    const sent = await post(api.port, async function* () {
+      yield part(bytes);
+      yield Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
+      for (let i = 0; i < 1024; i++) yield filler; // 1 GiB that is not DICOM
+      yield Buffer.from('\r\n');
+      yield closing;
+    });
+    clearInterval(sampler);
+    const growthMb = (peak - before) / 1024 / 1024;
+    console.log(`1 GiB STOW-RS: Sentinel's RSS ${Math.round(before / 1048576)} MB before, peak ${Math.round(peak / 1048576)} MB (+${growthMb.toFixed(0)} MB)`);
+    expect(`${sent.status} ${sent.status === 202 ? '' : sent.body}`).toBe('202 '); // one stored, one refused
+    const answer = JSON.parse(sent.body) as Record<string, { Value: Array<Record<string, { Value: unknown[] }>> }>;
+    expect(answer['00081199']?.Value).toHaveLength(1);
+    expect(answer['00081198']?.Value?.[0]?.['00081197']?.Value).toEqual([0xc000]);
+    expect(growthMb).toBeLessThan(100);
+    await waitUntil('the stored study analysed', async () => {
+      const [j] = await h.services.ds.getRepository(JobRow).findBy({ studyInstanceUid: study.studyInstanceUid });
+      return j?.state === 'succeeded' ? j : undefined;
+    }, 60_000);
+  } finally {
+    await api.kill('SIGTERM');
+  }
 });
 
 it('past stow.maxBytes: 413, whether the size is declared up front or found while streaming', async () => {

@@ -110,11 +110,16 @@ describe('whole-slide images through the bundled Orthanc', () => {
 
   it('sentinel dicomize --store --study adds a second slide to the same study and patient', async () => {
     const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    // The command reads the configuration as an operator's shell would: point it at the tests' Orthanc.
+    const before = process.env.ORTHANC_URL;
+    process.env.ORTHANC_URL = client.target.url.replace(/\/dicom-web$/, '');
     let code: number;
     try {
       code = await runDicomize(sharedData('pathology/wsi/CMU-1-Small-Region.svs'), { store: true, study });
     } finally {
       log.mockRestore();
+      if (before === undefined) delete process.env.ORTHANC_URL;
+      else process.env.ORTHANC_URL = before;
     }
     expect(code).toBe(0);
     const metadata = await client.studyMetadata(study);

@@ -132,6 +132,7 @@ export async function startForwarder(targetPort: number): Promise<Forwarder> {
   const sockets = new Set<net.Socket>();
   let port = 0;
   const up = (): Promise<void> => new Promise((resolve, reject) => {
+    if (server) return resolve(); // already answering: a second server would orphan the first
     server = net.createServer((client) => {
       const upstream = net.connect(targetPort, '127.0.0.1');
       for (const s of [client, upstream]) {

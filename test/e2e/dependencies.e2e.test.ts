@@ -61,7 +61,7 @@ const allDelivered = (jobId: string) => async (): Promise<OutboxRow[] | undefine
   return rows.length === 3 && rows.every((r) => r.state === 'delivered') ? rows : undefined;
 };
 
-it('Redis down: intake keeps accepting, /health says degraded, and what was taken in meanwhile runs once Redis is back', async () => {
+it('Redis down for a minute: intake keeps accepting, /health says degraded, and what was taken in meanwhile runs once Redis is back; the audit trail shows it all', async () => {
   await redis.down();
   const { study, bytes } = mammogram('redis-down');
   const accepted = await stow(bytes);
@@ -72,7 +72,7 @@ it('Redis down: intake keeps accepting, /health says degraded, and what was take
   const body = health.body as { status: string; dependencies: Array<{ name: string; ok: boolean }> };
   expect(body.status).toBe('degraded');
   expect(body.dependencies.find((d) => d.name === 'redis')?.ok).toBe(false);
-  await new Promise((r) => setTimeout(r, 8000)); // a while down; nothing can run
+  await new Promise((r) => setTimeout(r, 60_000)); // down for a minute; nothing can run
   expect((await jobOf(study.studyInstanceUid))?.state).toBe('queued');
 
   await redis.up();
@@ -81,6 +81,14 @@ it('Redis down: intake keeps accepting, /health says degraded, and what was take
   expect(done.attempts).toBe(1);
   expect(h.his.messages.filter((m) => m.includes(study.accessionNumber))).toHaveLength(1);
   await request(h.baseUrl).get('/health').expect(200);
+
+  // The audit trail says what came in and what went out for the study, behind the token.
+  await request(h.baseUrl).get(`/audit?study=${study.studyInstanceUid}`).expect(401);
+  const audit = await request(h.baseUrl).get(`/audit?study=${study.studyInstanceUid}`).set('Authorization', `Bearer ${h.token}`).expect(200);
+  const entries = (audit.body as { entries: Array<{ direction: string; channel: string; outcome: string; objectUid: string | null }> }).entries;
+  const seen = new Set(entries.map((e) => `${e.direction} ${e.channel} ${e.outcome}`));
+  for (const e of ['in stow-rs accepted', 'out dicomweb sending', 'out dicomweb delivered', 'out mllp sending', 'out mllp delivered']) expect(seen).toContain(e);
+  expect(JSON.stringify(entries)).not.toContain(study.patientId);
 });
 
 it('PostgreSQL down: no crash, intake answers 503, and a study stored meanwhile is analysed once it is back', async () => {

@@ -133,3 +133,12 @@ it('an upload that stalls is cut off with 408 and stores nothing', async () => {
   expect(Date.now() - started).toBeLessThan(8000);
   expect(stalled.body).toMatch(/idleTimeoutMs/);
 });
+
+it('a body with no part, or a broken one, is a 400 with its reason and stores nothing', async () => {
+  const empty = await post(h.running.port, async function* () { yield closing; });
+  expect(empty.status).toBe(400);
+  expect(empty.body).toMatch(/no part/);
+  const broken = await post(h.running.port, async function* () { yield Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\nDICM-ish`); });
+  expect(broken.status).toBe(400);
+  expect(broken.body).toMatch(/truncated upload/);
+});

@@ -14,9 +14,8 @@ import { isMissing, readTiles } from '../wsi/tiles';
 import type { SlideLevelRef, SlideStudyRequest } from './analyze-slide-study';
 import { nothingToAnalyse } from './analyze-study';
 import { part10ToDicomJson, str } from '../wsi/dicom-json';
-import { type ParsedDicom, parseDicom } from '../dicom/read';
 import { SopClass } from '../dicom/uid';
-import { type SkippedFile, reasonOf } from './study-images';
+import { type SkippedFile, parseForPipeline, reasonOf } from './study-images';
 
 /** Elements never copied into a writer's header: pixels, bulk data, per-frame geometry. */
 const HEAVY = new Set(['7FE00010', '52009230', '00282000', '00880200']);
@@ -130,18 +129,12 @@ export function localSlides(files: Uint8Array[]): { slides: StudySlide[]; frames
   const metadata: DicomJson[] = [];
   const skipped: SkippedFile[] = [];
   for (const bytes of files) {
-    let parsed: ParsedDicom;
-    try {
-      parsed = parseDicom(bytes);
-    } catch (err) {
-      skipped.push({ reason: reasonOf(err) });
+    const file = parseForPipeline(bytes, 'wsi');
+    if ('skipped' in file) {
+      skipped.push(file.skipped);
       continue;
     }
-    const notRead = sopClassNotRead('wsi', parsed.sopClassUid);
-    if (notRead) {
-      skipped.push({ sopInstanceUid: parsed.sopInstanceUid, reason: notRead });
-      continue;
-    }
+    const { parsed } = file;
     try {
       frames.set(parsed.sopInstanceUid, parsed.frames());
       metadata.push(part10ToDicomJson(bytes));

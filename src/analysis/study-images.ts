@@ -28,22 +28,27 @@ export function reasonOf(err: unknown): string {
   return err instanceof SentinelError ? err.message : describeError(err);
 }
 
+/** A file parsed and checked against the SOP classes its pipeline reads, or why it is set aside. */
+export function parseForPipeline(bytes: Uint8Array, pipeline: PipelineName): { parsed: ParsedDicom } | { skipped: SkippedFile } {
+  let parsed: ParsedDicom;
+  try {
+    parsed = parseDicom(bytes);
+  } catch (err) {
+    return { skipped: { reason: reasonOf(err) } };
+  }
+  const notRead = sopClassNotRead(pipeline, parsed.sopClassUid);
+  return notRead ? { skipped: { sopInstanceUid: parsed.sopInstanceUid, reason: notRead } } : { parsed };
+}
+
 /** The files the pipeline can read as images; every other file is in `skipped` with its reason. */
 export function readStudyImages(files: Uint8Array[], pipeline: PipelineName): { images: StudyImage[]; skipped: SkippedFile[] } {
   const images: StudyImage[] = [];
   const skipped: SkippedFile[] = [];
   for (const bytes of files) {
-    let parsed: ParsedDicom;
-    try {
-      parsed = parseDicom(bytes);
-    } catch (err) {
-      skipped.push({ reason: reasonOf(err) });
-      continue;
-    }
-    const notRead = sopClassNotRead(pipeline, parsed.sopClassUid);
-    if (notRead) skipped.push({ sopInstanceUid: parsed.sopInstanceUid, reason: notRead });
-    else if (!parsed.hasPixelData) skipped.push({ sopInstanceUid: parsed.sopInstanceUid, reason: 'the image has no Pixel Data (7FE0,0010)' });
-    else images.push({ parsed, bytes });
+    const file = parseForPipeline(bytes, pipeline);
+    if ('skipped' in file) skipped.push(file.skipped);
+    else if (!file.parsed.hasPixelData) skipped.push({ sopInstanceUid: file.parsed.sopInstanceUid, reason: 'the image has no Pixel Data (7FE0,0010)' });
+    else images.push({ parsed: file.parsed, bytes });
   }
   return { images, skipped };
 }

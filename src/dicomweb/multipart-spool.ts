@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SentinelError, badRequest, unsupported } from '../errors/errors';
-import { parseContentType } from './multipart';
+import { parseContentType, parseHeaders } from './multipart';
 
 export interface SpooledPart {
   headers: Record<string, string>;
@@ -22,15 +22,6 @@ export interface SpoolLimits {
 const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
 const MAX_HEADER_BLOCK = 64 * 1024;
-
-function parseHeaders(block: string): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of block.split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return headers;
-}
 
 type State = 'preamble' | 'delimiter' | 'headers' | 'body' | 'done';
 

@@ -28,7 +28,8 @@ export function parseContentType(header: string | undefined): ContentType {
   return { mediaType: media.trim().toLowerCase(), params };
 }
 
-function parseHeaders(block: string): Record<string, string> {
+/** A part's header block (CRLF-separated lines) as lower-case names to values. */
+export function parseHeaders(block: string): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const line of block.split('\r\n')) {
     const colon = line.indexOf(':');

@@ -34,13 +34,14 @@ export class LeaseLost extends Error {
   }
 }
 
-const interval = (ms: number): string => `${Math.round(ms)} milliseconds`;
+/** A duration as a PostgreSQL interval literal, for `now() + $n::interval`. */
+export const leaseInterval = (ms: number): string => `${Math.round(ms)} milliseconds`;
 
 /** Extend the lease; false when it is no longer ours. */
 export async function renewLease(ds: DataSource, table: LeasedTable, id: string, epoch: number, leaseMs: number, owner = WORKER_ID): Promise<boolean> {
   const [, affected] = await ds.query(
     `update "${table}" set lease_until = now() + $4::interval where id = $1 and epoch = $2 and lease_owner = $3`,
-    [id, epoch, owner, interval(leaseMs)],
+    [id, epoch, owner, leaseInterval(leaseMs)],
   ) as [unknown, number];
   return affected === 1;
 }
@@ -81,4 +82,26 @@ export async function leasesOwned(ds: DataSource, table: LeasedTable, owner = WO
   return ds.query(`select id, epoch from "${table}" where lease_owner = $1`, [owner]) as Promise<Array<{ id: string; epoch: number }>>;
 }
 
-export { interval as leaseInterval };
+
+/**
+ * Take a row from its lease holder and make it waiting again under a new epoch (a job back to
+ * `queued`), so another worker runs it and the holder's queue entry finds nothing to do. Only
+ * while `owner` (and `epoch`, when given) still hold it; `reason` goes on the row. The new
+ * epoch, or undefined when the lease had moved on meanwhile.
+ */
+export async function handOver(ds: DataSource, table: LeasedTable, id: string, from: { owner: string; epoch?: number; reason?: string }): Promise<number | undefined> {
+  const sets = ['epoch = epoch + 1', 'lease_owner = null', 'lease_until = null'];
+  if (table === 'jobs') sets.push(`state = 'queued'`);
+  const params: unknown[] = [id, from.owner];
+  if (from.reason !== undefined) {
+    params.push(from.reason);
+    sets.push(`${table === 'jobs' ? 'error' : 'last_error'} = $${params.length}`);
+  }
+  let where = 'id = $1 and lease_owner = $2';
+  if (from.epoch !== undefined) {
+    params.push(from.epoch);
+    where += ` and epoch = $${params.length}`;
+  }
+  const [rows] = await ds.query(`update "${table}" set ${sets.join(', ')} where ${where} returning epoch`, params) as [Array<{ epoch: number }>, number];
+  return rows[0]?.epoch;
+}

@@ -5,7 +5,7 @@
 // with a new epoch. Queue ids are row id + epoch, so queueing what is still queued is a no-op.
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config/schema';
-import { ownerIsDeadHere } from '../db/leases';
+import { handOver, ownerIsDeadHere } from '../db/leases';
 import type { Logger } from '../log/logger';
 import { describeError } from '../errors/errors';
 import { type Queues, cappedBackoff, enqueueAnalyze, enqueueDeliver } from './queues';
@@ -34,17 +34,6 @@ interface Candidate {
 
 const BATCH = 1000;
 
-/** Take a row from a dead worker: one conditional update, so two sweepers cannot both do it. */
-async function handOn(ds: DataSource, table: 'jobs' | 'outbox', row: Candidate, reason: string): Promise<number | undefined> {
-  const waiting = table === 'jobs' ? `state = 'queued', error = $4,` : `last_error = $4,`;
-  const [rows] = await ds.query(
-    `update "${table}" set ${waiting} epoch = epoch + 1, lease_owner = null, lease_until = null
-     where id = $1 and epoch = $2 and lease_owner = $3 returning epoch`,
-    [row.id, row.epoch, row.lease_owner, reason],
-  ) as [Array<{ epoch: number }>, number];
-  return rows[0]?.epoch;
-}
-
 async function candidates(ds: DataSource, table: 'jobs' | 'outbox'): Promise<Candidate[]> {
   const waiting = table === 'jobs' ? `state in ('queued', 'running')` : `state = 'pending'`;
   return ds.query(
@@ -66,7 +55,8 @@ export async function sweepOnce(deps: SweepDeps): Promise<SweepResult> {
       if (row.lease_owner !== null && !dead) continue; // someone is working on it
       if (dead) {
         const reason = `worker ${row.lease_owner ?? '?'} stopped while working on it (lease ${row.lease_live ? 'of a dead process' : 'expired'}); handed on`;
-        const epoch = await handOn(ds, table, row, reason);
+        // One conditional update: two sweepers cannot both take it.
+        const epoch = await handOver(ds, table, row.id, { owner: row.lease_owner as string, epoch: row.epoch, reason });
         if (epoch === undefined) continue; // renewed or taken meanwhile
         await enqueue(row.id, epoch, 0);
         log.warn({ [table === 'jobs' ? 'jobId' : 'outboxId']: row.id, epoch }, 'work of a stopped worker handed on');

@@ -2,8 +2,7 @@
 // in step with PostgreSQL (at start, and every `jobs.sweepIntervalMs` while running). On
 // stop, work in flight may finish for `jobs.shutdownGraceMs`; what is still running then is
 // handed back (a new epoch, queued again) so another worker takes it at once.
-import type { DataSource } from 'typeorm';
-import { leasesOwned } from '../db/leases';
+import { WORKER_ID, handOver, leasesOwned } from '../db/leases';
 import { nextPendingHl7, processDeliverJob } from '../delivery/outbox';
 import type { Services } from '../service/services';
 import { processAnalyzeJob, processTileJob } from './analyze-job';
@@ -20,21 +19,13 @@ async function handBack(services: Services): Promise<number> {
   let count = 0;
   for (const table of ['jobs', 'outbox'] as const) {
     for (const { id } of await leasesOwned(ds, table)) {
-      const epoch = await releaseForOthers(ds, table, id);
+      const epoch = await handOver(ds, table, id, { owner: WORKER_ID });
       if (epoch === undefined) continue;
       await enqueueOrLeave(table === 'jobs' ? enqueueAnalyze(queues, config, id, epoch) : enqueueDeliver(queues, config, id, epoch));
       count++;
     }
   }
   return count;
-}
-
-async function releaseForOthers(ds: DataSource, table: 'jobs' | 'outbox', id: string): Promise<number | undefined> {
-  const waiting = table === 'jobs' ? `state = 'queued',` : '';
-  const [rows] = await ds.query(
-    `update "${table}" set ${waiting} epoch = epoch + 1, lease_owner = null, lease_until = null where id = $1 returning epoch`, [id],
-  ) as [Array<{ epoch: number }>, number];
-  return rows[0]?.epoch;
 }
 
 export async function startWorkers(services: Services, options: { analyzeConcurrency?: number; deliverConcurrency?: number } = {}): Promise<Workers> {

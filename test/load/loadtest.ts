@@ -21,6 +21,7 @@ import { buildSyntheticMammogram, type SampleStudy } from '../../src/samples/mam
 import { dicomwebTarget } from '../../src/service/services';
 import { type ChildSentinel, spawnSentinel } from '../support/child';
 import { bundledStorescuArgs } from '../../src/stack/bundled-orthanc';
+import { ensureDatabase } from '../../src/stack/stack';
 import { ensureStack, testConfig } from '../support/stack';
 
 const run = promisify(execFile);
@@ -70,7 +71,6 @@ async function main(): Promise<void> {
     jobs: { stowSettleMs: 1000 },
     log: { level: 'info' },
   });
-  const { ensureDatabase } = await import('../../src/stack/stack');
   await ensureDatabase(config.database.url);
   const ds = await openDatabase(config.database.url);
   await ds.query('truncate studies, jobs, findings, outbox, cursors, audit');
@@ -101,7 +101,6 @@ async function main(): Promise<void> {
   }
 
   const started = Date.now();
-  const sampler = setInterval(() => undefined, 1000);
   let next = 0;
   const submitOne = async (): Promise<void> => {
     for (;;) {
@@ -145,7 +144,6 @@ async function main(): Promise<void> {
     if (done >= opts.studies) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  clearInterval(sampler);
   const elapsedS = (Date.now() - started) / 1000;
 
   // The counts, where each lands.

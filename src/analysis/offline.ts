@@ -9,13 +9,12 @@ import type { Config } from '../config/schema';
 import { describeError } from '../errors/errors';
 import { parseDicom } from '../dicom/read';
 import { newUid } from '../dicom/uid';
+import { type Category, type SkippedFile, allFindings } from '../domain/findings';
+import { outputFileName, outputStem } from '../domain/outputs';
 import type { ModelRegistry } from '../inference/registry';
-import { routeStudy } from '../intake/routing';
-import { assertModelFits } from '../pipelines/declarations';
-import { type Category, type PipelineName, allFindings } from '../pipelines/findings';
-import { type AnalysisOutput, type SkippedFile, analyzeStudy } from './analyze-study';
-import { analyzeSlidesStudy } from './analyze-slide-study';
-import { localSlides, slideStudyRequest } from './slide-from-pacs';
+import { type PipelineName, pipelineNamed } from '../pipelines/registry';
+import { assertRoutingRules, routeStudy } from '../pipelines/routing';
+import { analyze } from './analyze';
 
 export interface OfflineStudySummary {
   studyInstanceUid: string;
@@ -36,7 +35,8 @@ export interface OfflineStudySummary {
   }>;
   /** Input files of the study that could not be analysed, and why. */
   skippedImages?: SkippedFile[];
-  outputs: { seg: string[]; sr: string[]; hl7: string[] };
+  /** Files written, by what they are (lower-case label: "seg", "sr", "oru"), relative to the output folder. */
+  outputs: Record<string, string[]>;
 }
 
 export interface OfflineSummary {
@@ -71,6 +71,7 @@ export async function analyzeFiles(opts: {
   modelId?: string;
   now?: Date;
 }): Promise<OfflineSummary> {
+  assertRoutingRules(opts.config.routing.rules);
   const files = collectFiles(opts.paths);
   const unreadable: OfflineSummary['unreadable'] = [];
   const byStudy = new Map<string, { files: Uint8Array[]; modalities: Set<string> }>();
@@ -98,7 +99,7 @@ export async function analyzeFiles(opts: {
   const findModel = override ? () => installed(override) ?? { id: override, version: '?' } : installed;
   const studies: OfflineStudySummary[] = [];
   for (const [studyInstanceUid, entry] of byStudy) {
-    const outputs: OfflineStudySummary['outputs'] = { seg: [], sr: [], hl7: [] };
+    const outputs: OfflineStudySummary['outputs'] = {};
     const decision = routeStudy(studyInstanceUid, [...entry.modalities], opts.config.routing.rules, findModel);
     if (decision.kind === 'ignore') {
       studies.push({ studyInstanceUid, status: 'skipped', reason: decision.reason, outputs });
@@ -107,30 +108,20 @@ export async function analyzeFiles(opts: {
     const modelId = decision.model.id;
     try {
       const model = opts.registry.model(modelId);
-      assertModelFits(decision.pipeline, model.manifest);
       const now = opts.now ?? new Date();
-      let analysed: AnalysisOutput;
-      if (decision.pipeline === 'wsi') {
-        const local = localSlides(entry.files);
-        analysed = await analyzeSlidesStudy(local.slides.map((slide) => slideStudyRequest(slide, local.frames, { model, config: opts.config, newUid, now })));
-      } else {
-        analysed = await analyzeStudy({ pipeline: decision.pipeline, files: entry.files, model, config: opts.config, newUid, now });
-      }
+      const analysed = await analyze({ source: { kind: 'files', files: entry.files }, pipeline: pipelineNamed(decision.pipeline), model, config: opts.config, newUid, now });
       const dir = path.join(opts.outDir, studyInstanceUid);
       fs.mkdirSync(dir, { recursive: true });
-      for (const obj of analysed.dicom) {
-        const file = path.join(dir, `${obj.label.toLowerCase()}-${obj.sopInstanceUid}.dcm`);
-        fs.writeFileSync(file, obj.bytes);
-        (obj.label === 'SEG' ? outputs.seg : outputs.sr).push(path.relative(opts.outDir, file));
+      for (const o of analysed.outputs) {
+        const file = path.join(dir, outputFileName(o));
+        fs.writeFileSync(file, o.bytes);
+        (outputs[outputStem(o)] ??= []).push(path.relative(opts.outDir, file));
       }
-      const hl7File = path.join(dir, `oru-${analysed.hl7.controlId}.hl7`);
-      fs.writeFileSync(hl7File, analysed.hl7.text);
-      outputs.hl7.push(path.relative(opts.outDir, hl7File));
       const r = analysed.result;
       studies.push({
         studyInstanceUid,
         status: 'analysed',
-        pipeline: r.pipeline,
+        pipeline: decision.pipeline,
         model: { id: r.model.id, version: r.model.version },
         score: r.score,
         category: r.category,

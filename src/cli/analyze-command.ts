@@ -15,7 +15,7 @@ export async function runAnalyze(paths: string[], opts: { out: string; model?: s
     for (const s of summary.studies) {
       if (s.status === 'analysed') {
         console.log(`analysed    ${s.studyInstanceUid}  ${s.pipeline}  model ${s.model?.id} ${s.model?.version}  score ${s.score?.toFixed(3)} (${s.category})  findings ${s.findings?.length ?? 0}`);
-        for (const f of [...s.outputs.seg, ...s.outputs.sr, ...s.outputs.hl7]) console.log(`            ${path.join(outDir, f)}`);
+        for (const f of Object.values(s.outputs).flat()) console.log(`            ${path.join(outDir, f)}`);
         for (const k of s.skippedImages ?? []) console.log(`            image ${k.sopInstanceUid ?? '?'} not analysed: ${k.reason}`);
       } else if (s.status === 'failed') {
         // On stderr: a wrong --model or a study with nothing readable must not scroll past unseen.

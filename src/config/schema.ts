@@ -17,7 +17,8 @@ export const routingRuleSchema = z.object({
   name: z.string().min(1),
   /** A study is routed by this rule when any of its series has one of these modalities. */
   modalities: z.array(z.string().min(1)).min(1),
-  pipeline: z.enum(['mammography', 'wsi', 'ultrasound']),
+  /** A pipeline of src/pipelines/registry.ts (checked against it when a service or `analyze` starts). */
+  pipeline: z.string().min(1),
   /** Model ids from models/*.json, tried in order: the first one present is used. */
   models: z.array(z.string().min(1)).min(1),
 });

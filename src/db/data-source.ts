@@ -9,9 +9,10 @@ import { OutboxRow } from './entities/outbox';
 import { StudyRow } from './entities/study';
 import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema';
 import { LeasesAndAudit1764600000000 } from './migrations/1764600000000-leases-and-audit';
+import { OutputKinds1764700000000 } from './migrations/1764700000000-output-kinds';
 
 export const entities = [StudyRow, JobRow, FindingRow, OutboxRow, CursorRow, AuditRow];
-export const migrations = [InitialSchema1763800000000, LeasesAndAudit1764600000000];
+export const migrations = [InitialSchema1763800000000, LeasesAndAudit1764600000000, OutputKinds1764700000000];
 
 export function createDataSource(url: string): DataSource {
   return new DataSource({

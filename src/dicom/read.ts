@@ -7,7 +7,7 @@
 // too: a corrupt file fails its job for good, with its reason, instead of crashing a worker.
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { SentinelError } from '../errors/errors';
-import type { StudyContext } from '../pipelines/findings';
+import type { StudyContext } from '../domain/findings';
 
 export class DicomParseError extends SentinelError {
   constructor(readonly reason: string) {

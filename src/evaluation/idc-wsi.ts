@@ -5,6 +5,7 @@
 // threshold against the IDC tiles. A labelled tile the tissue detector skipped counts as
 // predicted 0 (that is what the pipeline reports for it).
 import path from 'node:path';
+import { threshold } from '../inference/manifest';
 import type { LoadedModel } from '../inference/registry';
 import { analyzeSlide } from '../pipelines/wsi/analyze-slide';
 import { ImageSlideSource } from '../pipelines/wsi/image-source';
@@ -51,7 +52,7 @@ export async function evaluateWholeSlides(dir: string, model: LoadedModel, pixel
     bySlide.set(slide, rows);
   }
   const slides: SlideAgreement[] = [];
-  const threshold = model.manifest.thresholds.detection;
+  const detection = threshold(model.manifest, 'detection');
   for (const [slide, rows] of [...bySlide.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const t0 = Date.now();
     const a = await analyzeSlide(await ImageSlideSource.fromFile(path.join(dir, `${slide}.jpg`), pixelSpacingMm), model);
@@ -68,7 +69,7 @@ export async function evaluateWholeSlides(dir: string, model: LoadedModel, pixel
     slides.push({
       slide,
       auc: mixed ? rocAuc(labels, scores) : null,
-      dice: dice(scores.map((s) => s >= threshold), labels),
+      dice: dice(scores.map((s) => s >= detection), labels),
       tiles: rows.length,
       tissue_cells: a.tissueCells,
       score: a.score,

@@ -7,6 +7,7 @@
 // Tiles go through the manifest's normalisation to the model in batches; the metrics are
 // tile-level at the manifest's `detection` threshold (common.binary_metrics).
 import fs from 'node:fs';
+import { threshold } from '../inference/manifest';
 import path from 'node:path';
 import type { LoadedModel } from '../inference/registry';
 import { normalizationLuts, packRgb8Batch } from '../inference/tensor';
@@ -179,7 +180,7 @@ export interface IdcResult extends Omit<BinaryMetrics, 'accuracy' | 'threshold'>
 export async function evaluateIdc(task: string, sources: IdcSource[], model: LoadedModel, opts: IdcOptions = {}): Promise<IdcResult> {
   const scored = await scoreIdc(sources, model, opts);
   if (scored.labels.length === 0) throw new EvalError(`no tiles to evaluate in ${sources.map((s) => s.dir).join(' and ')}${opts.slides ? ' for the split asked' : ''}`);
-  const m = binaryMetrics(scored.labels, scored.scores, model.manifest.thresholds.detection);
+  const m = binaryMetrics(scored.labels, scored.scores, threshold(model.manifest, 'detection'));
   return {
     task,
     model: model.manifest.id,

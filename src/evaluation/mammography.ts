@@ -25,6 +25,7 @@
 //   AUC from 0.6823 to 0.6840 and single FROC points by up to 2 false positives in 50 films;
 //   fed PIL's pixels, this code reproduces the metrics file exactly.
 import fs from 'node:fs';
+import { threshold } from '../inference/manifest';
 import path from 'node:path';
 import type { LoadedModel, ModelOutputs } from '../inference/registry';
 import { analyzeMammogram, stitchHeatmap, windowOrigins } from '../pipelines/mammography/analyze';
@@ -225,6 +226,6 @@ export async function evaluateMiniMias(task: string, dir: string, model: LoadedM
     image_auc: rocAuc(films.map((f) => f.record.abnormal), films.map((f) => f.score)),
     lesion_sensitivity_at_1fp: sensitivityAtFp(froc, 1),
     froc,
-    pipeline_at_detection: { threshold: m.thresholds.detection, fp_per_image: atDetection.fpPerImage, sensitivity: atDetection.sensitivity },
+    pipeline_at_detection: { threshold: threshold(m, 'detection'), fp_per_image: atDetection.fpPerImage, sensitivity: atDetection.sensitivity },
   };
 }

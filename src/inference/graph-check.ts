@@ -25,6 +25,8 @@ function outputDims(o: Output): Dims {
     case 'image_score':
     case 'tile_probability':
       return [undefined, 1];
+    case 'segmentation_probability':
+      return [undefined, 1, undefined, undefined];
   }
 }
 

@@ -2,6 +2,7 @@
 // never hard-codes a size, a spacing, a normalisation or a threshold: a new or retrained
 // model is a new manifest next to its .onnx file.
 import { z } from 'zod';
+import { SentinelError } from '../errors/errors';
 
 const normalization = z.object({
   /** Applied first: value * scale (e.g. 1/255 for 8-bit input). */
@@ -20,9 +21,10 @@ const output = z.object({
    *   with the input (stride = input size / h);
    * - image_score: [N, 1] probability that the input image is abnormal;
    * - class_probabilities: [N, K] probabilities over `classes`;
-   * - tile_probability: [N, 1] probability that the tile shows the positive class.
+   * - tile_probability: [N, 1] probability that the tile shows the positive class;
+   * - segmentation_probability: [N, 1, H, W] per-pixel probability of the class, at the input's size.
    */
-  role: z.enum(['lesion_heatmap', 'image_score', 'class_probabilities', 'tile_probability']),
+  role: z.enum(['lesion_heatmap', 'image_score', 'class_probabilities', 'tile_probability', 'segmentation_probability']),
   /** Class names, in channel / column order (e.g. ["mass", "calcification"]). */
   classes: z.array(z.string()).default([]),
   /** Activation already applied inside the graph ("none" means the values are logits). */
@@ -35,7 +37,7 @@ export const modelManifestSchema = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
   name: z.string().min(1),
   version: z.string().min(1),
-  task: z.enum(['mammography-lesion-detection', 'wsi-tile-classification', 'ultrasound-classification']),
+  task: z.enum(['mammography-lesion-detection', 'wsi-tile-classification', 'ultrasound-classification', 'ultrasound-segmentation']),
   modality: z.enum(['MG', 'SM', 'US']),
   /** ONNX file name, relative to the manifest. */
   file: z.string().min(1),
@@ -58,18 +60,28 @@ export const modelManifestSchema = z.object({
   /**
    * Operating points chosen on the validation split:
    * - detection: minimum heatmap/tile probability for a finding;
-   * - high / intermediate: study-score cut-offs for the category.
-   * Model-specific extras (e.g. minimum finding area) go here too.
+   * - high / intermediate: study-score cut-offs for the category;
+   * - mask: minimum per-pixel probability inside a segmentation.
+   * Which of them a model must give depends on its task (THRESHOLDS_BY_TASK). Model-specific
+   * extras (e.g. minimum finding area) go here too.
    */
   thresholds: z.object({
-    detection: z.number().min(0).max(1),
-    high: z.number().min(0).max(1),
-    intermediate: z.number().min(0).max(1),
+    detection: z.number().min(0).max(1).optional(),
+    high: z.number().min(0).max(1).optional(),
+    intermediate: z.number().min(0).max(1).optional(),
+    mask: z.number().min(0).max(1).optional(),
   }).catchall(z.number()),
   /** What the pipeline does to the model's outputs before findings, chosen on validation. */
   postprocessing: z.object({
     /** Tile classifiers: Gaussian smoothing of the slide's probability map, sigma in map cells. */
     mapSmoothingSigmaCells: z.number().positive().max(10).optional(),
+    /** Segmenters: how the probability map is brought back to the image's size before the mask threshold. */
+    resizeProbabilityToImage: z.enum(['bilinear', 'nearest']).optional(),
+    /** Segmenters: connected components smaller than this fraction of the image are dropped. */
+    minComponentAreaFraction: z.number().min(0).max(1).optional(),
+    componentConnectivity: z.union([z.literal(4), z.literal(8)]).optional(),
+    /** Segmenters: keep only the largest component. */
+    largestComponentOnly: z.boolean().optional(),
   }).strict().optional(),
   training: z.object({
     data: z.string(),
@@ -80,4 +92,27 @@ export const modelManifestSchema = z.object({
   intendedUse: z.string().default('Research use only. Not a medical device.'),
 });
 
+/** The operating points each task's models must give in `thresholds`. */
+export const THRESHOLDS_BY_TASK = {
+  'mammography-lesion-detection': ['detection', 'high', 'intermediate'],
+  'wsi-tile-classification': ['detection', 'high', 'intermediate'],
+  'ultrasound-classification': ['detection', 'high', 'intermediate'],
+  'ultrasound-segmentation': ['mask'],
+} as const satisfies Record<z.infer<typeof modelManifestSchema>['task'], readonly string[]>;
+
+export const checkedManifestSchema = modelManifestSchema.superRefine((m, ctx) => {
+  for (const key of THRESHOLDS_BY_TASK[m.task]) {
+    if (m.thresholds[key] === undefined) ctx.addIssue({ code: 'custom', path: ['thresholds', key], message: `a ${m.task} model must give thresholds.${key}` });
+  }
+});
+
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
+
+export type OperatingPoint = 'detection' | 'high' | 'intermediate' | 'mask';
+
+/** An operating point the caller needs; a manifest validated for its task always has its own. */
+export function threshold(manifest: Pick<ModelManifest, 'id' | 'thresholds'>, key: OperatingPoint): number {
+  const v = manifest.thresholds[key];
+  if (v === undefined) throw new SentinelError('unsupported', `model ${manifest.id} gives no thresholds.${key} in its manifest`);
+  return v;
+}

@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { SentinelError, notFound } from '../errors/errors';
 import { graphMismatches } from './graph-check';
-import { type ModelManifest, modelManifestSchema } from './manifest';
+import { type ModelManifest, checkedManifestSchema } from './manifest';
 
 export type OutputRole = ModelManifest['outputs'][number]['role'];
 export type ModelOutputs = Partial<Record<OutputRole, { dims: number[]; data: Float32Array }>>;
@@ -39,7 +39,7 @@ export function readManifest(file: string): { manifest?: ModelManifest; problems
   } catch (err) {
     return { problems: [`${name}: ${(err as Error).message}`] };
   }
-  const parsed = modelManifestSchema.safeParse(raw);
+  const parsed = checkedManifestSchema.safeParse(raw);
   if (!parsed.success) {
     return { problems: parsed.error.issues.map((i) => `${name}: ${i.path.join('.') || '(root)'}: ${i.message}`) };
   }

@@ -8,7 +8,7 @@ import { recordAudit } from '../db/audit';
 import type { DicomwebClient } from '../dicomweb/client';
 import type { Logger } from '../log/logger';
 import { type Queues, enqueueAnalyze, enqueueOrLeave } from '../jobs/queues';
-import { type ModelVersion, routeStudy } from './routing';
+import { type ModelVersion, routeStudy } from '../pipelines/routing';
 
 export interface IntakeDeps {
   config: Config;

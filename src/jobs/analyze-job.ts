@@ -9,15 +9,15 @@ import { JobRow } from '../db/entities/job';
 import { OutboxRow } from '../db/entities/outbox';
 import { StudyRow } from '../db/entities/study';
 import type { DicomwebClient } from '../dicomweb/client';
-import { stringValue } from '../dicomweb/client';
 import { SentinelError, describeError, isRetryable } from '../errors/errors';
 import type { Logger } from '../log/logger';
 import type { ModelRegistry } from '../inference/registry';
-import { type AnalysisOutput, analyzeStudy } from '../analysis/analyze-study';
-import { analyzeSlidesStudy } from '../analysis/analyze-slide-study';
-import { describeStudySlides, slideSource, slideStudyRequest } from '../analysis/slide-from-pacs';
+import { type AnalysisOutput, analyze } from '../analysis/analyze';
+import { describeStudySlides, slideSource } from '../analysis/slides';
 import type { LoadedModel } from '../inference/registry';
-import { allFindings } from '../pipelines/findings';
+import { allFindings } from '../domain/findings';
+import type { CellScoring } from '../pipelines/definition';
+import { pipelineNamed } from '../pipelines/registry';
 import { uidSequence } from '../dicom/uid';
 import { type HeldLease, LeaseLost, WORKER_ID, assertLeaseHeld, holdLease, leaseInterval } from '../db/leases';
 import { type Queues, type TileJobData, enqueueDeliver, enqueueOrLeave, enqueueTiles } from './queues';
@@ -33,24 +33,6 @@ export interface AnalyzeDeps {
 }
 
 export type AnalyzeOutcome = 'succeeded' | 'failed' | 'gone';
-
-/** The modalities the routing rules send to a pipeline: its series (never SEG/SR/PR) are the ones it reads. */
-function modalitiesOf(config: Config, pipeline: string): Set<string> {
-  return new Set(config.routing.rules.filter((r) => r.pipeline === pipeline).flatMap((r) => r.modalities));
-}
-
-/** Part 10 bytes of every instance in the study's series of the pipeline's modalities. */
-export async function fetchStudyImages(dicomweb: DicomwebClient, studyUid: string, modalities: Set<string>): Promise<Uint8Array[]> {
-  const series = (await dicomweb.searchSeries(studyUid)).filter((s) => modalities.has(s.modality));
-  const files: Uint8Array[] = [];
-  for (const s of series) {
-    for (const instance of await dicomweb.seriesMetadata(studyUid, s.seriesInstanceUid)) {
-      const sop = stringValue(instance, '00080018');
-      if (sop) files.push(await dicomweb.retrieveInstance(studyUid, s.seriesInstanceUid, sop));
-    }
-  }
-  return files;
-}
 
 async function persist(ds: DataSource, job: JobRow, out: AnalysisOutput, startedAt: number): Promise<OutboxRow[]> {
   return ds.transaction(async (m) => {
@@ -71,10 +53,7 @@ async function persist(ds: DataSource, job: JobRow, out: AnalysisOutput, started
       areaMm2: f.areaMm2 ?? null,
     })));
     const outbox = m.getRepository(OutboxRow);
-    const rows = [
-      ...out.dicom.map((d) => outbox.create({ jobId: job.id, kind: 'stow', label: d.label, objectUid: d.sopInstanceUid, payload: d.bytes, state: 'pending' })),
-      outbox.create({ jobId: job.id, kind: 'hl7', label: 'ORU^R01', objectUid: out.hl7.controlId, payload: Buffer.from(out.hl7.text, 'utf8'), state: 'pending' }),
-    ];
+    const rows = out.outputs.map((o) => outbox.create({ jobId: job.id, kind: o.kind, label: o.label, objectUid: o.objectUid, payload: o.bytes, state: 'pending' }));
     await outbox.save(rows);
     const { result } = out;
     job.state = 'succeeded';
@@ -97,31 +76,27 @@ async function persist(ds: DataSource, job: JobRow, out: AnalysisOutput, started
 }
 
 /**
- * A slide is never fetched whole: its metadata describes the pyramid and the pipeline reads
- * the tiles it needs. Progress (tissue tiles done / total) is written to the job row about
- * once a second, so GET /jobs/:id shows how far a long slide is.
+ * Progress (tissue tiles done / total) is written to the job row about once a second, so
+ * GET /jobs/:id shows how far a long slide is.
  */
-async function analyzeSlideFromPacs(deps: AnalyzeDeps, job: JobRow, model: LoadedModel, newUid: () => string): Promise<AnalysisOutput> {
-  const slides = await describeStudySlides(deps.dicomweb, job.studyInstanceUid, modalitiesOf(deps.config, job.pipeline));
+function progressWriter(deps: AnalyzeDeps, job: JobRow): (done: number, total: number) => Promise<void> {
   const repo = deps.ds.getRepository(JobRow);
   let last = 0;
-  const onProgress = async (done: number, total: number): Promise<void> => {
+  return async (done, total) => {
     if (Date.now() - last < 1000 && done < total) return;
     last = Date.now();
     job.progressDone = done;
     job.progressTotal = total;
     await repo.update({ id: job.id }, { progressDone: done, progressTotal: total });
   };
+}
+
+/** A slide with more tissue cells than `jobs.tileRangeCells` is scored in ranges on the tiles queue; a smaller one here. */
+function rangedScoring(deps: AnalyzeDeps, job: JobRow, onProgress: (done: number, total: number) => Promise<void>): CellScoring {
   const range = deps.config.jobs.tileRangeCells;
-  const out = await analyzeSlidesStudy(slides.map((slide, i) => slideStudyRequest(slide, deps.dicomweb, {
-    model,
-    config: deps.config,
-    newUid,
-    now: new Date(),
-    onProgress,
-    scoreElsewhere: (plan) => (range > 0 && plan.todo.length > range ? scoreInRanges(deps, job, plan, range, onProgress, i) : undefined),
-  })));
-  return out;
+  return async (slide, plan, here) => (range > 0 && plan.todo.length > range
+    ? { probabilities: await scoreInRanges(deps, job, plan, range, onProgress, slide.frameOfReferenceUid), inferenceMs: 0 }
+    : here());
 }
 
 /**
@@ -130,17 +105,17 @@ async function analyzeSlideFromPacs(deps: AnalyzeDeps, job: JobRow, model: Loade
  * fails this job (and its retry queues the ranges again under new ids: each run of the job
  * is named by its start time, as attempts start again from 0 when a failed job is retried).
  */
-async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, range: number, onProgress: (done: number, total: number) => Promise<void>, slide: number): Promise<Float32Array> {
+async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, range: number, onProgress: (done: number, total: number) => Promise<void>, frameOfReferenceUid: string): Promise<Float32Array> {
   const parts: Array<Promise<number[]>> = [];
   const waiting = new Map<string, TileJobData>();
   let done = 0;
   for (let start = 0; start < plan.todo.length; start += range) {
     const cells = plan.todo.slice(start, start + range);
     const data: TileJobData = {
-      jobId: job.id, studyInstanceUid: job.studyInstanceUid, slide, modelId: job.modelId, modelVersion: job.modelVersion,
+      jobId: job.id, studyInstanceUid: job.studyInstanceUid, pipeline: job.pipeline, frameOfReferenceUid, modelId: job.modelId, modelVersion: job.modelVersion,
       level: plan.level, cellPx: plan.cellPx, columns: plan.columns, cells,
     };
-    const id = `${job.id}:${job.startedAt?.getTime() ?? job.attempts}:${slide}:${start}`;
+    const id = `${job.id}:${job.startedAt?.getTime() ?? job.attempts}:${frameOfReferenceUid}:${start}`;
     waiting.set(id, data);
     const queued = await enqueueTiles(deps.queues, deps.config, data, id);
     parts.push(queued.finished().then(async (value: unknown) => {
@@ -176,8 +151,9 @@ async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, ra
 export async function processTileJob(deps: AnalyzeDeps, data: TileJobData): Promise<number[]> {
   const model = deps.models.get(data.modelId);
   if (model.manifest.version !== data.modelVersion) throw new SentinelError('conflict', `model ${data.modelId} is now version ${model.manifest.version}, the range asked for ${data.modelVersion}`);
-  const slide = (await describeStudySlides(deps.dicomweb, data.studyInstanceUid, modalitiesOf(deps.config, 'wsi')))[data.slide];
-  if (!slide) throw new SentinelError('not_found', `the study no longer holds slide ${data.slide + 1}`);
+  const slides = await describeStudySlides(deps.dicomweb, data.studyInstanceUid, pipelineNamed(data.pipeline));
+  const slide = slides.find((s) => s.frameOfReferenceUid === data.frameOfReferenceUid);
+  if (!slide) throw new SentinelError('not_found', `the study no longer holds the slide in frame of reference ${data.frameOfReferenceUid}`);
   const loaded: LoadedModel = { manifest: model.manifest, run: (batch, n) => deps.models.run(data.modelId, batch, n) };
   const { probabilities } = await scoreCells(slideSource(deps.dicomweb, slide), loaded, data, data.cells);
   return Array.from(probabilities);
@@ -227,16 +203,17 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string, epoch 
       throw new SentinelError('conflict', `model ${job.modelId} is now version ${model.manifest.version}, the job asked for ${job.modelVersion}`);
     }
     const loaded: LoadedModel = { manifest: model.manifest, run: (batch, n) => deps.models.run(job.modelId, batch, n) };
-    const out = job.pipeline === 'wsi'
-      ? await analyzeSlideFromPacs(deps, job, loaded, newUid)
-      : await analyzeStudy({
-        pipeline: job.pipeline as AnalysisOutput['result']['pipeline'],
-        files: await fetchStudyImages(deps.dicomweb, job.studyInstanceUid, modalitiesOf(deps.config, job.pipeline)),
-        model: loaded,
-        config: deps.config,
-        newUid,
-        now: new Date(),
-      });
+    const onProgress = progressWriter(deps, job);
+    const out = await analyze({
+      source: { kind: 'pacs', dicomweb: deps.dicomweb, studyInstanceUid: job.studyInstanceUid },
+      pipeline: pipelineNamed(job.pipeline),
+      model: loaded,
+      config: deps.config,
+      newUid,
+      now: new Date(),
+      scoring: rangedScoring(deps, job, onProgress),
+      onProgress,
+    });
     const outbox = await persist(deps.ds, job, out, started);
     // Queued now if Redis answers; otherwise the sweeper queues them from the outbox.
     for (const row of outbox) await enqueueOrLeave(enqueueDeliver(deps.queues, deps.config, row.id, row.epoch));

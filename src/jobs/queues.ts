@@ -21,8 +21,9 @@ export interface DeliverJobData {
 export interface TileJobData {
   jobId: string;
   studyInstanceUid: string;
-  /** Which of the study's slides (in describeStudySlides order). */
-  slide: number;
+  pipeline: string;
+  /** The slide's Frame of Reference UID: which slide of the study, whatever else arrives meanwhile. */
+  frameOfReferenceUid: string;
   modelId: string;
   modelVersion: string;
   level: number;

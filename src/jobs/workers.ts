@@ -3,7 +3,7 @@
 // stop, work in flight may finish for `jobs.shutdownGraceMs`; what is still running then is
 // handed back (a new epoch, queued again) so another worker takes it at once.
 import { WORKER_ID, handOver, leasesOwned } from '../db/leases';
-import { nextPendingHl7, processDeliverJob } from '../delivery/outbox';
+import { nextPendingInOrder, processDeliverJob } from '../delivery/outbox';
 import type { Services } from '../service/services';
 import { processAnalyzeJob, processTileJob } from './analyze-job';
 import { enqueueAnalyze, enqueueDeliver, enqueueOrLeave } from './queues';
@@ -39,11 +39,11 @@ export async function startWorkers(services: Services, options: { analyzeConcurr
   void queues.analyze.process(options.analyzeConcurrency ?? 1, (job) => track(processAnalyzeJob(services, job.data.jobId, job.data.epoch ?? 0)));
   void queues.deliver.process(options.deliverConcurrency ?? 2, (job) => track((async () => {
     const outcome = await processDeliverJob(services, job.data.outboxId, config.jobs.deliverAttempts, job.data.epoch ?? 0).catch(async (err: unknown) => {
-      await kickNextHl7(services);
+      await kickNextInOrder(services);
       throw err;
     });
-    // An ORU settled (or found waiting behind another): the oldest pending one may go now.
-    if (outcome !== 'gone') await kickNextHl7(services);
+    // An ORU settled (or found waiting behind another): the oldest pending one of each in-order kind may go now.
+    if (outcome !== 'gone') await kickNextInOrder(services);
     return outcome;
   })()));
   void queues.tiles.process(1, (job) => track(processTileJob(services, job.data)));
@@ -64,7 +64,7 @@ export async function startWorkers(services: Services, options: { analyzeConcurr
   };
 }
 
-async function kickNextHl7(services: Services): Promise<void> {
-  const next = await nextPendingHl7(services.ds).catch(() => null);
-  if (next && !next.leaseOwner) await enqueueOrLeave(enqueueDeliver(services.queues, services.config, next.id, next.epoch));
+async function kickNextInOrder(services: Services): Promise<void> {
+  const next = await nextPendingInOrder(services.ds).catch(() => []);
+  for (const row of next) if (!row.leaseOwner) await enqueueOrLeave(enqueueDeliver(services.queues, services.config, row.id, row.epoch));
 }

@@ -9,6 +9,7 @@ import type { IntakeDeps } from '../intake/intake';
 import { type Logger, createLogger } from '../log/logger';
 import { type Queues, createQueues } from '../jobs/queues';
 import { OrthancRest } from '../orthanc/rest';
+import { assertRoutingRules } from '../pipelines/routing';
 import { projectRoot } from '../config/load';
 import path from 'node:path';
 
@@ -33,6 +34,7 @@ export function dicomwebTarget(config: Config): { url: string; username: string;
 }
 
 export async function openServices(config: Config, options: { log?: Logger } = {}): Promise<Services> {
+  assertRoutingRules(config.routing.rules);
   const log = options.log ?? createLogger(config.log.level);
   const models = await ModelRegistry.load(path.resolve(projectRoot, config.models.dir), { intraOpNumThreads: config.models.threads });
   // Every model a routing rule can choose is opened now: an ONNX graph that does not match its

@@ -28,7 +28,7 @@ import { projectRoot } from '../config/load';
 import type { DicomJson, DicomwebClient } from '../dicomweb/client';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, newUid } from '../dicom/uid';
 import { SentinelError } from '../errors/errors';
-import type { StudyContext } from '../pipelines/findings';
+import type { StudyContext } from '../domain/findings';
 import { DEFAULT_IMAGE_ORIENTATION_SLIDE, type SlidePoint, pixelToSlideCoordinates } from './slide';
 import { readTiffInfo } from './tiff';
 import { items, str } from './dicom-json';

@@ -112,7 +112,7 @@ it('the PACS refusing writes when results go back: SEG and SR wait in the outbox
       return j?.state === 'succeeded' ? j : undefined;
     }, 90_000);
     const waiting = await waitUntil('SEG and SR refused at least twice', async () => {
-      const r = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: job.id, kind: 'stow' });
+      const r = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: job.id, kind: 'dicom' });
       return r.length === 2 && r.every((x) => x.attempts >= 2 && x.lastError) ? r : undefined;
     }, 60_000);
     expect(waiting.every((r) => r.state === 'pending')).toBe(true);
@@ -124,7 +124,7 @@ it('the PACS refusing writes when results go back: SEG and SR wait in the outbox
   }
   const [job] = await h.services.ds.getRepository(JobRow).findBy({ studyInstanceUid: study.studyInstanceUid });
   await waitUntil('SEG and SR delivered', async () => {
-    const r = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: job!.id, kind: 'stow' });
+    const r = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: job!.id, kind: 'dicom' });
     return r.every((x) => x.state === 'delivered') ? r : undefined;
   }, 60_000);
   const series = await h.services.dicomweb.searchSeries(study.studyInstanceUid);

@@ -8,6 +8,7 @@ import { FindingRow } from '../../db/entities/finding';
 import { JobRow } from '../../db/entities/job';
 import { OutboxRow } from '../../db/entities/outbox';
 import { StudyRow } from '../../db/entities/study';
+import { OUTPUT_KINDS, outputFileName } from '../../domain/outputs';
 import { SentinelError, badRequest, notFound } from '../../errors/errors';
 import { type Queues, enqueueAnalyze, enqueueDeliver, enqueueOrLeave } from '../../jobs/queues';
 
@@ -109,16 +110,17 @@ export function studiesRouter({ ds, queues, config }: StudiesDeps): Router {
     res.status(202).json({ id: req.params.id, state: 'pending' });
   });
 
-  /** One outgoing message or object, as sent: HL7 as text, DICOM as application/dicom. */
+  /** One outgoing message or object, as sent, by its kind's content type: HL7 as text (a segment per line), DICOM as a download. */
   router.get('/outputs/:id', async (req, res) => {
     if (!UUID.test(req.params.id)) throw badRequest('not an output id');
     const row = await ds.getRepository(OutboxRow).findOneBy({ id: req.params.id });
     if (!row) throw notFound(`output ${req.params.id} not found`);
-    if (row.kind === 'hl7') {
-      // Segments end with CR on the wire; shown one per line for reading.
-      res.type('text/plain; charset=utf-8').send(row.payload.toString('utf8').replace(/\r/g, '\r\n'));
+    const kind = OUTPUT_KINDS[row.kind];
+    if (kind.text) {
+      // HL7 segments end with CR on the wire; shown one per line for reading.
+      res.type(kind.contentType).send(row.payload.toString('utf8').replace(/\r/g, '\r\n'));
     } else {
-      res.type('application/dicom').setHeader('Content-Disposition', `attachment; filename="${row.label.toLowerCase()}-${row.objectUid}.dcm"`);
+      res.type(kind.contentType).setHeader('Content-Disposition', `attachment; filename="${outputFileName(row)}"`);
       res.send(row.payload);
     }
   });

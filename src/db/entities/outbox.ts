@@ -2,8 +2,8 @@
 // written here in the same transaction as the result, then sent and retried until the
 // receiver acknowledges it: a PACS or HIS that is down for an hour loses nothing.
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import type { OutputKind } from '../../domain/outputs';
 
-export type OutboxKind = 'stow' | 'hl7';
 export type OutboxState = 'pending' | 'delivered' | 'failed';
 
 @Entity({ name: 'outbox' })
@@ -17,7 +17,8 @@ export class OutboxRow {
   jobId!: string;
 
   @Column({ type: 'varchar', length: 8 })
-  kind!: OutboxKind;
+  /** What the output is (domain/outputs.ts); delivery/ sends each kind by its own channel. */
+  kind!: OutputKind;
 
   /** What it is, for people: "SEG", "SR", "ORU^R01". */
   @Column({ type: 'varchar', length: 32 })

@@ -3,8 +3,9 @@
 // on the breast, and turn each connected region above the detection threshold into a
 // finding in SOURCE pixel coordinates. Everything model-specific comes from the manifest.
 import type { LoadedModel, ModelOutputs } from '../../inference/registry';
+import { threshold } from '../../inference/manifest';
 import { normalizationLuts, packGray8 } from '../../inference/tensor';
-import type { Finding, FindingType, ImageRef, ImageResult } from '../findings';
+import type { Finding, FindingType, ImageRef, ImageResult } from '../../domain/findings';
 import { type GrayImage, connectedComponents, convexHull, polygonArea, resampleToSpacing } from '../common/image-ops';
 import { findBreastRegion } from './breast-region';
 
@@ -76,7 +77,7 @@ export async function analyzeMammogram(input: MammogramInput, model: LoadedModel
     for (const [c, grid] of grids.entries()) {
       suppressOutsideBreast(grid, gw, gh, stride, breast.mask, img);
       for (let i = 0; i < grid.length; i++) heatMax = Math.max(heatMax, grid[i] as number);
-      findings.push(...componentsToFindings(grid, gw, gh, stride, m.thresholds.detection, findingType(heatSpec.classes[c]), input, img, target, source, ids));
+      findings.push(...componentsToFindings(grid, gw, gh, stride, threshold(m, 'detection'), findingType(heatSpec.classes[c]), input, img, target, source, ids));
     }
   }
   const imageScoreOut = outputs.image_score;

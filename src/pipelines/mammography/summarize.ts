@@ -2,7 +2,7 @@
 // thresholds (high / intermediate / low), so that the worklist can rank studies.
 import type { ModelManifest } from '../../inference/manifest';
 import { categoryOf } from '../common/category';
-import type { ImageResult, StudyResult } from '../findings';
+import type { ImageResult, StudyResult } from '../../domain/findings';
 
 export function summarizeStudy(images: ImageResult[], manifest: ModelManifest): Pick<StudyResult, 'score' | 'category' | 'breasts'> {
   const breasts: StudyResult['breasts'] = {};

@@ -3,7 +3,7 @@
 // "malignant"). Whole-image classification: no findings with a location.
 import { SentinelError } from '../../errors/errors';
 import type { LoadedModel } from '../../inference/registry';
-import type { ImageRef, ImageResult } from '../findings';
+import type { ImageRef, ImageResult } from '../../domain/findings';
 import { classifyUltrasound } from './classify';
 
 export async function analyzeUltrasoundImage(

@@ -4,10 +4,11 @@
 // build a probability map at cell resolution. Tiles are read through a SlideSource, so the
 // same code runs over DICOMweb (the service) or over local files (offline analyze, eval).
 import { SentinelError } from '../../errors/errors';
+import { threshold } from '../../inference/manifest';
 import type { LoadedModel } from '../../inference/registry';
 import { normalizationLuts, packRgb8Batch } from '../../inference/tensor';
 import { categoryOf } from '../common/category';
-import type { Category } from '../findings';
+import type { Category } from '../../domain/findings';
 import { type Heatmap, type Region, findRegions, slideScore, smoothMap } from './regions';
 import { type TissueMask, detectTissue, tissueCells } from './tissue';
 
@@ -288,7 +289,7 @@ export function finishSlide(plan: SlidePlan, probabilities: Float32Array, manife
     cellPx: plan.cellPx,
     cellMm: plan.cellMm,
     heatmap,
-    regions: findRegions(heatmap, manifest.thresholds.detection),
+    regions: findRegions(heatmap, threshold(manifest, 'detection')),
     score,
     category: categoryOf(score, manifest),
     tissueCells: plan.todo.length,

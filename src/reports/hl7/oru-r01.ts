@@ -4,8 +4,9 @@
 // there is no LOINC code for an AI suspicion score.
 import { Message } from 'node-hl7-client';
 import type { Config } from '../../config/schema';
-import type { StudyContext, StudyResult } from '../../pipelines/findings';
-import { allFindings } from '../../pipelines/findings';
+import type { StudyContext, StudyResult } from '../../domain/findings';
+import { allFindings } from '../../domain/findings';
+import type { PipelineReporting } from '../../domain/reporting';
 
 export const LOCAL_CODING_SYSTEM = '99SEN';
 
@@ -17,17 +18,13 @@ export interface OruInput {
   messageControlId: string;
   timestamp: Date;
   processingId?: 'P' | 'T' | 'D';
+  /** The analysing pipeline's universal service (OBR-4) and study measurements. */
+  reporting: PipelineReporting;
 }
 
 export function hl7Timestamp(d: Date): string {
   return d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
-
-const SERVICE: Record<StudyResult['pipeline'], [string, string]> = {
-  mammography: ['SEN-MG-AI', 'AI analysis of mammography'],
-  wsi: ['SEN-WSI-AI', 'AI analysis of breast whole-slide pathology'],
-  ultrasound: ['SEN-US-AI', 'AI analysis of breast ultrasound'],
-};
 
 const round = (v: number, digits = 3): string => Number(v.toFixed(digits)).toString();
 
@@ -58,7 +55,7 @@ export function buildOruR01(input: OruInput): string {
   if (study.patientBirthDate) pid.set('7', study.patientBirthDate);
   if (study.patientSex) pid.set('8', study.patientSex);
 
-  const [serviceCode, serviceText] = SERVICE[result.pipeline];
+  const { code: serviceCode, text: serviceText } = input.reporting.oruService;
   const orc = m.addSegment('ORC');
   orc.set('1', 'RE');
   if (study.accessionNumber) orc.set('2', study.accessionNumber);
@@ -117,8 +114,9 @@ export function buildOruR01(input: OruInput): string {
   });
   const findings = allFindings(result);
   obx('NM', 'AINFIND', 'Number of AI findings', String(findings.length));
-  const area = findings.reduce((a, f) => a + (f.areaMm2 ?? 0), 0);
-  if (result.pipeline === 'wsi') obx('NM', 'AIAREA', 'AI tumour area', round(area, 2), { units: ['mm2', 'square millimeter', 'UCUM'] });
+  for (const m of input.reporting.measurements?.(result) ?? []) {
+    if (m.oru) obx('NM', m.oru.code, m.oru.text, round(m.value, m.oru.digits), m.oru.units ? { units: m.oru.units } : {});
+  }
   for (const f of findings) {
     const parts = [
       f.type,
@@ -139,8 +137,8 @@ export function newMessageControlId(now: Date): string {
 }
 
 /** The ORU for one analysed study, with a new control id, as the outbox sends it. */
-export function oruForStudy(result: StudyResult, study: StudyContext, hl7: Pick<Config['hl7'], 'sender' | 'receiver' | 'processingId'>, now: Date): { controlId: string; text: string } {
+export function oruForStudy(result: StudyResult, study: StudyContext, hl7: Pick<Config['hl7'], 'sender' | 'receiver' | 'processingId'>, reporting: PipelineReporting, now: Date): { controlId: string; text: string } {
   const controlId = newMessageControlId(now);
-  const text = buildOruR01({ result, study, sender: hl7.sender, receiver: hl7.receiver, messageControlId: controlId, timestamp: now, processingId: hl7.processingId });
+  const text = buildOruR01({ result, study, sender: hl7.sender, receiver: hl7.receiver, messageControlId: controlId, timestamp: now, processingId: hl7.processingId, reporting });
   return { controlId, text };
 }

@@ -2,8 +2,8 @@
 // equipment, and segment descriptions with coded type, algorithm identification and the
 // finding's tracking identifiers (shared with the SR).
 import type { NaturalizedDataset } from '../../dicom/write';
-import type { Finding } from '../../pipelines/findings';
-import { Codes, findingTypeCode } from '../codes';
+import type { Finding } from '../../domain/findings';
+import { Codes, findingTypeCode } from '../../domain/codes';
 
 export interface SeriesInfo {
   seriesInstanceUid: string;

@@ -8,8 +8,8 @@
 import type { NaturalizedDataset } from '../../dicom/write';
 import { writePart10 } from '../../dicom/write';
 import { SopClass } from '../../dicom/uid';
-import type { ImageResult } from '../../pipelines/findings';
-import { Codes } from '../codes';
+import type { ImageResult } from '../../domain/findings';
+import { Codes } from '../../domain/codes';
 import { type AlgorithmInfo, type SeriesInfo, equipment, lo, newInstance, patientAndStudy, segmentDescription } from './common';
 import { packBitFrames, rasterizePolygon } from './raster';
 import { newUid } from '../../dicom/uid';

@@ -10,7 +10,7 @@
 // the heatmap whatever the slide's size.
 import { SopClass, newUid } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
-import { Codes, findingTypeCode } from '../codes';
+import { Codes, findingTypeCode } from '../../domain/codes';
 import { type AlgorithmInfo, type SeriesInfo, equipment, lo, newInstance, patientAndStudy, segmentAlgorithm } from './common';
 
 /** A probability per heatmap cell; NaN where nothing was analysed (no tissue). */

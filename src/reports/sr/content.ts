@@ -1,6 +1,6 @@
 // Content items of an SR document (PS3.3 C.17.3), as naturalized dcmjs datasets.
 import type { NaturalizedDataset } from '../../dicom/write';
-import type { Code } from '../codes';
+import type { Code } from '../../domain/codes';
 
 export type Relationship = 'CONTAINS' | 'HAS OBS CONTEXT' | 'HAS CONCEPT MOD' | 'INFERRED FROM' | 'SELECTED FROM' | 'HAS PROPERTIES';
 

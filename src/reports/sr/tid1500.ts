@@ -9,8 +9,9 @@
 // and drops the whole SR from the study without it.
 import { SopClass } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
-import { type Category, type Finding, type StudyResult, allFindings } from '../../pipelines/findings';
-import { type Code, Codes, classCode, findingTypeCode } from '../codes';
+import { type Category, type Finding, type StudyResult, allFindings } from '../../domain/findings';
+import { type Code, Codes, classCode, findingTypeCode } from '../../domain/codes';
+import type { PipelineReporting } from '../../domain/reporting';
 import { type AlgorithmInfo, type SeriesInfo, lo, newInstance, patientAndStudy } from '../seg/common';
 import { type SopRef, codeItem, container, imageItem, numItem, scoord3dItem, scoordItem, textItem, uidItem } from './content';
 
@@ -24,6 +25,8 @@ export interface Tid1500Input {
   result: StudyResult;
   series: SeriesInfo;
   algorithm: AlgorithmInfo;
+  /** What the analysing pipeline's reports say: procedure reported, study measurements. */
+  reporting: PipelineReporting;
   now?: Date;
 }
 
@@ -81,7 +84,7 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
     textItem('HAS OBS CONTEXT', Codes.deviceObserverName, 'Sentinel'),
     textItem('HAS OBS CONTEXT', Codes.deviceObserverManufacturer, 'Sentinel'),
     textItem('HAS OBS CONTEXT', Codes.deviceObserverModelName, `${algorithm.modelId} ${algorithm.version}`),
-    codeItem('HAS CONCEPT MOD', Codes.procedureReported, result.pipeline === 'mammography' ? Codes.mammography : result.pipeline === 'ultrasound' ? Codes.breastUltrasound : Codes.breast),
+    codeItem('HAS CONCEPT MOD', Codes.procedureReported, input.reporting.procedure),
     container('CONTAINS', Codes.imageLibrary, [
       container('CONTAINS', Codes.imageLibraryGroup, sources.map((s) => imageItem('CONTAINS', {
         ReferencedSOPClassUID: String(s.SOPClassUID), ReferencedSOPInstanceUID: String(s.SOPInstanceUID),
@@ -99,10 +102,7 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
         numItem('HAS PROPERTIES', Score, i.score, Codes.ratio),
         imageItem('INFERRED FROM', { ReferencedSOPClassUID: i.image.sopClassUid, ReferencedSOPInstanceUID: i.image.sopInstanceUid }),
       ])),
-      ...(result.pipeline === 'wsi' ? [
-        numItem('CONTAINS', Codes.tumourArea, allFindings(result).reduce((a, f) => a + (f.areaMm2 ?? 0), 0), Codes.squareMillimetre),
-        numItem('CONTAINS', Codes.tumourRegions, allFindings(result).length, Codes.noUnits),
-      ] : []),
+      ...(input.reporting.measurements?.(result) ?? []).map((m) => numItem('CONTAINS', m.concept, m.value, m.unit)),
     ]),
   ];
 

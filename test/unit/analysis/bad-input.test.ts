@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type OfflineStudySummary, analyzeFiles } from '../../../src/analysis/offline';
-import { analyzeStudy } from '../../../src/analysis/analyze-study';
+import { analyze } from '../../../src/analysis/analyze';
+import { pipelineNamed } from '../../../src/pipelines/registry';
 import type { Config } from '../../../src/config/schema';
 import { loadConfig } from '../../../src/config/load';
 import { SopClass, newUid } from '../../../src/dicom/uid';
@@ -85,8 +86,8 @@ describe('SOP classes: each pipeline reads only the ones it declares', () => {
     expect(r.status).toBe('failed');
     expect(r.reason).toBe('SentinelError: no image of the study could be analysed by the mammography pipeline: SOP class 1.2.840.10008.5.1.4.1.1.999 is not read by the mammography pipeline');
 
-    // The service calls analyzeStudy the same way: the job must not be retried.
-    const err = await analyzeStudy({ pipeline: 'mammography', files: [writePart10(fake)], model: registry.model(TEST_MODEL_ID), config: config(), newUid, now: new Date() })
+    // The service calls analyze the same way: the job must not be retried.
+    const err = await analyze({ source: { kind: 'files', files: [writePart10(fake)] }, pipeline: pipelineNamed('mammography'), model: registry.model(TEST_MODEL_ID), config: config(), newUid, now: new Date() })
       .then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(SentinelError);
     expect(isRetryable(err)).toBe(false);
@@ -112,7 +113,7 @@ describe('SOP classes: each pipeline reads only the ones it declares', () => {
     const r = await analyseOne('ultrasound', [single, multi, mg]);
     expect(r).toMatchObject({ status: 'analysed', pipeline: 'ultrasound', model: { id: US_MODEL_ID } });
     // Both US images were classified: the ORU carries one class per image.
-    const oru = fs.readFileSync(path.join(dir, 'out-ultrasound', r.outputs.hl7[0]!), 'utf8');
+    const oru = fs.readFileSync(path.join(dir, 'out-ultrasound', r.outputs.oru![0]!), 'utf8');
     expect(oru.split('\r').filter((seg) => seg.startsWith('OBX|') && seg.includes('|AICLASS^'))).toHaveLength(2);
     expect(r.skippedImages).toEqual([{ sopInstanceUid: mg.SOPInstanceUID, reason: `SOP class ${SopClass.DigitalMammographyForPresentation} is not read by the ultrasound pipeline` }]);
   });
@@ -146,7 +147,7 @@ describe('files the pipeline reads but cannot analyse', () => {
   });
 
   it('a study with no instance at all fails for good with a clear reason', async () => {
-    const err = await analyzeStudy({ pipeline: 'mammography', files: [], model: registry.model(TEST_MODEL_ID), config: config(), newUid, now: new Date() })
+    const err = await analyze({ source: { kind: 'files', files: [] }, pipeline: pipelineNamed('mammography'), model: registry.model(TEST_MODEL_ID), config: config(), newUid, now: new Date() })
       .then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(SentinelError);
     expect((err as SentinelError).message).toBe('the study holds no instance for the mammography pipeline: nothing to analyse');

@@ -5,13 +5,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { analyzeFiles } from '../../../src/analysis/offline';
-import { analyzeStudy } from '../../../src/analysis/analyze-study';
+import { analyze } from '../../../src/analysis/analyze';
 import { runAnalyze } from '../../../src/cli/analyze-command';
 import { loadConfig } from '../../../src/config/load';
 import { newUid } from '../../../src/dicom/uid';
 import { SentinelError, isRetryable } from '../../../src/errors/errors';
 import { ModelRegistry } from '../../../src/inference/registry';
-import { PIPELINES } from '../../../src/pipelines/declarations';
+import { PIPELINES, pipelineNamed } from '../../../src/pipelines/registry';
 import { buildSyntheticMammogram } from '../../../src/samples/mammogram';
 import { TEST_US_MODEL_ID, buildEvalTestModels } from '../../support/models/eval-test-models';
 import { TEST_MODEL_ID, buildTestModel } from '../../support/models/test-model';
@@ -40,10 +40,10 @@ const MISFIT = 'model busi-classifier (task ultrasound-classification, modality 
 
 describe('a model for another pipeline is refused', () => {
   it('every pipeline names the task and modality of the models it runs, each task once', () => {
-    const tasks = Object.values(PIPELINES).map((p) => p.task);
+    const tasks = PIPELINES.map((p) => p.task);
     expect(new Set(tasks).size).toBe(tasks.length);
     for (const m of registry.list()) {
-      expect(Object.values(PIPELINES).filter((p) => p.task === m.task && p.modality === m.modality)).toHaveLength(1);
+      expect(PIPELINES.filter((p) => p.task === m.task && p.modality === m.modality)).toHaveLength(1);
     }
   });
 
@@ -59,8 +59,8 @@ describe('a model for another pipeline is refused', () => {
       log.mockRestore();
     }
     expect(errors.join('\n')).toContain(MISFIT);
-    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'out-cli', 'summary.json'), 'utf8')) as { studies: Array<{ status: string; reason: string; outputs: { seg: string[]; sr: string[]; hl7: string[] } }> };
-    expect(summary.studies).toEqual([expect.objectContaining({ status: 'failed', reason: `SentinelError: ${MISFIT}`, outputs: { seg: [], sr: [], hl7: [] } })]);
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'out-cli', 'summary.json'), 'utf8')) as { studies: Array<{ status: string; reason: string; outputs: Record<string, string[]> }> };
+    expect(summary.studies).toEqual([expect.objectContaining({ status: 'failed', reason: `SentinelError: ${MISFIT}`, outputs: {} })]);
   });
 
   it('--model overrides the rule even when the rule\'s own model is not installed; the fitting model analyses', async () => {
@@ -71,13 +71,13 @@ describe('a model for another pipeline is refused', () => {
     expect(misfit.studies[0]).toMatchObject({ status: 'failed', reason: expect.stringContaining(`model ${TEST_US_MODEL_ID} (task ultrasound-classification, modality US) does not fit the mammography pipeline`) as unknown });
   });
 
-  it('the service\'s path (analyzeStudy) refuses it for good, so the job is not retried', async () => {
-    const err = await analyzeStudy({ pipeline: 'mammography', files: [mammogram], model: registry.model(TEST_US_MODEL_ID), config: loadConfig(), newUid, now: new Date() })
+  it('the service\'s path (analyze) refuses it for good, so the job is not retried', async () => {
+    const err = await analyze({ source: { kind: 'files', files: [mammogram] }, pipeline: pipelineNamed('mammography'), model: registry.model(TEST_US_MODEL_ID), config: loadConfig(), newUid, now: new Date() })
       .then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(SentinelError);
     expect((err as SentinelError).message).toContain('does not fit the mammography pipeline');
     expect(isRetryable(err)).toBe(false);
-    const wrongWay = await analyzeStudy({ pipeline: 'ultrasound', files: [mammogram], model: registry.model(TEST_MODEL_ID), config: loadConfig(), newUid, now: new Date() })
+    const wrongWay = await analyze({ source: { kind: 'files', files: [mammogram] }, pipeline: pipelineNamed('ultrasound'), model: registry.model(TEST_MODEL_ID), config: loadConfig(), newUid, now: new Date() })
       .then(() => undefined, (e: unknown) => e);
     expect((wrongWay as SentinelError).message).toBe(`model ${TEST_MODEL_ID} (task mammography-lesion-detection, modality MG) does not fit the ultrasound pipeline, which runs ultrasound-classification models for US`);
   });

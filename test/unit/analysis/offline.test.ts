@@ -59,14 +59,14 @@ describe('sentinel analyze (offline)', () => {
     expect(s.outputs.sr).toHaveLength(1);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(summary)));
 
-    for (const rel of [...s.outputs.seg, ...s.outputs.sr]) {
+    for (const rel of [...(s.outputs.seg ?? []), ...(s.outputs.sr ?? [])]) {
       const bytes = fs.readFileSync(path.join(out, rel));
       expect(dciodvfy(bytes).errors).toEqual([]);
       expect(dcmdump(bytes)).toContain(study.studyInstanceUid);
     }
-    expect(dsrdump(fs.readFileSync(path.join(out, s.outputs.sr[0]!)))).toContain('Measurement Group');
+    expect(dsrdump(fs.readFileSync(path.join(out, s.outputs.sr![0]!)))).toContain('Measurement Group');
 
-    const oru = fs.readFileSync(path.join(out, s.outputs.hl7[0]!), 'utf8');
+    const oru = fs.readFileSync(path.join(out, s.outputs.oru![0]!), 'utf8');
     const py = spawnSync('/usr/bin/python3', ['-c', 'import hl7,sys; m=hl7.parse(sys.stdin.read()); print(m.segment("OBR")[2], m.segment("OBX")[5])'], { input: oru, encoding: 'utf8' });
     expect(py.status).toBe(0);
     expect(py.stdout.trim().split(' ')).toEqual(['ACC42', s.score!.toFixed(3)]);
@@ -100,13 +100,13 @@ describe('sentinel analyze: breast ultrasound with the shipped busi-classifier',
       const summary = await analyzeFiles({ paths: [input], outDir: out, config: loadConfig(), registry: shipped });
       const s = summary.studies[0]!;
       expect(s).toMatchObject({ status: 'analysed', pipeline: 'ultrasound', model: { id: 'busi-classifier' } });
-      expect(s.outputs.seg).toEqual([]);
-      const sr = fs.readFileSync(path.join(out, s.outputs.sr[0]!));
+      expect(s.outputs.seg ?? []).toEqual([]);
+      const sr = fs.readFileSync(path.join(out, s.outputs.sr![0]!));
       expect(dciodvfy(sr).errors).toEqual([]);
       const tree = dsrdump(sr);
       expect(tree).toContain('AI image classification');
       expect(tree).toContain('Ultrasonography of breast');
-      const oru = fs.readFileSync(path.join(out, s.outputs.hl7[0]!), 'utf8');
+      const oru = fs.readFileSync(path.join(out, s.outputs.oru![0]!), 'utf8');
       const py = spawnSync('/usr/bin/python3', ['-c', 'import hl7,sys; m=hl7.parse(sys.stdin.read()); print(" ".join(str(o[5][0][1]) for o in m.segments("OBX") if str(o[3][0][0]) == "AICLASS"))'], { input: oru, encoding: 'utf8' });
       expect(py.status).toBe(0);
       expect(py.stdout.trim().split(' ')).toHaveLength(2);
@@ -129,8 +129,8 @@ describe('sentinel analyze: a whole slide from local files', () => {
       expect(s).toMatchObject({ studyInstanceUid: slide.studyInstanceUid, status: 'analysed', pipeline: 'wsi', model: { id: 'idc-tile-classifier' }, category: 'high' });
       expect(s.findings!.length).toBeGreaterThan(0);
       expect(s.findings!.every((f) => f.type === 'tumor' && (f.areaMm2 ?? 0) > 0)).toBe(true);
-      for (const rel of [...s.outputs.seg, ...s.outputs.sr]) expect(dciodvfy(fs.readFileSync(path.join(out, rel))).errors).toEqual([]);
-      expect(readNaturalizedHeader(new Uint8Array(fs.readFileSync(path.join(out, s.outputs.seg[0]!)))).FrameOfReferenceUID).toBe(slide.frameOfReferenceUid);
+      for (const rel of [...(s.outputs.seg ?? []), ...(s.outputs.sr ?? [])]) expect(dciodvfy(fs.readFileSync(path.join(out, rel))).errors).toEqual([]);
+      expect(readNaturalizedHeader(new Uint8Array(fs.readFileSync(path.join(out, s.outputs.seg![0]!)))).FrameOfReferenceUID).toBe(slide.frameOfReferenceUid);
     } finally {
       await shipped.close();
     }
@@ -150,8 +150,8 @@ describe('sentinel analyze: a whole slide from local files', () => {
       expect(s.status).toBe('analysed');
       expect(s.outputs.seg).toHaveLength(2);
       expect(s.outputs.sr).toHaveLength(2);
-      expect(s.outputs.hl7).toHaveLength(1);
-      const frames = s.outputs.seg.map((f) => readNaturalizedHeader(new Uint8Array(fs.readFileSync(path.join(out, f)))).FrameOfReferenceUID);
+      expect(s.outputs.oru).toHaveLength(1);
+      const frames = s.outputs.seg!.map((f) => readNaturalizedHeader(new Uint8Array(fs.readFileSync(path.join(out, f)))).FrameOfReferenceUID);
       expect(new Set(frames)).toEqual(new Set([a.frameOfReferenceUid, b.frameOfReferenceUid]));
       const prefixes = new Set(s.findings!.map((f) => f.trackingId.split('-')[0]));
       expect(prefixes).toEqual(new Set(['S1', 'S2']));

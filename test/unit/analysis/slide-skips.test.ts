@@ -3,12 +3,14 @@
 // reason, and the slide is still analysed, offline (local files) and as the service reads it
 // (DICOM JSON metadata, frames fetched by number).
 import { spawnSync } from 'node:child_process';
+import { analyze } from '../../../src/analysis/analyze';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { analyzeSlidesStudy } from '../../../src/analysis/analyze-slide-study';
 import { analyzeFiles } from '../../../src/analysis/offline';
-import { slideStudyRequest, slidesOfStudy } from '../../../src/analysis/slide-from-pacs';
+import { analyseSlides, slidesOfStudy } from '../../../src/analysis/slides';
+import { scoreHere } from '../../../src/pipelines/definition';
+import { wsi } from '../../../src/pipelines/wsi';
 import { loadConfig } from '../../../src/config/load';
 import { parseDicom } from '../../../src/dicom/read';
 import { SopClass, newUid } from '../../../src/dicom/uid';
@@ -84,12 +86,12 @@ describe('sentinel analyze: a slide with foreign and broken objects beside it', 
 describe('the service\'s path: slides from DICOM JSON metadata', () => {
   it('the SEG is left out of the slide and reported with the result; the slide is analysed from its frames', async () => {
     const metadata = [...slide.files.map((f) => part10ToDicomJson(new Uint8Array(fs.readFileSync(f)))), part10ToDicomJson(new Uint8Array(fs.readFileSync(segFile)))];
-    const slides = slidesOfStudy(metadata);
+    const slides = slidesOfStudy(metadata, wsi);
     expect(slides).toHaveLength(1);
     expect(slides[0]!.levels).toHaveLength(slide.levels.length);
     expect(slides[0]!.skipped).toEqual([{ sopInstanceUid: segUid, reason: SEG_REASON }]);
     const { source } = localSlide(slide.files);
-    const out = await analyzeSlidesStudy(slides.map((sl) => slideStudyRequest(sl, source, { model: shipped.model('idc-tile-classifier'), config: loadConfig(), newUid, now: new Date() })));
+    const out = await analyseSlides({ pipeline: wsi, slides, frames: source, scoring: scoreHere, model: shipped.model('idc-tile-classifier'), config: loadConfig(), newUid, now: new Date() });
     expect(out.skipped).toEqual([{ sopInstanceUid: segUid, reason: SEG_REASON }]);
     expect(out.result.images[0]!.findings.length).toBeGreaterThan(0);
   });
@@ -99,7 +101,7 @@ describe('the service\'s path: slides from DICOM JSON metadata', () => {
     const label = wsiInstance({ sop: '2.25.72', imageType: ['ORIGINAL', 'PRIMARY', 'LABEL', 'NONE'], totalColumns: 256, totalRows: 256, tileSize: 256, frames: 1, spacingMm: 0.02 });
     let err: unknown;
     try {
-      slidesOfStudy([seg, label]);
+      slidesOfStudy([seg, label], wsi);
     } catch (e) {
       err = e;
     }
@@ -115,13 +117,11 @@ describe('the service\'s path: slides from DICOM JSON metadata', () => {
     buildTestModel(modelsDir);
     const registry = await ModelRegistry.load(modelsDir, { intraOpNumThreads: 1 });
     try {
-      const { source } = localSlide(slide.files);
-      const slides = slidesOfStudy(slide.files.map((f) => part10ToDicomJson(new Uint8Array(fs.readFileSync(f)))));
-      const err = await analyzeSlidesStudy(slides.map((sl) => slideStudyRequest(sl, source, { model: registry.model(TEST_MODEL_ID), config: loadConfig(), newUid, now: new Date() })))
+      // No file at all: refused for the model before the study is even looked at (else: "no slide").
+      const err = await analyze({ source: { kind: 'files', files: [] }, pipeline: wsi, model: registry.model(TEST_MODEL_ID), config: loadConfig(), newUid, now: new Date() })
         .then(() => undefined, (e: unknown) => e);
       expect((err as SentinelError).message).toBe(`model ${TEST_MODEL_ID} (task mammography-lesion-detection, modality MG) does not fit the whole slide pipeline, which runs wsi-tile-classification models for SM`);
       expect(isRetryable(err)).toBe(false);
-      expect(source.requests).toEqual([]);
     } finally {
       await registry.close();
     }

@@ -8,7 +8,7 @@ import dcmjs from 'dcmjs';
 import { TS } from '../../../src/dicom/pixels/decode';
 import { IMPLEMENTATION_CLASS_UID, SopClass } from '../../../src/dicom/uid';
 import { type NaturalizedDataset, readNaturalizedHeader, writePart10 } from '../../../src/dicom/write';
-import type { Finding, ImageRef } from '../../../src/pipelines/findings';
+import type { Finding, ImageRef } from '../../../src/domain/findings';
 import { buildMammographySegDataset } from '../../../src/reports/seg/mammography';
 import { buildMammogramDataset, buildSyntheticMammogram } from '../../../src/samples/mammogram';
 import { drawSyntheticBreast } from '../../../src/samples/synthetic-breast';

@@ -1,7 +1,8 @@
 // ORU^R01 content, escaping, and independent parsing by Debian's python3-hl7.
 import { spawnSync } from 'node:child_process';
+import { mammography } from '../../../src/pipelines/mammography';
 import { Message } from 'node-hl7-client';
-import type { StudyContext, StudyResult } from '../../../src/pipelines/findings';
+import type { StudyContext, StudyResult } from '../../../src/domain/findings';
 import { buildOruR01, checkAck } from '../../../src/reports/hl7';
 import { buildAck } from '../../../src/delivery/mllp';
 
@@ -16,7 +17,7 @@ const result: StudyResult = {
 const study: StudyContext = {
   studyInstanceUid: '1.2.3.4', accessionNumber: 'ACC|77^&', patientId: 'MRN~123', patientName: 'Smith&Jones^Anne\\Marie', patientBirthDate: '19700102', patientSex: 'F', studyDate: '20261101', studyTime: '093000',
 };
-const text = buildOruR01({ result, study, sender: { application: 'SENTINEL', facility: 'AI' }, receiver: { application: 'HIS', facility: 'HOSP' }, messageControlId: 'CTRL123', timestamp: new Date('2026-11-22T10:00:00Z') });
+const text = buildOruR01({ result, study, sender: { application: 'SENTINEL', facility: 'AI' }, receiver: { application: 'HIS', facility: 'HOSP' }, messageControlId: 'CTRL123', timestamp: new Date('2026-11-22T10:00:00Z'), reporting: mammography.reporting });
 
 function python(script: string, input: string): string {
   const res = spawnSync('/usr/bin/python3', ['-c', script], { input, encoding: 'utf8' });

@@ -1,5 +1,5 @@
 import type { RoutingRule } from '../../../src/config/schema';
-import { routeStudy } from '../../../src/intake/routing';
+import { routeStudy } from '../../../src/pipelines/routing';
 
 const rules: RoutingRule[] = [
   { name: 'mammography', modalities: ['MG'], pipeline: 'mammography', models: ['mg-new', 'mg-old'] },

@@ -5,7 +5,7 @@ import { ModelRegistry } from '../../../src/inference/registry';
 import { analyzeMammogram, windowOrigins } from '../../../src/pipelines/mammography/analyze';
 import { findBreastRegion } from '../../../src/pipelines/mammography/breast-region';
 import { summarizeStudy } from '../../../src/pipelines/mammography/summarize';
-import type { ImageRef } from '../../../src/pipelines/findings';
+import type { ImageRef } from '../../../src/domain/findings';
 import { drawSyntheticBreast, toGray8 } from '../../../src/samples/synthetic-breast';
 import { TEST_MODEL_ID, buildTestModel } from '../../support/models/test-model';
 

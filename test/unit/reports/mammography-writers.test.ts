@@ -1,9 +1,10 @@
 // SEG and SR writers: real bytes, read back by dcmjs and dcmtk, judged by dciodvfy.
 import dcmjs from 'dcmjs';
+import { mammography } from '../../../src/pipelines/mammography';
 import { parseDicom } from '../../../src/dicom/read';
 import { decodeFrame } from '../../../src/dicom/pixels/decode';
 import { readNaturalizedHeader } from '../../../src/dicom/write';
-import type { Finding, ImageRef, StudyResult } from '../../../src/pipelines/findings';
+import type { Finding, ImageRef, StudyResult } from '../../../src/domain/findings';
 import { buildMammographySeg } from '../../../src/reports/seg/mammography';
 import { rasterizePolygon } from '../../../src/reports/seg/raster';
 import { OHIF_TRACKING_IDENTIFIER, buildTid1500Report } from '../../../src/reports/sr/tid1500';
@@ -81,7 +82,7 @@ describe('TID 1500 SR', () => {
   it('has a measurement group per finding, linked by tracking UID, with the outline inside the first measured value', () => {
     const src = source(256);
     const findings = [finding(src.ref, 1, 'mass', 80, 100), finding(src.ref, 2, 'calcification', 160, 200)];
-    const sr = buildTid1500Report({ sources: [src.header], result: result(findings, src.ref), series, algorithm });
+    const sr = buildTid1500Report({ sources: [src.header], result: result(findings, src.ref), series, algorithm, reporting: mammography.reporting });
     expect(dciodvfy(sr).errors).toEqual([]);
     const text = dsrdump(sr);
     expect(text).toContain('Imaging Measurement Report');
@@ -97,7 +98,7 @@ describe('TID 1500 SR', () => {
 
   it('is valid with no findings (study score and category only)', () => {
     const src = source(256);
-    const sr = buildTid1500Report({ sources: [src.header], result: { ...result([], src.ref), score: 0.05, category: 'low' }, series, algorithm });
+    const sr = buildTid1500Report({ sources: [src.header], result: { ...result([], src.ref), score: 0.05, category: 'low' }, series, algorithm, reporting: mammography.reporting });
     expect(dciodvfy(sr).errors).toEqual([]);
     expect(dsrdump(sr)).not.toContain('Measurement Group');
   });

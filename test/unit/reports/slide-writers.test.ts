@@ -1,6 +1,7 @@
 // SEG over a whole-slide image: a highdicom reference slide (third-party, valid by dciodvfy)
 // as source, a known heatmap, and the judges: dciodvfy, dcmdump; geometry read back.
 import fs from 'node:fs';
+import { wsi } from '../../../src/pipelines/wsi';
 import { parseDicom } from '../../../src/dicom/read';
 import { newUid } from '../../../src/dicom/uid';
 import { readNaturalizedHeader } from '../../../src/dicom/write';
@@ -88,6 +89,7 @@ describe('slide SR (Comprehensive 3D, TID 1500)', () => {
       result: { studyInstanceUid: image.studyInstanceUid, pipeline: 'wsi', model: { id: algorithm.modelId, version: algorithm.version, name: algorithm.name }, score: 0.81, category: 'high', breasts: {}, images: [{ image, score: 0.81, findings: [finding] }] },
       series: { seriesInstanceUid: newUid(), seriesNumber: 9902, instanceNumber: 1, sopInstanceUid: newUid() },
       algorithm,
+      reporting: wsi.reporting,
     });
     expect(dciodvfy(bytes).errors).toEqual([]);
     const header = readNaturalizedHeader(new Uint8Array(bytes));

@@ -1,6 +1,6 @@
 // Coded concepts used in Sentinel's SEG, SR and HL7 outputs, named after what they mean.
 // Sources: DICOM PS3.16 (CID 6015 BI-RADS single image findings, CID 6017, CID 7150, DCM).
-import type { FindingType } from '../pipelines/findings';
+import type { FindingType } from './findings';
 
 export interface Code {
   CodeValue: string;

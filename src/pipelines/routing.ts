@@ -2,7 +2,8 @@
 // objects (SEG, SR, PR, KO...) never route a study, so Sentinel's own results, stored back
 // into the same study, cannot bring it back in.
 import type { RoutingRule } from '../config/schema';
-import type { PipelineName } from '../pipelines/findings';
+import { SentinelError } from '../errors/errors';
+import { PIPELINE_NAMES, type PipelineName, isPipelineName } from './registry';
 
 /** Modalities of objects derived from images: never a reason to analyse a study. */
 export const DERIVED_MODALITIES = new Set(['SEG', 'SR', 'PR', 'KO', 'REG', 'RWV', 'DOC', 'ANN', 'PLAN']);
@@ -33,9 +34,20 @@ export function routeStudy(
   }
   for (const rule of rules) {
     if (!rule.modalities.some((m) => imaging.includes(m))) continue;
+    if (!isPipelineName(rule.pipeline)) return { kind: 'ignore', reason: `rule "${rule.name}" names no known pipeline ("${rule.pipeline}")`, modalities };
     const model = rule.models.map(findModel).find((m): m is ModelVersion => m !== undefined);
     if (!model) return { kind: 'ignore', reason: `rule "${rule.name}" matched but none of its models (${rule.models.join(', ')}) is installed`, modalities };
     return { kind: 'route', rule: rule.name, pipeline: rule.pipeline, model, modalities, dedupeKey: dedupeKey(studyInstanceUid, rule.pipeline, model) };
   }
   return { kind: 'ignore', reason: `no routing rule for modalities ${imaging.join(', ')}`, modalities };
+}
+
+/**
+ * Every routing rule names a pipeline of the registry: checked when a service or `sentinel
+ * analyze` starts (the configuration itself does not know the pipelines), all problems at once.
+ */
+export function assertRoutingRules(rules: RoutingRule[]): void {
+  const problems = rules.filter((r) => !isPipelineName(r.pipeline))
+    .map((r) => `routing.rules "${r.name}": pipeline "${r.pipeline}" is not one of ${PIPELINE_NAMES.join(', ')}`);
+  if (problems.length > 0) throw new SentinelError('bad_request', `invalid configuration:\n  ${problems.join('\n  ')}`);
 }

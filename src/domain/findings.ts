@@ -2,8 +2,6 @@
 // Coordinates are image pixels: x = column, y = row, origin at the top-left corner of the
 // top-left pixel (DICOM SCOORD convention), so a writer never has to convert.
 
-export type PipelineName = 'mammography' | 'wsi' | 'ultrasound';
-
 /** How worried the reader should be; chosen from manifest thresholds, never hard-coded. */
 export type Category = 'high' | 'intermediate' | 'low';
 
@@ -70,7 +68,8 @@ export interface ModelIdentity {
 
 export interface StudyResult {
   studyInstanceUid: string;
-  pipeline: PipelineName;
+  /** The name of the pipeline that analysed it (pipelines/registry.ts). */
+  pipeline: string;
   model: ModelIdentity;
   score: number;
   category: Category;
@@ -100,4 +99,10 @@ export interface StudyContext {
   patientName?: string;
   patientBirthDate?: string;
   patientSex?: string;
+}
+
+/** A file of the study that was not analysed, and why (in words a person at the PACS can act on). */
+export interface SkippedFile {
+  sopInstanceUid?: string;
+  reason: string;
 }

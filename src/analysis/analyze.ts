@@ -1,0 +1,84 @@
+// One analysis, whoever asks: the worker (a study in the PACS) and `sentinel analyze` (files
+// on disk) both call `analyze` with a study source, a pipeline and a model, and get back the
+// StudyResult and every output Sentinel hands back (SEG and SR objects, the ORU), with the
+// files it could not read and why. No database, no queue: what to do with the outputs is the
+// caller's business.
+import type { Config } from '../config/schema';
+import type { DicomwebClient } from '../dicomweb/client';
+import type { SkippedFile, StudyContext, StudyResult } from '../domain/findings';
+import { type Output, output } from '../domain/outputs';
+import { SentinelError } from '../errors/errors';
+import type { LoadedModel } from '../inference/registry';
+import { type CellScoring, type PipelineDefinition, scoreHere } from '../pipelines/definition';
+import { assertModelFits } from '../pipelines/registry';
+import { oruForStudy } from '../reports/hl7/oru-r01';
+import { analyseInstances, fetchStudyInstances } from './instances';
+import { analyseSlides, describeStudySlides, localSlides } from './slides';
+
+/** Where a study's data comes from: the PACS (instances or tiles, as the pipeline reads) or local Part 10 files. */
+export type StudySource =
+  | { kind: 'pacs'; dicomweb: DicomwebClient; studyInstanceUid: string }
+  | { kind: 'files'; files: Uint8Array[] };
+
+export interface AnalyzeRequest {
+  source: StudySource;
+  pipeline: PipelineDefinition;
+  model: LoadedModel;
+  config: Pick<Config, 'hl7' | 'output'>;
+  newUid: () => string;
+  now: Date;
+  /** Slides: how tissue cells are scored (default: here, in this process). */
+  scoring?: CellScoring;
+  /** Slides: tissue cells done and to do, after each batch. */
+  onProgress?: (done: number, total: number) => void | Promise<void>;
+}
+
+export interface AnalysisOutput {
+  result: StudyResult;
+  context: StudyContext;
+  /** SEG and SR objects first, then the ORU. */
+  outputs: Output[];
+  /** Files of the study that could not be analysed, and why. */
+  skipped: SkippedFile[];
+}
+
+/** What a pipeline's study path hands back before the ORU is added. */
+export interface StudyAnalysis {
+  result: StudyResult;
+  context: StudyContext;
+  objects: Output[];
+  skipped: SkippedFile[];
+}
+
+/**
+ * A study with nothing left to analyse fails for good (bad_request is never retried): the
+ * same files would give the same answer, and the reasons say what to fix before a retry.
+ */
+export function nothingToAnalyse(pipeline: Pick<PipelineDefinition, 'label'>, skipped: SkippedFile[]): SentinelError {
+  if (skipped.length === 0) return new SentinelError('bad_request', `the study holds no instance for the ${pipeline.label} pipeline: nothing to analyse`);
+  return new SentinelError('bad_request', `no image of the study could be analysed by the ${pipeline.label} pipeline: ${skipped.map((s) => s.reason).join('; ')}`);
+}
+
+export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
+  const { pipeline, source } = req;
+  // First of all: a model for another pipeline would read pixels for nothing, then score them wrongly.
+  assertModelFits(pipeline, req.model.manifest);
+  const common = { model: req.model, config: req.config, newUid: req.newUid, now: req.now };
+  let study: StudyAnalysis;
+  if (pipeline.input === 'instances') {
+    const files = source.kind === 'files' ? source.files : await fetchStudyInstances(source.dicomweb, source.studyInstanceUid, pipeline.modalities);
+    study = await analyseInstances({ ...common, pipeline, files });
+  } else {
+    const { slides, frames } = source.kind === 'files'
+      ? localSlides(source.files, pipeline)
+      : { slides: await describeStudySlides(source.dicomweb, source.studyInstanceUid, pipeline), frames: source.dicomweb };
+    study = await analyseSlides({ ...common, pipeline, slides, frames, scoring: req.scoring ?? scoreHere, onProgress: req.onProgress });
+  }
+  const oru = oruForStudy(study.result, study.context, req.config.hl7, pipeline.reporting, req.now);
+  return {
+    result: study.result,
+    context: study.context,
+    outputs: [...study.objects, output('hl7', 'ORU^R01', oru.controlId, Buffer.from(oru.text, 'utf8'))],
+    skipped: study.skipped,
+  };
+}

@@ -1,0 +1,135 @@
+// A study of whole instances (mammography, ultrasound): the files as the pipeline's images,
+// each image through the pipeline, the study summarised, and a SEG per image with findings
+// plus one TID 1500 SR. A file that cannot be analysed (unreadable, a SOP class the pipeline
+// does not read, no pixels, a mammogram without a side, a frame that does not decode) is set
+// aside with its reason and the others go on.
+import type { Config } from '../config/schema';
+import { type ParsedDicom, parseDicom, readStudyContext } from '../dicom/read';
+import { type NaturalizedDataset, readNaturalizedHeader } from '../dicom/write';
+import { type DicomwebClient, stringValue } from '../dicomweb/client';
+import type { ImageResult, SkippedFile, StudyResult } from '../domain/findings';
+import { type Output, output } from '../domain/outputs';
+import { SentinelError, describeError } from '../errors/errors';
+import type { LoadedModel } from '../inference/registry';
+import type { InstancePipeline, PipelineDefinition } from '../pipelines/definition';
+import { sopClassNotRead } from '../pipelines/registry';
+import { buildMammographySeg } from '../reports/seg/mammography';
+import { buildTid1500Report } from '../reports/sr/tid1500';
+import { type StudyAnalysis, nothingToAnalyse } from './analyze';
+
+export interface StudyImage {
+  parsed: ParsedDicom;
+  bytes: Uint8Array;
+}
+
+/** Our own errors already read as a sentence; anything else keeps its name, which says where it came from. */
+export function reasonOf(err: unknown): string {
+  return err instanceof SentinelError ? err.message : describeError(err);
+}
+
+/** A file parsed and checked against the SOP classes its pipeline reads, or why it is set aside. */
+export function parseForPipeline(bytes: Uint8Array, pipeline: PipelineDefinition): { parsed: ParsedDicom } | { skipped: SkippedFile } {
+  let parsed: ParsedDicom;
+  try {
+    parsed = parseDicom(bytes);
+  } catch (err) {
+    return { skipped: { reason: reasonOf(err) } };
+  }
+  const notRead = sopClassNotRead(pipeline, parsed.sopClassUid);
+  return notRead ? { skipped: { sopInstanceUid: parsed.sopInstanceUid, reason: notRead } } : { parsed };
+}
+
+/** The files the pipeline can read as images; every other file is in `skipped` with its reason. */
+export function readStudyImages(files: Uint8Array[], pipeline: PipelineDefinition): { images: StudyImage[]; skipped: SkippedFile[] } {
+  const images: StudyImage[] = [];
+  const skipped: SkippedFile[] = [];
+  for (const bytes of files) {
+    const file = parseForPipeline(bytes, pipeline);
+    if ('skipped' in file) skipped.push(file.skipped);
+    else if (!file.parsed.hasPixelData) skipped.push({ sopInstanceUid: file.parsed.sopInstanceUid, reason: 'the image has no Pixel Data (7FE0,0010)' });
+    else images.push({ parsed: file.parsed, bytes });
+  }
+  return { images, skipped };
+}
+
+/** Part 10 bytes of every instance in the study's series of the pipeline's modalities. */
+export async function fetchStudyInstances(dicomweb: DicomwebClient, studyUid: string, modalities: readonly string[]): Promise<Uint8Array[]> {
+  const series = (await dicomweb.searchSeries(studyUid)).filter((s) => modalities.includes(s.modality));
+  const files: Uint8Array[] = [];
+  for (const s of series) {
+    for (const instance of await dicomweb.seriesMetadata(studyUid, s.seriesInstanceUid)) {
+      const sop = stringValue(instance, '00080018');
+      if (sop) files.push(await dicomweb.retrieveInstance(studyUid, s.seriesInstanceUid, sop));
+    }
+  }
+  return files;
+}
+
+export async function analyseInstances(req: {
+  pipeline: InstancePipeline;
+  files: Uint8Array[];
+  model: LoadedModel;
+  config: Pick<Config, 'output'>;
+  newUid: () => string;
+  now: Date;
+}): Promise<StudyAnalysis> {
+  const { pipeline, model } = req;
+  const { images, skipped } = readStudyImages(req.files, pipeline);
+  if (images.length === 0) throw nothingToAnalyse(pipeline, skipped);
+  const studies = new Set(images.map((i) => i.parsed.studyInstanceUid));
+  if (studies.size > 1) throw new SentinelError('bad_request', `files from ${studies.size} different studies given as one study`);
+
+  // Each image on its own; one that fails is skipped with its reason.
+  let next = 0;
+  const ids = { newUid: req.newUid, nextTrackingId: () => `F${++next}` };
+  const perImage: ImageResult[] = [];
+  for (const { parsed } of images) {
+    try {
+      perImage.push(await pipeline.analyseImage(parsed, model, ids));
+    } catch (err) {
+      skipped.push({ sopInstanceUid: parsed.sopInstanceUid, reason: reasonOf(err) });
+    }
+  }
+  if (perImage.length === 0) throw nothingToAnalyse(pipeline, skipped);
+
+  const manifest = model.manifest;
+  const first = images[0] as StudyImage;
+  const result: StudyResult = {
+    studyInstanceUid: first.parsed.studyInstanceUid,
+    pipeline: pipeline.name,
+    model: { id: manifest.id, version: manifest.version, name: manifest.name },
+    ...pipeline.summarise(perImage, manifest),
+    images: perImage,
+  };
+
+  const headers = new Map<string, NaturalizedDataset>();
+  for (const i of images) headers.set(i.parsed.sopInstanceUid, readNaturalizedHeader(i.bytes));
+  const algorithm = { name: manifest.name, version: manifest.version, modelId: manifest.id };
+  const objects: Output[] = [];
+  for (const image of result.images) {
+    // One series per SEG: OHIF 3.13 shows one SEG per series (its last instance) and would
+    // hide the findings of every other image of the study.
+    const seriesInstanceUid = req.newUid();
+    const sopInstanceUid = req.newUid();
+    const seg = buildMammographySeg({
+      source: headers.get(image.image.sopInstanceUid) as NaturalizedDataset,
+      image,
+      series: { seriesInstanceUid, seriesNumber: req.config.output.seriesNumber, instanceNumber: 1, sopInstanceUid },
+      algorithm,
+      now: req.now,
+    });
+    if (seg) objects.push(output('dicom', 'SEG', sopInstanceUid, seg));
+  }
+  const srSeries = req.newUid();
+  const srUid = req.newUid();
+  const analysed = new Set(result.images.map((i) => i.image.sopInstanceUid));
+  objects.push(output('dicom', 'SR', srUid, buildTid1500Report({
+    sources: [...headers.entries()].filter(([uid]) => analysed.has(uid)).map(([, h]) => h),
+    result,
+    series: { seriesInstanceUid: srSeries, seriesNumber: req.config.output.seriesNumber + 1, instanceNumber: 1, sopInstanceUid: srUid },
+    algorithm,
+    reporting: pipeline.reporting,
+    now: req.now,
+  })));
+  return { result, context: readStudyContext(first.parsed), objects, skipped };
+}

@@ -1,6 +1,13 @@
 // The express application: public health, then everything else behind the API token.
 import express, { type Express } from 'express';
-import type { Services } from '../service/services';
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config/schema';
+import type { DicomwebClient } from '../dicomweb/client';
+import type { ModelRegistry } from '../inference/registry';
+import type { IntakeDeps } from '../intake/intake';
+import type { Queues } from '../jobs/queues';
+import type { Logger } from '../log/logger';
+import type { OrthancRest } from '../orthanc/rest';
 import { FailureLimiter, requireToken } from './auth';
 import { notFound } from '../errors/errors';
 import { auditRouter } from './routes/audit';
@@ -11,7 +18,19 @@ import { modelsRouter } from './routes/models';
 import { stowRouter } from './routes/stow';
 import { studiesRouter } from './routes/studies';
 
-export function createApp(services: Services): Express {
+/** What the routes use, each route taking only its part. */
+export interface ApiDeps {
+  config: Config;
+  log: Logger;
+  ds: DataSource;
+  queues: Queues;
+  dicomweb: DicomwebClient;
+  orthanc: OrthancRest;
+  models: ModelRegistry;
+  intake: IntakeDeps;
+}
+
+export function createApp(services: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(healthRouter(services.config, () => ({ models: services.models.list().map((m) => `${m.id}@${m.version}`) })));

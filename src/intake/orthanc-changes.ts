@@ -87,4 +87,9 @@ export class OrthancChangesPoller {
     if (this.timer) clearTimeout(this.timer);
     await this.running;
   }
+
+  /** The poller as a component of the process (service/lifecycle.ts). */
+  component(intervalMs: number): { name: string; start(): Promise<void>; stop(): Promise<void> } {
+    return { name: 'orthanc-changes', start: async () => this.start(intervalMs), stop: () => this.stop() };
+  }
 }

@@ -69,8 +69,12 @@ export function createQueues(config: Config, onError: (queue: string, err: Error
     analyze,
     deliver,
     tiles,
+    /**
+     * Closed once, by the services that own them, after the workers stopped: work still
+     * running then was handed back to the database already, so it is not waited for.
+     */
     async close() {
-      await Promise.all([analyze.close(), deliver.close(), tiles.close()]);
+      await Promise.all([analyze.close(true), deliver.close(true), tiles.close(true)]).catch(() => undefined);
     },
   };
 }

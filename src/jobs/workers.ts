@@ -3,18 +3,20 @@
 // stop, work in flight may finish for `jobs.shutdownGraceMs`; what is still running then is
 // handed back (a new epoch, queued again) so another worker takes it at once.
 import { WORKER_ID, handOver, leasesOwned } from '../db/leases';
-import { nextPendingInOrder, processDeliverJob } from '../delivery/outbox';
-import type { Services } from '../service/services';
-import { processAnalyzeJob, processTileJob } from './analyze-job';
+import { type DeliveryDeps, nextPendingInOrder, processDeliverJob } from '../delivery/outbox';
+import { type AnalyzeDeps, processAnalyzeJob, processTileJob } from './analyze-job';
 import { enqueueAnalyze, enqueueDeliver, enqueueOrLeave } from './queues';
-import { startSweeper } from './sweeper';
+import { type SweepDeps, startSweeper } from './sweeper';
+
+/** What the workers use: the analysis, delivery and sweeper dependencies together. */
+export type WorkerDeps = AnalyzeDeps & DeliveryDeps & SweepDeps;
 
 export interface Workers {
   close(): Promise<void>;
 }
 
 /** Give up what this process still holds: each row queued again under a new epoch. */
-async function handBack(services: Services): Promise<number> {
+async function handBack(services: WorkerDeps): Promise<number> {
   const { ds, queues, config } = services;
   let count = 0;
   for (const table of ['jobs', 'outbox'] as const) {
@@ -28,7 +30,7 @@ async function handBack(services: Services): Promise<number> {
   return count;
 }
 
-export async function startWorkers(services: Services, options: { analyzeConcurrency?: number; deliverConcurrency?: number } = {}): Promise<Workers> {
+export async function startWorkers(services: WorkerDeps, options: { analyzeConcurrency?: number; deliverConcurrency?: number } = {}): Promise<Workers> {
   const { queues, config, log } = services;
   const active = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {
@@ -59,12 +61,27 @@ export async function startWorkers(services: Services, options: { analyzeConcurr
       await Promise.race([Promise.allSettled([...active]), grace]);
       const handed = await handBack(services).catch(() => 0);
       if (handed > 0) log.info({ count: handed }, 'unfinished work handed back at shutdown');
-      await Promise.all([queues.analyze.close(true), queues.deliver.close(true), queues.tiles.close(true)]).catch(() => undefined);
+      // The queues themselves belong to the services, which close them once, last.
     },
   };
 }
 
-async function kickNextInOrder(services: Services): Promise<void> {
+async function kickNextInOrder(services: WorkerDeps): Promise<void> {
   const next = await nextPendingInOrder(services.ds).catch(() => []);
   for (const row of next) if (!row.leaseOwner) await enqueueOrLeave(enqueueDeliver(services.queues, services.config, row.id, row.epoch));
+}
+
+/** The workers as a component of the process (service/lifecycle.ts): started, then stopped with hand-back. */
+export function workersComponent(deps: WorkerDeps, options: { analyzeConcurrency?: number; deliverConcurrency?: number } = {}): { name: string; start(): Promise<void>; stop(): Promise<void> } {
+  let workers: Workers | undefined;
+  return {
+    name: 'workers',
+    async start() {
+      workers = await startWorkers(deps, options);
+    },
+    async stop() {
+      await workers?.close();
+      workers = undefined;
+    },
+  };
 }

@@ -1,12 +1,14 @@
-// Starting Sentinel's parts in one process: the API, the Orthanc /changes poller, and the
-// workers, each optional, all stopped by one `stop()` (also on SIGTERM/SIGINT).
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createApp } from '../api/app';
+// Starting Sentinel's parts in one process: the workers, the intake listeners (the Orthanc
+// /changes poller; the API, which also hosts STOW-RS and Orthanc's events), each optional,
+// as components started in order and stopped once in reverse (service/lifecycle.ts), by one
+// `stop()` (also on SIGTERM/SIGINT). A new listener is a file exporting a component and one
+// line below.
+import { apiListener } from '../api/listener';
 import { OrthancChangesPoller } from '../intake/orthanc-changes';
 import { describeError } from '../errors/errors';
-import { type Workers, startWorkers } from '../jobs/workers';
+import { workersComponent } from '../jobs/workers';
 import type { Logger } from '../log/logger';
+import { type Component, startInOrder } from './lifecycle';
 import type { Services } from './services';
 
 export interface Running {
@@ -16,34 +18,16 @@ export interface Running {
 }
 
 export async function startSentinel(services: Services, parts: { api?: boolean; poller?: boolean; workers?: boolean; port?: number }): Promise<Running> {
-  let server: Server | undefined;
-  let port = 0;
-  if (parts.api) {
-    const app = createApp(services);
-    server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(parts.port ?? services.config.server.port, services.config.server.host, () => resolve(s));
-      s.once('error', reject);
-    });
-    port = (server.address() as AddressInfo).port;
-    services.log.info({ port, host: services.config.server.host }, 'API listening');
-  }
-  let poller: OrthancChangesPoller | undefined;
-  if (parts.poller && services.config.orthanc.pollIntervalMs > 0) {
-    poller = new OrthancChangesPoller(services.intake, services.orthanc, services.log);
-    poller.start(services.config.orthanc.pollIntervalMs);
-  }
-  let workers: Workers | undefined;
-  if (parts.workers) workers = await startWorkers(services);
-  return {
-    port,
-    poller,
-    async stop() {
-      await poller?.stop();
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      server?.closeAllConnections();
-      await workers?.close();
-    },
-  };
+  const { config, log } = services;
+  const api = parts.api ? apiListener(services, parts.port ?? config.server.port) : undefined;
+  const poller = parts.poller && config.orthanc.pollIntervalMs > 0 ? new OrthancChangesPoller(services.intake, services.orthanc, log) : undefined;
+  const components: Component[] = [
+    ...(parts.workers ? [workersComponent(services)] : []),
+    ...(poller ? [poller.component(config.orthanc.pollIntervalMs)] : []),
+    ...(api ? [api] : []),
+  ];
+  const started = await startInOrder(components, log);
+  return { port: api?.port ?? 0, poller, stop: started.stop };
 }
 
 /** Stop cleanly on SIGTERM/SIGINT: finish the current request, close queues and DB. */

@@ -1,0 +1,97 @@
+// The one receive step every listener shares (STOW-RS today, a DICOM C-STORE SCP tomorrow):
+// check each received part's header, store the good ones in the PACS, record every part in
+// the audit trail, and hand each study to intake once it has had time to settle (the rest of
+// it may still be arriving). The listener keeps only its protocol: how parts arrive and how
+// the sender is answered.
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config/schema';
+import { recordAudit } from '../db/audit';
+import type { AuditChannel } from '../db/entities/audit';
+import { readDicomHeader } from '../dicom/header';
+import type { DicomJson, DicomwebClient } from '../dicomweb/client';
+import { describeError } from '../errors/errors';
+import type { Logger } from '../log/logger';
+import { type IntakeDeps, intakeStudy } from './intake';
+
+/** PS3.4 Annex B / PS3.18 failure reasons. */
+export const FailureReason = {
+  ProcessingFailure: 0x0110,
+  SopClassNotSupported: 0x0122,
+  StudyUidMismatch: 0xa900,
+  CannotUnderstand: 0xc000,
+} as const;
+
+/** A received object waiting on disk. */
+export interface ReceivedPart {
+  file: string;
+  size: number;
+}
+
+export interface PartOutcome extends ReceivedPart {
+  sopClassUid?: string;
+  sopInstanceUid?: string;
+  studyInstanceUid?: string;
+  /** Set when the part was not stored, with why. */
+  failure?: number;
+  reason?: string;
+}
+
+export interface ReceiveDeps {
+  ds: DataSource;
+  dicomweb: Pick<DicomwebClient, 'storeFiles'>;
+  intake: IntakeDeps;
+  config: Pick<Config, 'jobs'>;
+  log: Logger;
+}
+
+const STORAGE_SOP_PREFIX = '1.2.840.10008.5.1.4.1.1.';
+
+export async function checkPart(part: ReceivedPart, expectedStudy: string | undefined): Promise<PartOutcome> {
+  const read = await readDicomHeader(part.file);
+  if ('reason' in read) return { ...part, failure: FailureReason.CannotUnderstand, reason: read.reason };
+  const out: PartOutcome = { ...part, ...read.header };
+  if (!out.sopInstanceUid || !out.studyInstanceUid) return { ...out, failure: FailureReason.CannotUnderstand, reason: 'missing SOP Instance UID or Study Instance UID' };
+  if (!out.sopClassUid?.startsWith(STORAGE_SOP_PREFIX)) return { ...out, failure: FailureReason.SopClassNotSupported, reason: `SOP class ${out.sopClassUid ?? '(none)'} is not a storage SOP class` };
+  if (expectedStudy && expectedStudy !== out.studyInstanceUid) return { ...out, failure: FailureReason.StudyUidMismatch, reason: 'instance belongs to another study than the request URL' };
+  return out;
+}
+
+/**
+ * Every part checked, the good ones stored, all audited, each stored study queued for intake.
+ * A PACS that is down throws (the listener answers the sender that nothing was stored, and
+ * the sender tries again); nothing is half-done here.
+ */
+export async function receiveInstances(
+  deps: ReceiveDeps,
+  parts: ReceivedPart[],
+  from: { channel: Extract<AuditChannel, 'stow-rs'>; peer: string; expectedStudy?: string },
+): Promise<PartOutcome[]> {
+  const outcomes: PartOutcome[] = [];
+  for (const p of parts) outcomes.push(await checkPart(p, from.expectedStudy));
+  const good = outcomes.filter((o) => o.failure === undefined);
+  if (good.length > 0) {
+    const pacs = await deps.dicomweb.storeFiles(good);
+    const refused = new Set(((pacs?.['00081198']?.Value ?? []) as DicomJson[]).map((i) => String(i['00081155']?.Value?.[0])));
+    for (const o of good) {
+      if (o.sopInstanceUid && refused.has(o.sopInstanceUid)) {
+        o.failure = FailureReason.ProcessingFailure;
+        o.reason = 'the PACS refused it';
+      }
+    }
+  }
+  for (const o of outcomes.filter((x) => x.failure !== undefined)) {
+    deps.log.warn({ channel: from.channel, sopInstanceUid: o.sopInstanceUid, failure: o.failure, reason: o.reason }, 'received part refused');
+  }
+  await recordAudit(deps.ds, ...outcomes.map((o) => ({
+    direction: 'in' as const, channel: from.channel, peer: from.peer,
+    studyInstanceUid: o.studyInstanceUid, objectUid: o.sopInstanceUid,
+    outcome: o.failure === undefined ? 'accepted' as const : 'refused' as const,
+    detail: o.failure === undefined ? `${o.size} bytes` : `0x${o.failure.toString(16)}: ${o.reason ?? ''}`,
+  })));
+  const stored = outcomes.filter((o) => o.failure === undefined);
+  for (const study of new Set(stored.map((o) => o.studyInstanceUid as string))) {
+    intakeStudy(deps.intake, study, from.channel, { delayMs: deps.config.jobs.stowSettleMs }).catch((err: unknown) =>
+      deps.log.warn({ studyInstanceUid: study, channel: from.channel, error: describeError(err) }, 'intake after receiving failed; the /changes poller will retry'));
+  }
+  return outcomes;
+}

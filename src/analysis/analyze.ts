@@ -7,13 +7,15 @@ import type { Config } from '../config/schema';
 import type { DicomwebClient } from '../dicomweb/client';
 import type { SkippedFile, StudyContext, StudyResult } from '../domain/findings';
 import { type Output, output } from '../domain/outputs';
-import { SentinelError } from '../errors/errors';
 import type { LoadedModel } from '../inference/registry';
 import { type CellScoring, type PipelineDefinition, scoreHere } from '../pipelines/definition';
 import { assertModelFits } from '../pipelines/registry';
 import { oruForStudy } from '../reports/hl7/oru-r01';
 import { analyseInstances, fetchStudyInstances } from './instances';
 import { analyseSlides, describeStudySlides, localSlides } from './slides';
+import type { StudyAnalysis } from './study-analysis';
+
+export { nothingToAnalyse } from './study-analysis';
 
 /** Where a study's data comes from: the PACS (instances or tiles, as the pipeline reads) or local Part 10 files. */
 export type StudySource =
@@ -40,23 +42,6 @@ export interface AnalysisOutput {
   outputs: Output[];
   /** Files of the study that could not be analysed, and why. */
   skipped: SkippedFile[];
-}
-
-/** What a pipeline's study path hands back before the ORU is added. */
-export interface StudyAnalysis {
-  result: StudyResult;
-  context: StudyContext;
-  objects: Output[];
-  skipped: SkippedFile[];
-}
-
-/**
- * A study with nothing left to analyse fails for good (bad_request is never retried): the
- * same files would give the same answer, and the reasons say what to fix before a retry.
- */
-export function nothingToAnalyse(pipeline: Pick<PipelineDefinition, 'label'>, skipped: SkippedFile[]): SentinelError {
-  if (skipped.length === 0) return new SentinelError('bad_request', `the study holds no instance for the ${pipeline.label} pipeline: nothing to analyse`);
-  return new SentinelError('bad_request', `no image of the study could be analysed by the ${pipeline.label} pipeline: ${skipped.map((s) => s.reason).join('; ')}`);
 }
 
 export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {

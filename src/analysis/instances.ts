@@ -15,7 +15,7 @@ import type { InstancePipeline, PipelineDefinition } from '../pipelines/definiti
 import { sopClassNotRead } from '../pipelines/registry';
 import { buildMammographySeg } from '../reports/seg/mammography';
 import { buildTid1500Report } from '../reports/sr/tid1500';
-import { type StudyAnalysis, nothingToAnalyse } from './analyze';
+import { type StudyAnalysis, nothingToAnalyse } from './study-analysis';
 
 export interface StudyImage {
   parsed: ParsedDicom;

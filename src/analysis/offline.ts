@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema';
-import { describeError } from '../errors/errors';
+import { SentinelError, describeError } from '../errors/errors';
 import { parseDicom } from '../dicom/read';
 import { newUid } from '../dicom/uid';
 import { type Category, type SkippedFile, allFindings } from '../domain/findings';
@@ -51,7 +51,7 @@ export function collectFiles(paths: string[]): string[] {
   const out = new Set<string>();
   const visit = (p: string): void => {
     const st = fs.statSync(p, { throwIfNoEntry: false });
-    if (!st) throw new Error(`no such file or folder: ${p}`);
+    if (!st) throw new SentinelError('not_found', `no such file or folder: ${p}`);
     if (st.isDirectory()) {
       for (const name of fs.readdirSync(p).sort()) visit(path.join(p, name));
     } else if (st.isFile()) {

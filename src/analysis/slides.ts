@@ -23,7 +23,7 @@ import { buildTid1500Report } from '../reports/sr/tid1500';
 import { type Slide, type SlideLevel, WsiTag, describeSlide, groupSlides } from '../wsi/slide';
 import { isMissing, readTiles } from '../wsi/tiles';
 import { part10ToDicomJson, str } from '../wsi/dicom-json';
-import { type StudyAnalysis, nothingToAnalyse } from './analyze';
+import { type StudyAnalysis, nothingToAnalyse } from './study-analysis';
 import { parseForPipeline, reasonOf } from './instances';
 
 /** Elements never copied into a writer's header: pixels, bulk data, per-frame geometry. */

@@ -8,6 +8,7 @@ import { loadConfig } from '../config/load';
 import { DicomwebClient } from '../dicomweb/client';
 import { dicomwebTarget } from '../service/services';
 import { type PatientStudyContext, dicomize, storeFiles, studyContextFromPacs } from '../wsi/dicomize';
+import { SentinelError } from '../errors/errors';
 
 export interface DicomizeCommandOptions {
   /** Study Instance UID to put the slide in (with --store, its patient/study attributes are copied from the PACS). */
@@ -40,7 +41,7 @@ export interface DicomizeCommandOptions {
 function parseNumber(name: string, v: string | number | undefined, check: (n: number) => boolean): number | undefined {
   if (v === undefined || v === '') return undefined;
   const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isFinite(n) || !check(n)) throw new Error(`--${name}: "${v}" is not a valid value`);
+  if (!Number.isFinite(n) || !check(n)) throw new SentinelError('bad_request', `--${name}: "${v}" is not a valid value`);
   return n;
 }
 

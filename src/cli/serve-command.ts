@@ -4,12 +4,13 @@ import { guardProcess, startSentinel, stopOnSignals } from '../service/server';
 import { openServices } from '../service/services';
 import { deploymentProblems, readDemoSecrets } from '../service/deployment';
 import type { Config } from '../config/schema';
+import { SentinelError } from '../errors/errors';
 
 /** Refuse to start with the demo's credentials where other hosts can reach the service. */
 function checkedConfig(): Config {
   const config = loadConfig();
   const problems = deploymentProblems(config, readDemoSecrets());
-  if (problems.length > 0) throw new Error(`sentinel will not start:\n  - ${problems.join('\n  - ')}`);
+  if (problems.length > 0) throw new SentinelError('bad_request', `sentinel will not start:\n  - ${problems.join('\n  - ')}`);
   return config;
 }
 

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { configSchema, type Config } from './schema';
+import { SentinelError } from '../errors/errors';
 
 /** The folder holding package.json, whether running from src/ (ts-jest) or dist/ (built). */
 function findProjectRoot(start: string): string {
@@ -20,9 +21,9 @@ export const projectRoot = findProjectRoot(__dirname);
 
 type Json = Record<string, unknown>;
 
-export class ConfigError extends Error {
+export class ConfigError extends SentinelError {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    super('bad_request', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
     this.name = 'ConfigError';
   }
 }
@@ -97,7 +98,7 @@ export function validateConfig(raw: Json): { ok: true; config: Config } | { ok: 
 function readJson(file: string): Json {
   try {
     const value: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
-    if (!isObject(value)) throw new Error('not a JSON object');
+    if (!isObject(value)) throw new SentinelError('bad_request', 'not a JSON object');
     return value;
   } catch (err) {
     throw new ConfigError([`${file}: ${(err as Error).message}`]);

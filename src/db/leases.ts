@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type { DataSource, EntityManager } from 'typeorm';
+import { SentinelError } from '../errors/errors';
 
 export type LeasedTable = 'jobs' | 'outbox';
 
@@ -27,9 +28,9 @@ export function ownerIsDeadHere(owner: string | null, host = os.hostname()): boo
 }
 
 /** Thrown where a worker finds that its lease was handed on: it stops without writing. */
-export class LeaseLost extends Error {
+export class LeaseLost extends SentinelError {
   constructor(readonly table: LeasedTable, readonly id: string) {
-    super(`the lease on ${table} ${id} was handed to another worker`);
+    super('conflict', `the lease on ${table} ${id} was handed to another worker`);
     this.name = 'LeaseLost';
   }
 }

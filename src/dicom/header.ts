@@ -5,6 +5,7 @@
 import fs from 'node:fs/promises';
 import dicomParser from 'dicom-parser';
 import { Tag } from './read';
+import { SentinelError } from '../errors/errors';
 
 export interface DicomHeader {
   sopClassUid?: string;
@@ -17,11 +18,16 @@ export interface DicomHeader {
 const FIRST_READ = 1024 * 1024;
 const LARGEST_HEADER = 64 * 1024 * 1024;
 
-class Truncated extends Error {}
+class Truncated extends SentinelError {
+  constructor(message: string) {
+    super('bad_request', message);
+    this.name = 'Truncated';
+  }
+}
 
 function parse(bytes: Buffer, fileSize: number): DicomHeader {
   if (bytes.length < 132 || bytes.subarray(128, 132).toString('latin1') !== 'DICM') {
-    throw new Error(bytes.length < 132 ? `only ${bytes.length} bytes` : 'no DICM preamble (not a Part 10 file)');
+    throw new SentinelError('bad_request', bytes.length < 132 ? `only ${bytes.length} bytes` : 'no DICM preamble (not a Part 10 file)');
   }
   const dataSet = dicomParser.parseDicom(bytes, { untilTag: Tag.PixelData });
   const pixels = dataSet.elements[Tag.PixelData];

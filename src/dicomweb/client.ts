@@ -198,7 +198,7 @@ export class DicomwebClient {
           }
         });
       });
-      req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      req.on('timeout', () => req.destroy(new SentinelError('unavailable', 'the PACS did not answer in time')));
       req.on('error', (err) => reject(unavailable(`${what}: DICOMweb server unreachable or timed out (${err.message})`, err)));
       (async () => {
         for (const f of files) {

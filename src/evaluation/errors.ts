@@ -1,8 +1,10 @@
 // A problem with what the user asked `sentinel eval` to do (unknown task, missing folder,
 // wrong layout, unknown split or model): reported as one clear message, exit code 2.
-export class EvalError extends Error {
+import { SentinelError } from '../errors/errors';
+
+export class EvalError extends SentinelError {
   constructor(message: string) {
-    super(message);
+    super('bad_request', message);
     this.name = 'EvalError';
   }
 }

@@ -1,6 +1,7 @@
 // Evaluation metrics, computed exactly as models/training/common.py, train_mg.py and
 // train_busi.py compute them, so that `sentinel eval` can reproduce a model card's figures.
 // Pure functions: arrays in, numbers out.
+import { SentinelError } from '../errors/errors';
 
 /** Ranks 1..n of `values`, ties given their average rank (scipy.stats.rankdata, method 'average'). */
 export function averageRanks(values: ArrayLike<number>): Float64Array {
@@ -24,7 +25,7 @@ export function averageRanks(values: ArrayLike<number>): Float64Array {
  * (common.roc_auc): a tied positive/negative pair counts one half. NaN when one class is absent.
  */
 export function rocAuc(labels: ArrayLike<boolean>, scores: ArrayLike<number>): number {
-  if (labels.length !== scores.length) throw new Error(`rocAuc: ${labels.length} labels but ${scores.length} scores`);
+  if (labels.length !== scores.length) throw new SentinelError('internal', `rocAuc: ${labels.length} labels but ${scores.length} scores`);
   const ranks = averageRanks(scores);
   let nPos = 0;
   let rankSum = 0;
@@ -113,12 +114,12 @@ export function argmax(values: ArrayLike<number>): number {
 
 /** Rows = truth, columns = predicted, both indexed 0..k-1. */
 export function confusionMatrix(truth: ArrayLike<number>, predicted: ArrayLike<number>, k: number): number[][] {
-  if (truth.length !== predicted.length) throw new Error(`confusionMatrix: ${truth.length} truths but ${predicted.length} predictions`);
+  if (truth.length !== predicted.length) throw new SentinelError('internal', `confusionMatrix: ${truth.length} truths but ${predicted.length} predictions`);
   const m = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   for (let i = 0; i < truth.length; i++) {
     const row = m[truth[i] as number];
     const col = predicted[i] as number;
-    if (!row || col < 0 || col >= k) throw new Error(`confusionMatrix: class index out of range at ${i}`);
+    if (!row || col < 0 || col >= k) throw new SentinelError('internal', `confusionMatrix: class index out of range at ${i}`);
     row[col] = (row[col] as number) + 1;
   }
   return m;

@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema';
+import { SentinelError } from '../errors/errors';
 
 export interface BundledOrthancPaths {
   dir: string;
@@ -84,7 +85,7 @@ export function bundledStorescuArgs(config: Config): string[] {
   const b = config.orthanc.bundled;
   const local = b.allowedModalities.find((m) => m.host === '127.0.0.1');
   if (!local) {
-    throw new Error('orthanc.bundled.allowedModalities has no entry for host 127.0.0.1, so the bundled Orthanc refuses every store from this machine; add one, e.g. { "aet": "SENTINEL_SCU", "host": "127.0.0.1" }');
+    throw new SentinelError('bad_request', 'orthanc.bundled.allowedModalities has no entry for host 127.0.0.1, so the bundled Orthanc refuses every store from this machine; add one, e.g. { "aet": "SENTINEL_SCU", "host": "127.0.0.1" }');
   }
   return ['-aet', local.aet, '-aec', b.aet, '127.0.0.1', String(b.dicomPort)];
 }
@@ -134,7 +135,7 @@ export function startBundledOrthanc(paths: BundledOrthancPaths): number {
   const child = spawn('/usr/sbin/Orthanc', [paths.configFile], { detached: true, stdio: ['ignore', log, log] });
   child.unref();
   fs.closeSync(log);
-  if (child.pid === undefined) throw new Error('Orthanc did not start');
+  if (child.pid === undefined) throw new SentinelError('unavailable', 'Orthanc did not start', false);
   fs.writeFileSync(paths.pidFile, String(child.pid));
   return child.pid;
 }

@@ -1,5 +1,6 @@
 // Installs the Debian packages the bundled stack and its tools need, only where missing.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { SentinelError } from '../errors/errors';
 
 export const STACK_PACKAGES = {
   orthanc: ['orthanc', 'orthanc-dicomweb', 'orthanc-wsi'],
@@ -27,7 +28,7 @@ export function ensurePackages(pkgs: readonly string[], log: (msg: string) => vo
   if (missing.length === 0) return;
   const command = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {
-    throw new Error(`missing Debian packages: ${missing.join(', ')}; run: sudo apt-get update && sudo ${command}`);
+    throw new SentinelError('unavailable', `missing Debian packages: ${missing.join(', ')}; run: sudo apt-get update && sudo ${command}`, false);
   }
   log(`installing Debian packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };

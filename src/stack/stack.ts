@@ -13,6 +13,7 @@ import { secretsFile } from '../config/load';
 import { STACK_PACKAGES, ensurePackages } from './debian';
 import { bundledOrthancPaths, readPid, startBundledOrthanc, stopBundledOrthanc, writeBundledOrthancConfig } from './bundled-orthanc';
 import { type Probe, probeOrthanc, probePostgres, probeRedis, waitFor } from './probes';
+import { SentinelError } from '../errors/errors';
 
 interface StackState {
   startedPostgres?: string[];
@@ -86,7 +87,7 @@ async function upPostgres(config: Config, opts: StackOptions, state: StackState)
 export async function ensureDatabase(url: string): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.slice(1));
-  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`unexpected database name in DATABASE_URL: ${name}`);
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new SentinelError('unavailable', `unexpected database name in DATABASE_URL: ${name}`, false);
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const client = new Client({ connectionString: admin.toString() });
@@ -152,7 +153,7 @@ export async function stackUp(config: Config, opts: StackOptions): Promise<Probe
   const probes = [await upPostgres(config, opts, state), await upRedis(config, opts, state), await upOrthanc(config, opts)];
   writeState(opts.root, state);
   const failed = probes.filter((p) => !p.ok);
-  if (failed.length > 0) throw new Error(`stack not ready: ${failed.map((p) => `${p.name}: ${p.detail}`).join('; ')}`);
+  if (failed.length > 0) throw new SentinelError('unavailable', `stack not ready: ${failed.map((p) => `${p.name}: ${p.detail}`).join('; ')}`, false);
   return probes;
 }
 

@@ -11,6 +11,7 @@ import { requireToken } from '../api/auth';
 import type { Config } from '../config/schema';
 import { DICOMWEB_PATH, buildAppConfig } from './app-config';
 import { dicomwebProxy } from './dicomweb-proxy';
+import { SentinelError } from '../errors/errors';
 
 export interface ViewerOptions {
   config: Config;
@@ -35,7 +36,7 @@ function requireTokenAsBasic(tokens: string[]) {
 export function createViewerApp(options: ViewerOptions): Express {
   const { config, distDir } = options;
   const index = path.join(distDir, 'index.html');
-  if (!fs.existsSync(index)) throw new Error(`${index} is missing: not an OHIF dist folder`);
+  if (!fs.existsSync(index)) throw new SentinelError('not_found', `${index} is missing: not an OHIF dist folder`);
   const appConfig = buildAppConfig({ friendlyName: `Sentinel PACS (${new URL(config.orthanc.url).host})` });
 
   const app = express();

@@ -153,7 +153,7 @@ function toolAvailable(): boolean {
 
 /** DS (PS3.5 6.2): at most 16 characters. */
 export function formatDs(v: number): string {
-  if (!Number.isFinite(v)) throw new Error(`not a decimal string value: ${v}`);
+  if (!Number.isFinite(v)) throw new SentinelError('bad_request', `not a decimal string value: ${v}`);
   for (let p = 15; p >= 1; p--) {
     const s = String(Number(v.toPrecision(p)));
     if (s.length <= 16) return s;

@@ -3,6 +3,7 @@
 // ImageDescription, else XResolution/YResolution). Reads only the directories, never the
 // image data, so a multi-gigabyte slide costs a few kilobytes of reading.
 import fs from 'node:fs';
+import { SentinelError } from '../errors/errors';
 
 export interface TiffDirectory {
   width: number;
@@ -33,7 +34,7 @@ class Reader {
   constructor(private readonly fd: number, readonly little: boolean, readonly size: number) {}
 
   bytes(offset: number, length: number): Buffer {
-    if (offset < 0 || length < 0 || offset + length > this.size) throw new Error(`TIFF structure points outside the file (offset ${offset})`);
+    if (offset < 0 || length < 0 || offset + length > this.size) throw new SentinelError('bad_request', `TIFF structure points outside the file (offset ${offset})`);
     const buf = Buffer.alloc(length);
     fs.readSync(this.fd, buf, 0, length, offset);
     return buf;
@@ -58,7 +59,7 @@ function readDirectory(r: Reader, offset: number, big: boolean): { dir: TiffDire
   const inline = big ? 8 : 4;
   const head = r.bytes(offset, countSize);
   const count = big ? r.u64(head, 0) : r.u16(head, 0);
-  if (count > 10_000) throw new Error(`TIFF directory with ${count} entries`);
+  if (count > 10_000) throw new SentinelError('bad_request', `TIFF directory with ${count} entries`);
   const body = r.bytes(offset + countSize, count * entrySize + (big ? 8 : 4));
   const dir: TiffDirectory = { width: 0, height: 0, subfileType: 0, resolutionUnit: 2 };
   for (let i = 0; i < count; i++) {

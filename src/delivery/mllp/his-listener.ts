@@ -8,7 +8,8 @@
 // are two messages, and an endless one is cut off instead of filling memory.
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { MLLPCodec, Message } from 'node-hl7-client';
+import { MLLPCodec } from 'node-hl7-client';
+import { buildAck } from '../../reports/hl7/ack';
 import { hl7Timestamp } from '../../reports/hl7/oru-r01';
 import { MllpFrameReader } from './framing';
 
@@ -43,24 +44,6 @@ export interface HisListenerOptions {
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-
-export function buildAck(received: string, code: 'AA' | 'AE' | 'AR', now = new Date()): string {
-  const msg = new Message({ text: received });
-  const ack = new Message({
-    messageHeader: { msh_9_1: 'ACK', msh_9_2: msg.get('MSH.9.2').toString(), msh_9_3: 'ACK', msh_10: `ACK${now.getTime()}`, msh_11_1: (msg.get('MSH.11.1').toString() || 'P') as 'P' | 'T' | 'D' },
-  });
-  ack.set('MSH.3', msg.get('MSH.5').toString());
-  ack.set('MSH.4', msg.get('MSH.6').toString());
-  ack.set('MSH.5', msg.get('MSH.3').toString());
-  ack.set('MSH.6', msg.get('MSH.4').toString());
-  ack.set('MSH.7', hl7Timestamp(now));
-  ack.set('MSH.12', msg.get('MSH.12').toString() || '2.5.1');
-  const msa = ack.addSegment('MSA');
-  msa.set('1', code);
-  msa.set('2', msg.get('MSH.10').toString());
-  if (code !== 'AA') msa.set('3', code === 'AE' ? 'application error (test listener)' : 'rejected (test listener)');
-  return ack.toString();
-}
 
 /**
  * What the listener answers to a frame it cannot read as HL7: a reject naming no control id.

@@ -2,4 +2,4 @@
 export { sendMllp, type MllpDestination } from './send';
 export { MllpError, type MllpErrorCode } from './errors';
 export { MllpFrameReader, DEFAULT_MAX_FRAME_BYTES } from './framing';
-export { startHisListener, buildAck, type HisListener, type HisListenerOptions, type ReceivedMessage } from './his-listener';
+export { startHisListener, type HisListener, type HisListenerOptions, type ReceivedMessage } from './his-listener';

@@ -5,6 +5,7 @@
 // it allocates (see frame-header.ts).
 import { Decoder as JpegLosslessDecoder } from 'jpeg-lossless-decoder-js';
 import { type FrameSize, checkFrameSize, j2kFrameSize, jpegFrameSize } from './frame-header';
+import { SentinelError } from '../../errors/errors';
 
 export type { FrameSize };
 
@@ -71,7 +72,7 @@ async function runWasm(codec: WasmCodec, encoded: Uint8Array, expected: FrameSiz
   checkFrameSize(codec.name, codec === openjpeg ? j2kFrameSize(encoded) : jpegFrameSize(encoded), expected);
   // CharLS, given a stream cut inside its scan, spins for tens of seconds before it gives up
   // (a 1.5 kB frame short of 5 bytes took 26 s); without EOI it would refuse the stream anyway.
-  if (codec === charls && !endsWithEoi(encoded)) throw new Error('the JPEG-LS data is truncated: it does not end with an EOI marker');
+  if (codec === charls && !endsWithEoi(encoded)) throw new SentinelError('bad_request', 'the JPEG-LS data is truncated: it does not end with an EOI marker');
   const Decoder = await codec.get();
   const decoder = new Decoder();
   try {
@@ -94,7 +95,7 @@ async function runWasm(codec: WasmCodec, encoded: Uint8Array, expected: FrameSiz
     // leaks its object: a fresh instance (about 10 ms) for the next frame, which must not pay
     // for this one. C++ exceptions arrive as bare numbers (pointers), which say nothing.
     codec.reset();
-    throw typeof err === 'number' ? new Error(`the ${codec.name} decoder rejected the data`) : err;
+    throw typeof err === 'number' ? new SentinelError('bad_request', `the ${codec.name} decoder rejected the data`) : err;
   } finally {
     try {
       decoder.delete();
@@ -121,12 +122,12 @@ export function decodeJpegLossless(bytes: Uint8Array, bitsAllocated: number, exp
 
 /** RLE Lossless, PS3.5 Annex G: a 64-byte header of segment offsets, then PackBits segments. */
 export function decodeRle(bytes: Uint8Array, rows: number, columns: number, samplesPerPixel: number, bitsAllocated: number): Uint8Array {
-  if (bytes.length < 64) throw new Error(`RLE frame of ${bytes.length} bytes is shorter than its 64-byte header`);
+  if (bytes.length < 64) throw new SentinelError('bad_request', `RLE frame of ${bytes.length} bytes is shorter than its 64-byte header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const segments = view.getUint32(0, true);
   const bytesPerSample = bitsAllocated / 8;
   if (segments !== samplesPerPixel * bytesPerSample) {
-    throw new Error(`RLE header lists ${segments} segments, expected ${samplesPerPixel * bytesPerSample}`);
+    throw new SentinelError('bad_request', `RLE header lists ${segments} segments, expected ${samplesPerPixel * bytesPerSample}`);
   }
   const pixels = rows * columns;
   const bounds = Array.from({ length: segments }, (_, s) => [view.getUint32(4 + 4 * s, true), s + 1 < segments ? view.getUint32(8 + 4 * s, true) : bytes.length] as const);
@@ -135,7 +136,7 @@ export function decodeRle(bytes: Uint8Array, rows: number, columns: number, samp
   const least = 2 * Math.ceil(pixels / 128);
   bounds.forEach(([start, end], s) => {
     if (start < 64 || end > bytes.length || end - start < least) {
-      throw new Error(`RLE segment ${s + 1} spans bytes ${start} to ${end} of ${bytes.length}: too few for ${pixels} pixels`);
+      throw new SentinelError('bad_request', `RLE segment ${s + 1} spans bytes ${start} to ${end} of ${bytes.length}: too few for ${pixels} pixels`);
     }
   });
   const out = new Uint8Array(pixels * samplesPerPixel * bytesPerSample);
@@ -157,7 +158,7 @@ export function decodeRle(bytes: Uint8Array, rows: number, columns: number, samp
         for (let k = 0; k < 1 - n && written < pixels; k++, written++, o += stride) out[o] = v;
       }
     }
-    if (written < pixels) throw new Error(`RLE segment ${s + 1} ends after ${written} of ${pixels} pixels`);
+    if (written < pixels) throw new SentinelError('bad_request', `RLE segment ${s + 1} ends after ${written} of ${pixels} pixels`);
   }
   return out;
 }

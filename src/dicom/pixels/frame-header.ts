@@ -1,6 +1,7 @@
 // The size a compressed frame says it has, read before a codec allocates for it. A corrupt
 // frame header can claim 65535 x 65535 pixels; the codecs would grow their wasm heap to
 // match (and wasm memory never shrinks), so the size is compared with the DICOM header first.
+import { SentinelError } from '../../errors/errors';
 
 export interface FrameSize {
   width: number;
@@ -70,8 +71,8 @@ export function j2kFrameSize(bytes: Uint8Array): FrameSize | undefined {
 
 /** Refuses a frame whose own header disagrees with the DICOM header, naming both sizes. */
 export function checkFrameSize(codec: string, got: FrameSize | undefined, expected: FrameSize): void {
-  if (!got) throw new Error(`the ${codec} data has no frame header`);
+  if (!got) throw new SentinelError('bad_request', `the ${codec} data has no frame header`);
   if (got.width !== expected.width || got.height !== expected.height || got.components !== expected.components) {
-    throw new Error(`the ${codec} data is ${got.width} x ${got.height} with ${got.components} component(s), the DICOM header says ${expected.width} x ${expected.height} with ${expected.components}`);
+    throw new SentinelError('bad_request', `the ${codec} data is ${got.width} x ${got.height} with ${got.components} component(s), the DICOM header says ${expected.width} x ${expected.height} with ${expected.components}`);
   }
 }

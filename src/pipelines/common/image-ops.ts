@@ -1,12 +1,17 @@
 // Pure image operations shared by the pipelines: resampling by physical spacing, Otsu
 // threshold, connected components, convex hull. Typed arrays in, typed arrays out.
 
-import { pilResizeGray } from './pil-resample';
+import { type PilFilter, pilResize } from './pil-resample';
 
 export interface GrayImage {
   width: number;
   height: number;
   pixels: Uint8Array;
+}
+
+/** A grayscale image resized as PIL's `img.resize((width, height), filter)` on mode L. */
+export function pilResizeGray(img: GrayImage, width: number, height: number, filter: PilFilter = 'bilinear'): GrayImage {
+  return { width, height, pixels: pilResize(img.pixels, img.width, img.height, 1, width, height, filter) };
 }
 
 /** Output sample o covers input [o*f, (o+1)*f): area-weighted when shrinking, linear when enlarging. */

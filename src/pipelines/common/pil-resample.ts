@@ -3,8 +3,7 @@
 // coefficients in double, turned into 22-bit fixed point, a horizontal pass then a vertical
 // pass, each rounded and clipped to 8 bits. Only what the training scripts use: the whole
 // image (no box), filters BILINEAR (triangle) and BOX, 1 to 4 interleaved channels.
-import type { GrayImage } from './image-ops';
-
+import { SentinelError } from '../../errors/errors';
 export type PilFilter = 'bilinear' | 'box';
 
 const PRECISION_BITS = 32 - 8 - 2;
@@ -76,7 +75,7 @@ function clip8(v: number): number {
  * does for mode L (1 channel) or RGB/RGBA (3/4 channels, each channel independently).
  */
 export function pilResize(pixels: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number, filter: PilFilter): Uint8Array {
-  if (pixels.length !== width * height * channels) throw new Error(`pilResize: ${pixels.length} bytes for ${width} x ${height} x ${channels}`);
+  if (pixels.length !== width * height * channels) throw new SentinelError('internal', `pilResize: ${pixels.length} bytes for ${width} x ${height} x ${channels}`);
   if (outWidth === width && outHeight === height) return pixels.slice();
   const needH = outWidth !== width;
   const needV = outHeight !== height;
@@ -125,9 +124,4 @@ export function pilResize(pixels: Uint8Array, width: number, height: number, cha
     }
   }
   return out;
-}
-
-/** A grayscale image resized as PIL's `img.resize((width, height), filter)` on mode L. */
-export function pilResizeGray(img: GrayImage, width: number, height: number, filter: PilFilter = 'bilinear'): GrayImage {
-  return { width, height, pixels: pilResize(img.pixels, img.width, img.height, 1, width, height, filter) };
 }

@@ -3,6 +3,7 @@
 // slides come through DICOMweb instead; both are SlideSources, so analyzeSlide is the same.
 import sharp from 'sharp';
 import type { SlideSource, SourceLevel } from './analyze-slide';
+import { SentinelError } from '../../errors/errors';
 
 interface LevelPixels extends SourceLevel {
   rgb: Uint8Array;
@@ -22,7 +23,7 @@ export class ImageSlideSource implements SlideSource {
     const levels: LevelPixels[] = [];
     const base = sharp(file).removeAlpha().toColourspace('srgb');
     const { width, height } = await base.metadata();
-    if (!width || !height) throw new Error(`${file}: not an image sharp can read`);
+    if (!width || !height) throw new SentinelError('bad_request', `${file}: not an image sharp can read`);
     for (let f = 1; levels.length === 0 || Math.max(width, height) / f >= minSide; f *= 2) {
       const w = Math.max(1, Math.round(width / f));
       const h = Math.max(1, Math.round(height / f));
@@ -42,7 +43,7 @@ export class ImageSlideSource implements SlideSource {
 
   readTiles(index: number, tiles: Array<{ row: number; column: number }>): Promise<Array<Uint8Array | undefined>> {
     const level = this.pixels[index];
-    if (!level) return Promise.reject(new Error(`no level ${index}`));
+    if (!level) return Promise.reject(new SentinelError('bad_request', `no level ${index}`));
     const { tileRows, tileColumns, totalRows, totalColumns, rgb } = level;
     return Promise.resolve(tiles.map(({ row, column }) => {
       const out = new Uint8Array(tileRows * tileColumns * 3);

@@ -27,6 +27,9 @@
 // Anything else (no MSA, another control id, a code outside table 0008) is a broken answer,
 // not a verdict on the message: tried again, as with a HIS that did not answer at all.
 
+import { Message } from 'node-hl7-client';
+import { hl7Timestamp } from './oru-r01';
+
 export type AckVerdict = { ok: true } | { ok: false; reason: string; retryable: boolean };
 
 const MAX_TEXT = 200;
@@ -63,4 +66,27 @@ export function checkAck(ackText: string, expectedControlId: string): AckVerdict
     case 'CR': return refuse(`commit reject (CR)${detail}`, false);
     default: return refuse(`MSA-1 "${clip(msa1)}" is not an acknowledgment code (table 0008)`);
   }
+}
+
+/**
+ * The acknowledgment a receiver answers to `received` (original mode): MSA-1 the code, MSA-2
+ * the message's MSH-10, sender and receiver swapped. Written by the stand-in HIS, read back by
+ * checkAck above; the two live together so that they agree.
+ */
+export function buildAck(received: string, code: 'AA' | 'AE' | 'AR', now = new Date()): string {
+  const msg = new Message({ text: received });
+  const ack = new Message({
+    messageHeader: { msh_9_1: 'ACK', msh_9_2: msg.get('MSH.9.2').toString(), msh_9_3: 'ACK', msh_10: `ACK${now.getTime()}`, msh_11_1: (msg.get('MSH.11.1').toString() || 'P') as 'P' | 'T' | 'D' },
+  });
+  ack.set('MSH.3', msg.get('MSH.5').toString());
+  ack.set('MSH.4', msg.get('MSH.6').toString());
+  ack.set('MSH.5', msg.get('MSH.3').toString());
+  ack.set('MSH.6', msg.get('MSH.4').toString());
+  ack.set('MSH.7', hl7Timestamp(now));
+  ack.set('MSH.12', msg.get('MSH.12').toString() || '2.5.1');
+  const msa = ack.addSegment('MSA');
+  msa.set('1', code);
+  msa.set('2', msg.get('MSH.10').toString());
+  if (code !== 'AA') msa.set('3', code === 'AE' ? 'application error (test listener)' : 'rejected (test listener)');
+  return ack.toString();
 }

@@ -12,6 +12,7 @@ import { SopClass, newUid } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
 import { Codes, findingTypeCode } from '../../domain/codes';
 import { type AlgorithmInfo, type SeriesInfo, equipment, lo, newInstance, patientAndStudy, segmentAlgorithm } from './common';
+import { SentinelError } from '../../errors/errors';
 
 /** A probability per heatmap cell; NaN where nothing was analysed (no tissue). */
 export interface SlideHeatmap {
@@ -71,9 +72,9 @@ function sampler(heatmap: SlideHeatmap, spacing: [number, number]): (column: num
 export function buildSlideSegDataset(input: SlideSegInput): NaturalizedDataset | undefined {
   const { level, heatmap, series, algorithm } = input;
   const tile = input.tileSize ?? 256;
-  if (tile % 8 !== 0) throw new Error(`SEG tile size ${tile} is not a multiple of 8`);
+  if (tile % 8 !== 0) throw new SentinelError('bad_request', `SEG tile size ${tile} is not a multiple of 8`);
   const src = level.source;
-  if (!src.FrameOfReferenceUID) throw new Error('the source slide has no FrameOfReferenceUID; a slide SEG must share it');
+  if (!src.FrameOfReferenceUID) throw new SentinelError('bad_request', 'the source slide has no FrameOfReferenceUID; a slide SEG must share it');
   const sample = sampler(heatmap, level.pixelSpacingMm);
 
   // Only tiles with analysed tissue are written (TILED_SPARSE).

@@ -14,6 +14,7 @@ import { type Code, Codes, classCode, findingTypeCode } from '../../domain/codes
 import type { PipelineReporting } from '../../domain/reporting';
 import { type AlgorithmInfo, type SeriesInfo, lo, newInstance, patientAndStudy } from '../seg/common';
 import { type SopRef, codeItem, container, imageItem, numItem, scoord3dItem, scoordItem, textItem, uidItem } from './content';
+import { SentinelError } from '../../errors/errors';
 
 /** OHIF maps a measurement group to a tool by its tracking identifier. */
 export const OHIF_TRACKING_IDENTIFIER = 'Cornerstone3DTools@^0.1.0:PlanarFreehandROI';
@@ -67,7 +68,7 @@ function measurementGroup(f: Finding, laterality: 'L' | 'R' | undefined, algorit
 export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
   const { sources, result, series, algorithm } = input;
   const first = sources[0];
-  if (!first) throw new Error('a TID 1500 report needs at least one source image');
+  if (!first) throw new SentinelError('bad_request', 'a TID 1500 report needs at least one source image');
   const laterality = new Map(result.images.map((i) => [i.image.sopInstanceUid, i.laterality]));
 
   const bySeries = new Map<string, SopRef[]>();

@@ -4,7 +4,7 @@ import { mammography } from '../../../src/pipelines/mammography';
 import { Message } from 'node-hl7-client';
 import type { StudyContext, StudyResult } from '../../../src/domain/findings';
 import { buildOruR01, checkAck } from '../../../src/reports/hl7';
-import { buildAck } from '../../../src/delivery/mllp';
+import { buildAck } from '../../../src/reports/hl7';
 
 const ref = { studyInstanceUid: '1.2.3.4', seriesInstanceUid: '1.2.3.4.5', sopInstanceUid: '1.2.3.4.5.6', sopClassUid: '1.2.840.10008.5.1.4.1.1.1.2', rows: 100, columns: 80 };
 const result: StudyResult = {

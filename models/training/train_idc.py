@@ -207,7 +207,8 @@ def main():
             'pixelSpacingMm': 0.004,
             'normalization': {'scale': 1 / 255, 'mean': mean, 'std': std},
         },
-        'outputs': [{'name': 'idc_probability', 'role': 'tile_probability', 'classes': ['idc'], 'activation': 'sigmoid'}],
+        'outputs': [{'name': 'idc_probability', 'role': 'tile_probability', 'classes': ['idc'], 'activation': 'sigmoid',
+                     'findingCode': {'CodeValue': '82711006', 'CodingSchemeDesignator': 'SCT', 'CodeMeaning': 'Infiltrating duct carcinoma'}}],
         'thresholds': {'detection': round(threshold, 4), 'high': round(max(high, threshold), 4), 'intermediate': round(threshold, 4),
                        'backgroundValue': BACKGROUND},
         # Chosen on the validation slides through the whole-slide path (sentinel eval idc-slides

@@ -12,6 +12,7 @@ import { SopClass } from '../dicom/uid';
 import type { NaturalizedDataset } from '../dicom/write';
 import type { DicomJson, DicomwebClient } from '../dicomweb/client';
 import type { Finding, ImageRef, SkippedFile, StudyContext, StudyResult } from '../domain/findings';
+import { findingTypeCode } from '../domain/codes';
 import { type Output, output } from '../domain/outputs';
 import { SentinelError } from '../errors/errors';
 import type { LoadedModel } from '../inference/registry';
@@ -275,6 +276,7 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
     rows: level.totalRows,
     columns: level.totalColumns,
   };
+  const findingCode = manifest.outputs.find((o) => o.role === 'tile_probability')?.findingCode;
   const minCells = manifest.thresholds.minRegionCells ?? 2;
   const cellArea = analysis.cellMm ** 2;
   let n = 0;
@@ -284,6 +286,7 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
       trackingId: `${req.trackingPrefix ?? ''}T${++n}`,
       trackingUid: req.newUid(),
       type: 'tumor',
+      ...(findingCode ? { code: findingCode } : {}),
       score: r.meanProbability,
       image,
       centre: { x: r.centre.x * analysis.cellPx, y: r.centre.y * analysis.cellPx },
@@ -325,6 +328,7 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
     heatmap: { ...analysis.heatmap, cellMm: analysis.cellMm },
     toSlideMm: (c, r) => req.pixelToSlideMm(segIndex, c, r),
     trackingUid: req.newUid(),
+    finding: findingCode ?? findingTypeCode('tumor'),
     series: { seriesInstanceUid: segSeries, seriesNumber: req.config.output.seriesNumber, instanceNumber: 1, sopInstanceUid: segUid },
     algorithm,
     now: req.now,

@@ -15,7 +15,7 @@ export const Codes = {
   mammographicBreastMass: code('129788004', 'SCT', 'Mammographic breast mass'),
   calcificationCluster: code('129769006', 'SCT', 'Calcification Cluster'),
   lesion: code('52988006', 'SCT', 'Lesion'),
-  infiltratingDuctCarcinoma: code('82711006', 'SCT', 'Infiltrating duct carcinoma'),
+  neoplasm: code('108369006', 'SCT', 'Neoplasm'),
   breast: code('76752008', 'SCT', 'Breast'),
   right: code('24028007', 'SCT', 'Right'),
   left: code('7771000', 'SCT', 'Left'),
@@ -63,6 +63,11 @@ export const Codes = {
   aiClassification: code('AICLASS', '99SENTINEL', 'AI image classification'),
 } as const;
 
+/** The coded concept of a finding: the model's own (manifest findingCode) when it gives one, else by type. */
+export function findingCode(f: { type: FindingType; code?: Code }): Code {
+  return f.code ?? findingTypeCode(f.type);
+}
+
 export function findingTypeCode(type: FindingType): Code {
   switch (type) {
     case 'mass':
@@ -70,7 +75,8 @@ export function findingTypeCode(type: FindingType): Code {
     case 'calcification':
       return Codes.calcificationCluster;
     case 'tumor':
-      return Codes.infiltratingDuctCarcinoma;
+      // What kind of tumour is a model fact: its manifest's findingCode, set on the finding.
+      return Codes.neoplasm;
     case 'lesion':
       return Codes.lesion;
   }

@@ -3,6 +3,8 @@
 // top-left pixel (DICOM SCOORD convention), so a writer never has to convert.
 
 /** How worried the reader should be; chosen from manifest thresholds, never hard-coded. */
+import type { Code } from './codes';
+
 export type Category = 'high' | 'intermediate' | 'low';
 
 export type FindingType = 'mass' | 'calcification' | 'lesion' | 'tumor';
@@ -30,6 +32,8 @@ export interface Finding {
   /** DICOM Tracking UID shared by the SEG segment and the SR measurement group. */
   trackingUid: string;
   type: FindingType;
+  /** What the model says the finding is, as a coded concept (its manifest's findingCode), when it says. */
+  code?: Code;
   /** Model output for this finding, 0..1. */
   score: number;
   image: ImageRef;

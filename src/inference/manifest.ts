@@ -31,6 +31,11 @@ const output = z.object({
   activation: z.enum(['sigmoid', 'softmax', 'none']),
   /** class_probabilities: the class whose probability is the study score (e.g. "malignant"). */
   scoreClass: z.string().optional(),
+  /**
+   * What the positive class is, as a coded concept (e.g. SCT 82711006 "Infiltrating duct
+   * carcinoma" for a tile classifier): the SEG's segmented property and the SR's finding.
+   */
+  findingCode: z.object({ CodeValue: z.string().min(1), CodingSchemeDesignator: z.string().min(1), CodeMeaning: z.string().min(1) }).optional(),
 }).refine((o) => o.scoreClass === undefined || o.classes.includes(o.scoreClass), { message: 'scoreClass must be one of classes' });
 
 export const modelManifestSchema = z.object({

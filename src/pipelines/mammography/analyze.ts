@@ -4,6 +4,7 @@
 // finding in SOURCE pixel coordinates. Everything model-specific comes from the manifest.
 import type { LoadedModel, ModelOutputs } from '../../inference/registry';
 import { threshold } from '../../inference/manifest';
+import { SentinelError } from '../../errors/errors';
 import { normalizationLuts, packGray8 } from '../../inference/tensor';
 import type { Finding, FindingType, ImageRef, ImageResult } from '../../domain/findings';
 import { type GrayImage, connectedComponents, convexHull, polygonArea, resampleToSpacing } from '../common/image-ops';
@@ -47,7 +48,9 @@ function findingType(className: string | undefined): FindingType {
 export async function analyzeMammogram(input: MammogramInput, model: LoadedModel, ids: FindingIds): Promise<MammogramAnalysis> {
   const m = model.manifest;
   const { height: ih, width: iw } = m.input;
-  const target = m.input.pixelSpacingMm ?? input.pixelSpacingMm?.[1] ?? 0.1;
+  // The model's own spacing is a fact of its manifest; an image without a spacing is taken to be at it.
+  const target = m.input.pixelSpacingMm;
+  if (!target) throw new SentinelError('unsupported', `model ${m.id} gives no input.pixelSpacingMm in its manifest: a mammography detector runs at a known spacing`);
   const source: [number, number] = input.pixelSpacingMm ?? [target, target];
   const img = resampleToSpacing({ width: input.ref.columns, height: input.ref.rows, pixels: input.gray8 }, source, target);
   const breast = findBreastRegion(img);

@@ -3,7 +3,7 @@
 // finding's tracking identifiers (shared with the SR).
 import type { NaturalizedDataset } from '../../dicom/write';
 import type { Finding } from '../../domain/findings';
-import { Codes, findingTypeCode } from '../../domain/codes';
+import { Codes, findingCode } from '../../domain/codes';
 
 export interface SeriesInfo {
   seriesInstanceUid: string;
@@ -93,7 +93,7 @@ export function segmentDescription(finding: Finding, number: number, algorithm: 
     SegmentLabel: lo(`${finding.trackingId} ${finding.type} ${finding.score.toFixed(2)}`),
     SegmentDescription: `AI ${finding.type}, score ${finding.score.toFixed(3)} (research use only)`,
     SegmentedPropertyCategoryCodeSequence: [Codes.morphologicallyAlteredStructure],
-    SegmentedPropertyTypeCodeSequence: [findingTypeCode(finding.type)],
+    SegmentedPropertyTypeCodeSequence: [findingCode(finding)],
     ...segmentAlgorithm(algorithm),
     TrackingID: finding.trackingId,
     TrackingUID: finding.trackingUid,

@@ -10,7 +10,7 @@
 // the heatmap whatever the slide's size.
 import { SopClass, newUid } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
-import { Codes, findingTypeCode } from '../../domain/codes';
+import { type Code, Codes } from '../../domain/codes';
 import { type AlgorithmInfo, type SeriesInfo, equipment, lo, newInstance, patientAndStudy, segmentAlgorithm } from './common';
 import { SentinelError } from '../../errors/errors';
 
@@ -44,6 +44,8 @@ export interface SlideSegInput {
   /** Slide coordinates (mm) of the centre of level pixel (column, row), 0-based (the frame position convention). */
   toSlideMm: (column: number, row: number) => { x: number; y: number; z: number };
   trackingUid: string;
+  /** What the map is the probability of (the model's findingCode). */
+  finding: Code;
   series: SeriesInfo;
   algorithm: AlgorithmInfo;
   /** SEG tile size; a multiple of 8 (Orthanc cannot serve 1-bit frames otherwise). */
@@ -152,9 +154,9 @@ export function buildSlideSegDataset(input: SlideSegInput): NaturalizedDataset |
     SegmentSequence: [{
       SegmentNumber: 1,
       SegmentLabel: 'AI tumour probability',
-      SegmentDescription: 'Probability of invasive ductal carcinoma per tile (research use only)',
+      SegmentDescription: `Probability of ${input.finding.CodeMeaning.toLowerCase()} per tile (research use only)`,
       SegmentedPropertyCategoryCodeSequence: [Codes.morphologicallyAlteredStructure],
-      SegmentedPropertyTypeCodeSequence: [findingTypeCode('tumor')],
+      SegmentedPropertyTypeCodeSequence: [input.finding],
       ...segmentAlgorithm(algorithm),
       TrackingID: 'AI tumour map',
       TrackingUID: input.trackingUid,

@@ -10,7 +10,7 @@
 import { SopClass } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
 import { type Category, type Finding, type StudyResult, allFindings } from '../../domain/findings';
-import { type Code, Codes, classCode, findingTypeCode } from '../../domain/codes';
+import { type Code, Codes, classCode, findingCode } from '../../domain/codes';
 import type { PipelineReporting } from '../../domain/reporting';
 import { type AlgorithmInfo, type SeriesInfo, lo, newInstance, patientAndStudy } from '../seg/common';
 import { type SopRef, codeItem, container, imageItem, numItem, scoord3dItem, scoordItem, textItem, uidItem } from './content';
@@ -50,7 +50,7 @@ function measurementGroup(f: Finding, laterality: 'L' | 'R' | undefined, algorit
   return container('CONTAINS', Codes.measurementGroup, [
     textItem('HAS OBS CONTEXT', Codes.trackingIdentifier, f.slide ? `AI tumour region ${f.trackingId}` : OHIF_TRACKING_IDENTIFIER),
     uidItem('HAS OBS CONTEXT', Codes.trackingUniqueIdentifier, f.trackingUid),
-    codeItem('CONTAINS', Codes.finding, findingTypeCode(f.type)),
+    codeItem('CONTAINS', Codes.finding, findingCode(f)),
     site,
     // Slide findings are placed in the slide's frame of reference (TID 1410 Image Region,
     // SCOORD3D); others on their image (SCOORD under the score), as OHIF expects.

@@ -10,6 +10,7 @@ import { buildTid1500Report } from '../../../src/reports/sr/tid1500';
 import { dciodvfy, dcmdump, dsrdump } from '../../support/dicom-judges';
 import { sharedData } from '../../support/shared-data';
 
+const IDC = { CodeValue: '82711006', CodingSchemeDesignator: 'SCT', CodeMeaning: 'Infiltrating duct carcinoma' };
 const algorithm = { name: 'Sentinel IDC tile classifier', version: '1.0.0', modelId: 'idc-tile-classifier' };
 
 function slideLevel(): Parameters<typeof buildSlideSeg>[0]['level'] {
@@ -40,7 +41,7 @@ describe('slide SEG (TILED_SPARSE, FRACTIONAL)', () => {
     values[5] = 0.2;
     values[6] = 0.05;
     const bytes = buildSlideSeg({
-      level, heatmap: { rows: 5, columns: 5, values, cellMm: 0.00499 }, toSlideMm, trackingUid: newUid(),
+      level, heatmap: { rows: 5, columns: 5, values, cellMm: 0.00499 }, toSlideMm, trackingUid: newUid(), finding: IDC,
       series: { seriesInstanceUid: newUid(), seriesNumber: 9901, instanceNumber: 1, sopInstanceUid: newUid() }, algorithm, tileSize: 16,
     })!;
     expect(dciodvfy(bytes).errors).toEqual([]);
@@ -66,7 +67,7 @@ describe('slide SEG (TILED_SPARSE, FRACTIONAL)', () => {
   it('writes nothing when no tissue was analysed', () => {
     const values = new Float32Array(25).fill(NaN);
     expect(buildSlideSeg({
-      level: slideLevel(), heatmap: { rows: 5, columns: 5, values, cellMm: 0.00499 }, toSlideMm, trackingUid: newUid(),
+      level: slideLevel(), heatmap: { rows: 5, columns: 5, values, cellMm: 0.00499 }, toSlideMm, trackingUid: newUid(), finding: IDC,
       series: { seriesInstanceUid: newUid(), seriesNumber: 9901, instanceNumber: 1, sopInstanceUid: newUid() }, algorithm,
     })).toBeUndefined();
   });

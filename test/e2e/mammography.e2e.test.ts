@@ -69,17 +69,19 @@ describe('mammography end to end', () => {
     // A SEG series for each image with findings (OHIF shows one SEG per series), one SR.
     expect(series.filter((s) => s.modality === 'SEG')).toHaveLength(2);
     expect(series.filter((s) => s.modality === 'SR')).toHaveLength(1);
-    const seg = series.find((s) => s.modality === 'SEG');
-    const sr = series.find((s) => s.modality === 'SR');
-    expect(seg && sr).toBeTruthy();
-    for (const s of [seg, sr]) {
-      const meta = await h.services.dicomweb.seriesMetadata(first.study.studyInstanceUid, s!.seriesInstanceUid);
-      const sop = String(meta[0]?.['00080018']?.Value?.[0]);
-      const bytes = await h.services.dicomweb.retrieveInstance(first.study.studyInstanceUid, s!.seriesInstanceUid, sop);
-      expect(dciodvfy(bytes).errors).toEqual([]);
-      expect(dcmdump(bytes)).toContain(first.study.studyInstanceUid);
-      if (s === sr) expect(dsrdump(bytes)).toContain('Measurement Group');
+    // The objects in the study are exactly the ones the outbox sent: same SOP Instance UIDs, same kinds.
+    const stored: Array<[string, string]> = [];
+    for (const s of series.filter((x) => x.modality === 'SEG' || x.modality === 'SR')) {
+      for (const meta of await h.services.dicomweb.seriesMetadata(first.study.studyInstanceUid, s.seriesInstanceUid)) {
+        const sop = String(meta['00080018']?.Value?.[0]);
+        stored.push([sop, s.modality]);
+        const bytes = await h.services.dicomweb.retrieveInstance(first.study.studyInstanceUid, s.seriesInstanceUid, sop);
+        expect(dciodvfy(bytes).errors).toEqual([]);
+        expect(dcmdump(bytes)).toContain(first.study.studyInstanceUid);
+        if (s.modality === 'SR') expect(dsrdump(bytes)).toContain('Measurement Group');
+      }
     }
+    expect(stored.sort()).toEqual(rows.filter((r) => r.kind === 'dicom').map((r) => [r.objectUid, r.label]).sort());
 
     const orus = h.his.messages.filter((m) => m.includes(first.study.accessionNumber));
     expect(orus).toHaveLength(1);

@@ -63,7 +63,7 @@ save('test-us-brightness', helper.make_graph(
     'input': {'name': 'input', 'layout': 'NCHW', 'channels': 1, 'channelOrder': 'GRAY', 'height': 128, 'width': 128,
               'normalization': {'scale': 1 / 255, 'mean': [0.0], 'std': [1.0]}},
     'outputs': [{'name': 'class_probabilities', 'role': 'class_probabilities', 'classes': ['normal', 'benign', 'malignant'],
-                 'activation': 'softmax'}],
+                 'activation': 'softmax', 'scoreClass': 'malignant'}],
     'thresholds': {'detection': 0.5, 'high': 0.7, 'intermediate': 0.3},
 })
 print(out_dir)

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { analyzeFiles } from '../../../src/analysis/offline';
 import type { Config } from '../../../src/config/schema';
 import { loadConfig } from '../../../src/config/load';
@@ -14,6 +15,7 @@ import { ultrasoundFromImage } from '../../../src/samples/ultrasound';
 import { dicomize } from '../../../src/wsi/dicomize';
 import { readNaturalizedHeader } from '../../../src/dicom/write';
 import { dciodvfy, dcmdump, dsrdump } from '../../support/dicom-judges';
+import { TEST_US_MODEL_ID, buildEvalTestModels } from '../../support/models/eval-test-models';
 import { TEST_MODEL_ID, buildTestModel } from '../../support/models/test-model';
 import { sharedData } from '../../support/shared-data';
 
@@ -84,35 +86,47 @@ describe('sentinel analyze (offline)', () => {
   });
 });
 
-describe('sentinel analyze: breast ultrasound with the shipped busi-classifier', () => {
-  it('classifies each image, writes a valid SR (no SEG: no locations) and an ORU with the class', async () => {
-    const shipped = await ModelRegistry.load(path.resolve(__dirname, '../../../models'), { intraOpNumThreads: 1 });
+describe('sentinel analyze: breast ultrasound, each image classified', () => {
+  // The deterministic test classifier (test-us-brightness): normal below a mean brightness
+  // of 0.3, benign to 0.7, malignant above. Images of 0 and 255 only (shown as stored: the
+  // display range spans 0 to 255), 90% bright (mean 0.90) and half bright (0.50), are
+  // therefore malignant and benign, in that order.
+  it('classifies each image, writes a valid SR (no SEG: no locations) and an ORU with each image\'s class in order', async () => {
+    const usModels = path.join(dir, 'us-models');
+    buildEvalTestModels(usModels);
+    const models = await ModelRegistry.load(usModels, { intraOpNumThreads: 1 });
     try {
       const input = path.join(dir, 'us');
       fs.mkdirSync(input);
       const study = { studyInstanceUid: newUid(), accessionNumber: 'US77', patientId: 'P77', patientName: 'Us^Test' };
       const series = newUid();
-      const pictures = ['malignant/malignant (1).png', 'benign/benign (10).png'];
-      for (const [i, pic] of pictures.entries()) {
-        fs.writeFileSync(path.join(input, `${i}.dcm`), await ultrasoundFromImage(sharedData(`ultrasound/busi/${pic}`), study, { seriesInstanceUid: series, instanceNumber: i + 1 }));
+      for (const [i, bright] of [0.9, 0.5].entries()) {
+        const png = path.join(dir, `us-${bright}.png`);
+        const pixels = Buffer.alloc(160 * 120);
+        for (let y = 0; y < 120; y++) pixels.fill(y < bright * 120 ? 255 : 0, y * 160, (y + 1) * 160);
+        await sharp(pixels, { raw: { width: 160, height: 120, channels: 1 } }).png().toFile(png);
+        fs.writeFileSync(path.join(input, `${i}.dcm`), await ultrasoundFromImage(png, study, { seriesInstanceUid: series, instanceNumber: i + 1 }));
       }
       const out = path.join(dir, 'out-us');
-      const summary = await analyzeFiles({ paths: [input], outDir: out, config: loadConfig(), registry: shipped });
+      const c = config();
+      c.routing.rules = [{ name: 'ultrasound', modalities: ['US'], pipeline: 'ultrasound', models: [TEST_US_MODEL_ID] }];
+      const summary = await analyzeFiles({ paths: [input], outDir: out, config: c, registry: models });
       const s = summary.studies[0]!;
-      expect(s).toMatchObject({ status: 'analysed', pipeline: 'ultrasound', model: { id: 'busi-classifier' } });
+      expect(s).toMatchObject({ status: 'analysed', pipeline: 'ultrasound', model: { id: TEST_US_MODEL_ID } });
       expect(s.outputs.seg ?? []).toEqual([]);
       const sr = fs.readFileSync(path.join(out, s.outputs.sr![0]!));
       expect(dciodvfy(sr).errors).toEqual([]);
       const tree = dsrdump(sr);
       expect(tree).toContain('AI image classification');
       expect(tree).toContain('Ultrasonography of breast');
+      expect(tree).toContain('(MALIGNANT,99SENTINEL,"malignant")');
+      expect(tree).toContain('(BENIGN,99SENTINEL,"benign")');
       const oru = fs.readFileSync(path.join(out, s.outputs.oru![0]!), 'utf8');
       const py = spawnSync('/usr/bin/python3', ['-c', 'import hl7,sys; m=hl7.parse(sys.stdin.read()); print(" ".join(str(o[5][0][1]) for o in m.segments("OBX") if str(o[3][0][0]) == "AICLASS"))'], { input: oru, encoding: 'utf8' });
       expect(py.status).toBe(0);
-      expect(py.stdout.trim().split(' ')).toHaveLength(2);
-      expect(['normal', 'benign', 'malignant']).toEqual(expect.arrayContaining(py.stdout.trim().split(' ')));
+      expect(py.stdout.trim()).toBe('malignant benign');
     } finally {
-      await shipped.close();
+      await models.close();
     }
   });
 });

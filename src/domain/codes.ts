@@ -1,6 +1,5 @@
 // Coded concepts used in Sentinel's SEG, SR and HL7 outputs, named after what they mean.
 // Sources: DICOM PS3.16 (CID 6015 BI-RADS single image findings, CID 6017, CID 7150, DCM).
-import type { FindingType } from './findings';
 
 export interface Code {
   CodeValue: string;
@@ -62,25 +61,6 @@ export const Codes = {
   breastUltrasound: code('47079000', 'SCT', 'Ultrasonography of breast'),
   aiClassification: code('AICLASS', '99SENTINEL', 'AI image classification'),
 } as const;
-
-/** The coded concept of a finding: the model's own (manifest findingCode) when it gives one, else by type. */
-export function findingCode(f: { type: FindingType; code?: Code }): Code {
-  return f.code ?? findingTypeCode(f.type);
-}
-
-export function findingTypeCode(type: FindingType): Code {
-  switch (type) {
-    case 'mass':
-      return Codes.mammographicBreastMass;
-    case 'calcification':
-      return Codes.calcificationCluster;
-    case 'tumor':
-      // What kind of tumour is a model fact: its manifest's findingCode, set on the finding.
-      return Codes.neoplasm;
-    case 'lesion':
-      return Codes.lesion;
-  }
-}
 
 /** A model's class name as a local code (e.g. "malignant" -> MALIGNANT). */
 export function classCode(name: string): Code {

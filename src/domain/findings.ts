@@ -3,7 +3,7 @@
 // top-left pixel (DICOM SCOORD convention), so a writer never has to convert.
 
 /** How worried the reader should be; chosen from manifest thresholds, never hard-coded. */
-import type { Code } from './codes';
+import { type Code, Codes } from './codes';
 
 export type Category = 'high' | 'intermediate' | 'low';
 
@@ -109,4 +109,23 @@ export interface StudyContext {
 export interface SkippedFile {
   sopInstanceUid?: string;
   reason: string;
+}
+
+/** The coded concept of a finding: the model's own (manifest findingCode) when it gives one, else by type. */
+export function findingCode(f: { type: FindingType; code?: Code }): Code {
+  return f.code ?? findingTypeCode(f.type);
+}
+
+export function findingTypeCode(type: FindingType): Code {
+  switch (type) {
+    case 'mass':
+      return Codes.mammographicBreastMass;
+    case 'calcification':
+      return Codes.calcificationCluster;
+    case 'tumor':
+      // What kind of tumour is a model fact: its manifest's findingCode, set on the finding.
+      return Codes.neoplasm;
+    case 'lesion':
+      return Codes.lesion;
+  }
 }

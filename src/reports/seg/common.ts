@@ -3,7 +3,8 @@
 // finding's tracking identifiers (shared with the SR).
 import type { NaturalizedDataset } from '../../dicom/write';
 import type { Finding } from '../../domain/findings';
-import { Codes, findingCode } from '../../domain/codes';
+import { Codes } from '../../domain/codes';
+import { findingCode } from '../../domain/findings';
 
 export interface SeriesInfo {
   seriesInstanceUid: string;

@@ -1,0 +1,44 @@
+// What every measurement group of a finding holds, whichever template places it: its tracking
+// identifier and UID (shared with the SEG segment), the finding's code and site, its score
+// with the algorithm that gave it, its area and Sentinel's finding identifier.
+import type { NaturalizedDataset } from '../../../dicom/write';
+import { Codes } from '../../../domain/codes';
+import { type Finding, findingCode } from '../../../domain/findings';
+import type { AlgorithmInfo } from '../../seg/common';
+import { type SopRef, codeItem, numItem, textItem, uidItem } from '../content';
+
+export const Score = { CodeValue: 'AISCORE', CodingSchemeDesignator: '99SENTINEL', CodeMeaning: 'AI suspicion score' };
+
+export function refOf(f: Finding): SopRef {
+  return {
+    ReferencedSOPClassUID: f.image.sopClassUid,
+    ReferencedSOPInstanceUID: f.image.sopInstanceUid,
+    ...(f.image.frameNumber ? { ReferencedFrameNumber: f.image.frameNumber } : {}),
+  };
+}
+
+/** The score, its children first (e.g. the outline it was inferred from), then the algorithm. */
+export function scoreItem(f: Finding, algorithm: AlgorithmInfo, children: NaturalizedDataset[] = []): NaturalizedDataset {
+  return numItem('CONTAINS', Score, f.score, Codes.ratio, [
+    ...children,
+    textItem('HAS CONCEPT MOD', Codes.algorithmName, algorithm.name),
+    textItem('HAS CONCEPT MOD', Codes.algorithmVersion, algorithm.version),
+  ]);
+}
+
+export function findingItems(f: Finding, laterality: 'L' | 'R' | undefined, trackingIdentifier: string): { context: NaturalizedDataset[]; concept: NaturalizedDataset[]; tail: NaturalizedDataset[] } {
+  const site = laterality
+    ? codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast, [codeItem('HAS CONCEPT MOD', Codes.laterality, laterality === 'R' ? Codes.right : Codes.left)])
+    : codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast);
+  return {
+    context: [
+      textItem('HAS OBS CONTEXT', Codes.trackingIdentifier, trackingIdentifier),
+      uidItem('HAS OBS CONTEXT', Codes.trackingUniqueIdentifier, f.trackingUid),
+    ],
+    concept: [codeItem('CONTAINS', Codes.finding, findingCode(f)), site],
+    tail: [
+      ...(f.areaMm2 !== undefined ? [numItem('CONTAINS', Codes.area, f.areaMm2, Codes.squareMillimetre)] : []),
+      textItem('CONTAINS', { CodeValue: 'FINDINGID', CodingSchemeDesignator: '99SENTINEL', CodeMeaning: 'Sentinel finding identifier' }, f.trackingId),
+    ],
+  };
+}

@@ -1,0 +1,61 @@
+// The TID 1500 report container's own parts: language (TID 1204), the device observer
+// (TID 1004: the model, with a UID per model version), the procedure reported, the image
+// library (TID 1600), and the study-level qualitative evaluations (score, category, each
+// image's classification, the pipeline's study measurements).
+import type { NaturalizedDataset } from '../../../dicom/write';
+import { type Code, Codes, classCode } from '../../../domain/codes';
+import type { Category, StudyResult } from '../../../domain/findings';
+import type { PipelineReporting } from '../../../domain/reporting';
+import type { AlgorithmInfo } from '../../seg/common';
+import { codeItem, container, imageItem, numItem, textItem, uidItem } from '../content';
+import { Score } from './finding';
+
+export function language(): NaturalizedDataset {
+  return codeItem('HAS CONCEPT MOD', Codes.languageOfContent, Codes.english, [codeItem('HAS CONCEPT MOD', Codes.countryOfLanguage, Codes.unitedStates)]);
+}
+
+/** A stable UID per model and version, so reports from one model are recognisably its own. */
+export function deviceUid(algorithm: AlgorithmInfo): string {
+  let h = 0n;
+  for (const ch of `${algorithm.modelId}@${algorithm.version}`) h = (h * 131n + BigInt(ch.charCodeAt(0))) % (1n << 120n);
+  return `2.25.${h.toString()}`;
+}
+
+export function deviceObserver(algorithm: AlgorithmInfo): NaturalizedDataset[] {
+  return [
+    codeItem('HAS OBS CONTEXT', Codes.observerType, Codes.device),
+    uidItem('HAS OBS CONTEXT', Codes.deviceObserverUid, deviceUid(algorithm)),
+    textItem('HAS OBS CONTEXT', Codes.deviceObserverName, 'Sentinel'),
+    textItem('HAS OBS CONTEXT', Codes.deviceObserverManufacturer, 'Sentinel'),
+    textItem('HAS OBS CONTEXT', Codes.deviceObserverModelName, `${algorithm.modelId} ${algorithm.version}`),
+  ];
+}
+
+export function procedureReported(reporting: PipelineReporting): NaturalizedDataset {
+  return codeItem('HAS CONCEPT MOD', Codes.procedureReported, reporting.procedure);
+}
+
+export function imageLibrary(sources: NaturalizedDataset[]): NaturalizedDataset {
+  return container('CONTAINS', Codes.imageLibrary, [
+    container('CONTAINS', Codes.imageLibraryGroup, sources.map((s) => imageItem('CONTAINS', {
+      ReferencedSOPClassUID: String(s.SOPClassUID), ReferencedSOPInstanceUID: String(s.SOPInstanceUID),
+    }))),
+  ]);
+}
+
+function categoryCode(c: Category): Code {
+  return c === 'high' ? Codes.high : c === 'intermediate' ? Codes.intermediate : Codes.low;
+}
+
+export function qualitativeEvaluations(result: StudyResult, reporting: PipelineReporting): NaturalizedDataset {
+  return container('CONTAINS', Codes.qualitativeEvaluations, [
+    numItem('CONTAINS', Score, result.score, Codes.ratio),
+    codeItem('CONTAINS', Codes.suspicionCategory, categoryCode(result.category)),
+    // Whole-image classifications: the predicted class with its probability, per image.
+    ...result.images.flatMap((i) => (i.classification ? [codeItem('CONTAINS', Codes.aiClassification, classCode(i.classification.predicted), [
+      numItem('HAS PROPERTIES', Score, i.score, Codes.ratio),
+      imageItem('INFERRED FROM', { ReferencedSOPClassUID: i.image.sopClassUid, ReferencedSOPInstanceUID: i.image.sopInstanceUid }),
+    ])] : [])),
+    ...(reporting.measurements?.(result) ?? []).map((m) => numItem('CONTAINS', m.concept, m.value, m.unit)),
+  ]);
+}

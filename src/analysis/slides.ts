@@ -20,7 +20,8 @@ import { sopClassNotRead } from '../pipelines/registry';
 import type { SlideAnalysis, SlideSource } from '../pipelines/wsi/analyze-slide';
 import { buildSlideSeg } from '../reports/seg/wsi';
 import { buildTid1500Report } from '../reports/sr/tid1500';
-import { type Slide, type SlideLevel, WsiTag, describeSlide, groupSlides } from '../wsi/slide';
+import { type Slide, type SlideLevel, describeSlide, groupSlides } from '../wsi/slide';
+import { Tag } from '../dicom/tags';
 import { isMissing, readTiles } from '../wsi/tiles';
 import { part10ToDicomJson, str } from '../wsi/dicom-json';
 import { type StudyAnalysis, nothingToAnalyse } from './study-analysis';
@@ -80,8 +81,8 @@ export type StudySlide = Slide & { skipped: SkippedFile[] };
 export function slidesOfStudy(instances: DicomJson[], pipeline: PipelineDefinition, skipped: SkippedFile[] = []): StudySlide[] {
   const read: DicomJson[] = [];
   for (const ds of instances) {
-    const notRead = sopClassNotRead(pipeline, str(ds, WsiTag.SOPClassUID));
-    if (notRead) skipped.push({ sopInstanceUid: str(ds, WsiTag.SOPInstanceUID), reason: notRead });
+    const notRead = sopClassNotRead(pipeline, str(ds, Tag.SOPClassUID));
+    if (notRead) skipped.push({ sopInstanceUid: str(ds, Tag.SOPInstanceUID), reason: notRead });
     else read.push(ds);
   }
   const slides: Slide[] = [];
@@ -89,7 +90,7 @@ export function slidesOfStudy(instances: DicomJson[], pipeline: PipelineDefiniti
     try {
       slides.push(describeSlide(group));
     } catch (err) {
-      const frameOfReference = str(group[0], WsiTag.FrameOfReferenceUID);
+      const frameOfReference = str(group[0], Tag.FrameOfReferenceUID);
       skipped.push({ reason: `the slide${frameOfReference ? ` in frame of reference ${frameOfReference}` : ''} (${group.length} instance(s)) was not analysed: ${reasonOf(err)}` });
     }
   }

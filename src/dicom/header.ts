@@ -4,7 +4,7 @@
 // instance and is refused, as reading it whole would be.
 import fs from 'node:fs/promises';
 import dicomParser from 'dicom-parser';
-import { Tag } from './read';
+import { Tag, parserKey } from './tags';
 import { SentinelError } from '../errors/errors';
 
 export interface DicomHeader {
@@ -29,12 +29,12 @@ function parse(bytes: Buffer, fileSize: number): DicomHeader {
   if (bytes.length < 132 || bytes.subarray(128, 132).toString('latin1') !== 'DICM') {
     throw new SentinelError('bad_request', bytes.length < 132 ? `only ${bytes.length} bytes` : 'no DICM preamble (not a Part 10 file)');
   }
-  const dataSet = dicomParser.parseDicom(bytes, { untilTag: Tag.PixelData });
-  const pixels = dataSet.elements[Tag.PixelData];
+  const dataSet = dicomParser.parseDicom(bytes, { untilTag: parserKey(Tag.PixelData) });
+  const pixels = dataSet.elements[parserKey(Tag.PixelData)];
   if (pixels && pixels.length !== undefined && pixels.length !== 0xffffffff && pixels.dataOffset + pixels.length > fileSize) {
     throw new Truncated(`pixel data is truncated: ${pixels.length} bytes declared, ${Math.max(0, fileSize - pixels.dataOffset)} present`);
   }
-  const str = (tag: string): string | undefined => dataSet.string(tag) || undefined;
+  const str = (tag: string): string | undefined => dataSet.string(parserKey(tag)) || undefined;
   return { sopClassUid: str(Tag.SOPClassUID), sopInstanceUid: str(Tag.SOPInstanceUID), studyInstanceUid: str(Tag.StudyInstanceUID), modality: str(Tag.Modality) };
 }
 

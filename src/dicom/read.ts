@@ -7,6 +7,7 @@
 // too: a corrupt file fails its job for good, with its reason, instead of crashing a worker.
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { SentinelError } from '../errors/errors';
+import { Tag, parserKey, tagName } from './tags';
 import type { StudyContext } from '../domain/findings';
 
 export class DicomParseError extends SentinelError {
@@ -64,50 +65,7 @@ export function checkPixelDescription(d: PixelDescription): PixelDescription {
   return d;
 }
 
-export const Tag = {
-  TransferSyntaxUID: 'x00020010',
-  SOPClassUID: 'x00080016',
-  SOPInstanceUID: 'x00080018',
-  StudyDate: 'x00080020',
-  StudyTime: 'x00080030',
-  AccessionNumber: 'x00080050',
-  Modality: 'x00080060',
-  ReferringPhysicianName: 'x00080090',
-  StudyDescription: 'x00081030',
-  PatientName: 'x00100010',
-  PatientID: 'x00100020',
-  PatientBirthDate: 'x00100030',
-  PatientSex: 'x00100040',
-  ViewPosition: 'x00185101',
-  StudyInstanceUID: 'x0020000d',
-  SeriesInstanceUID: 'x0020000e',
-  StudyID: 'x00200010',
-  Laterality: 'x00200060',
-  ImageLaterality: 'x00200062',
-  FrameOfReferenceUID: 'x00200052',
-  SamplesPerPixel: 'x00280002',
-  PhotometricInterpretation: 'x00280004',
-  PlanarConfiguration: 'x00280006',
-  NumberOfFrames: 'x00280008',
-  Rows: 'x00280010',
-  Columns: 'x00280011',
-  PixelSpacing: 'x00280030',
-  ImagerPixelSpacing: 'x00181164',
-  BitsAllocated: 'x00280100',
-  BitsStored: 'x00280101',
-  HighBit: 'x00280102',
-  PixelRepresentation: 'x00280103',
-  WindowCenter: 'x00281050',
-  WindowWidth: 'x00281051',
-  RescaleIntercept: 'x00281052',
-  RescaleSlope: 'x00281053',
-  VOILUTFunction: 'x00281056',
-  PresentationIntentType: 'x00088010',
-  ViewCodeSequence: 'x00540220',
-  CodeMeaning: 'x00080104',
-  CodeValue: 'x00080100',
-  PixelData: 'x7fe00010',
-} as const;
+
 
 /** The binary-valued tags this reader takes numbers from, with their VR (PS3.6), for Implicit VR files. */
 const IMPLICIT_BINARY_VR: Record<string, 'US' | 'UL' | 'SS'> = {
@@ -138,11 +96,6 @@ export interface ParsedDicom {
   frames(): Uint8Array[];
 }
 
-/** "0028,0010" for "x00280010", as a person reading an error message knows tags. */
-function tagName(tag: string): string {
-  return `${tag.slice(1, 5)},${tag.slice(5, 9)}`.toUpperCase();
-}
-
 const ENCAPSULATED_EXCEPTIONS = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1.99']);
 
 export function isEncapsulated(transferSyntaxUid: string): boolean {
@@ -161,19 +114,20 @@ export function parseDicom(bytes: Uint8Array): ParsedDicom {
     throw new DicomParseError(libraryReason(err));
   }
   const str = (tag: string): string | undefined => guarded(`cannot read (${tagName(tag)})`, () => {
-    const v = dataSet.string(tag);
+    const v = dataSet.string(parserKey(tag));
     return v === undefined || v === '' ? undefined : v;
   });
   const num = (tag: string, index = 0): number | undefined => guarded(`cannot read (${tagName(tag)})`, () => {
-    const el = dataSet.elements[tag];
+    const el = dataSet.elements[parserKey(tag)];
     if (!el) return undefined;
     // Implicit VR carries no VR: the tag's own VR decides (a two-character IS such as Number
     // of Frames "62" is text, not the 16-bit integer 12854).
     const vr = el.vr ?? IMPLICIT_BINARY_VR[tag];
-    if (vr === 'US') return dataSet.uint16(tag, index);
-    if (vr === 'UL') return dataSet.uint32(tag, index);
-    if (vr === 'SS') return dataSet.int16(tag, index);
-    const v = dataSet.floatString(tag, index);
+    const key = parserKey(tag);
+    if (vr === 'US') return dataSet.uint16(key, index);
+    if (vr === 'UL') return dataSet.uint32(key, index);
+    if (vr === 'SS') return dataSet.int16(key, index);
+    const v = dataSet.floatString(key, index);
     return v === undefined || !Number.isFinite(v) ? undefined : v;
   });
   const required = (tag: string, name: string): string => {
@@ -182,24 +136,24 @@ export function parseDicom(bytes: Uint8Array): ParsedDicom {
     return v;
   };
   const transferSyntaxUid = str(Tag.TransferSyntaxUID) ?? '1.2.840.10008.1.2';
-  const pixelElement = dataSet.elements[Tag.PixelData];
+  const pixelElement = dataSet.elements[parserKey(Tag.PixelData)];
   const numberOfFrames = Math.max(1, Math.round(num(Tag.NumberOfFrames) ?? 1));
 
   const pixelDescription = (): PixelDescription => guarded('cannot read the pixel description', () => {
-    const rows = dataSet.uint16(Tag.Rows);
-    const columns = dataSet.uint16(Tag.Columns);
+    const rows = dataSet.uint16(parserKey(Tag.Rows));
+    const columns = dataSet.uint16(parserKey(Tag.Columns));
     if (!rows || !columns) throw new DicomParseError('missing Rows or Columns');
-    const bitsAllocated = dataSet.uint16(Tag.BitsAllocated) ?? 16;
+    const bitsAllocated = dataSet.uint16(parserKey(Tag.BitsAllocated)) ?? 16;
     return checkPixelDescription({
       rows,
       columns,
-      samplesPerPixel: dataSet.uint16(Tag.SamplesPerPixel) ?? 1,
+      samplesPerPixel: dataSet.uint16(parserKey(Tag.SamplesPerPixel)) ?? 1,
       bitsAllocated,
-      bitsStored: dataSet.uint16(Tag.BitsStored) ?? bitsAllocated,
-      highBit: dataSet.uint16(Tag.HighBit) ?? bitsAllocated - 1,
-      pixelRepresentation: dataSet.uint16(Tag.PixelRepresentation) ?? 0,
+      bitsStored: dataSet.uint16(parserKey(Tag.BitsStored)) ?? bitsAllocated,
+      highBit: dataSet.uint16(parserKey(Tag.HighBit)) ?? bitsAllocated - 1,
+      pixelRepresentation: dataSet.uint16(parserKey(Tag.PixelRepresentation)) ?? 0,
       photometricInterpretation: str(Tag.PhotometricInterpretation) ?? 'MONOCHROME2',
-      planarConfiguration: dataSet.uint16(Tag.PlanarConfiguration) ?? 0,
+      planarConfiguration: dataSet.uint16(parserKey(Tag.PlanarConfiguration)) ?? 0,
     });
   });
 
@@ -291,9 +245,9 @@ const VIEW_MEANINGS: Array<[RegExp, string]> = [
 export function readImageAttributes(p: ParsedDicom): ImageAttributes {
   const lat = (p.string(Tag.ImageLaterality) ?? p.string(Tag.Laterality))?.toUpperCase();
   let view = p.string(Tag.ViewPosition);
-  const viewItem = p.dataSet.elements[Tag.ViewCodeSequence]?.items?.[0]?.dataSet;
+  const viewItem = p.dataSet.elements[parserKey(Tag.ViewCodeSequence)]?.items?.[0]?.dataSet;
   if (!view && viewItem) {
-    const meaning = guarded('cannot read the View Code Sequence', () => viewItem.string(Tag.CodeMeaning)) ?? '';
+    const meaning = guarded('cannot read the View Code Sequence', () => viewItem.string(parserKey(Tag.CodeMeaning))) ?? '';
     view = VIEW_MEANINGS.find(([re]) => re.test(meaning))?.[1] ?? (meaning || undefined);
   }
   const spacing = (tag: string): [number, number] | undefined => {

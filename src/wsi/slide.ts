@@ -8,64 +8,8 @@ import { SentinelError } from '../errors/errors';
 import type { PixelDescription } from '../dicom/read';
 import { SopClass } from '../dicom/uid';
 import { type DicomJson, firstItem, hasTag, items, num, nums, str, strs } from './dicom-json';
+import { Tag } from '../dicom/tags';
 
-export const WsiTag = {
-  TransferSyntaxUID: '00020010',
-  ImageType: '00080008',
-  SOPClassUID: '00080016',
-  SOPInstanceUID: '00080018',
-  PyramidUID: '00080019',
-  AvailableTransferSyntaxUID: '00083002',
-  FrameType: '00089007',
-  StudyInstanceUID: '0020000D',
-  SeriesInstanceUID: '0020000E',
-  InstanceNumber: '00200013',
-  FrameOfReferenceUID: '00200052',
-  SOPInstanceUIDOfConcatenationSource: '00200242',
-  ConcatenationUID: '00209161',
-  InConcatenationNumber: '00209162',
-  InConcatenationTotalNumber: '00209163',
-  ConcatenationFrameOffsetNumber: '00209228',
-  DimensionOrganizationType: '00209311',
-  SamplesPerPixel: '00280002',
-  PhotometricInterpretation: '00280004',
-  PlanarConfiguration: '00280006',
-  NumberOfFrames: '00280008',
-  Rows: '00280010',
-  Columns: '00280011',
-  PixelSpacing: '00280030',
-  BitsAllocated: '00280100',
-  BitsStored: '00280101',
-  HighBit: '00280102',
-  PixelRepresentation: '00280103',
-  PixelMeasuresSequence: '00289110',
-  XOffsetInSlideCoordinateSystem: '0040072A',
-  YOffsetInSlideCoordinateSystem: '0040073A',
-  ZOffsetInSlideCoordinateSystem: '0040074A',
-  ContainerIdentifier: '00400512',
-  SpecimenIdentifier: '00400551',
-  SpecimenUID: '00400554',
-  SpecimenDescriptionSequence: '00400560',
-  WholeSlideMicroscopyImageFrameTypeSequence: '00400710',
-  ImagedVolumeWidth: '00480001',
-  ImagedVolumeHeight: '00480002',
-  ImagedVolumeDepth: '00480003',
-  TotalPixelMatrixColumns: '00480006',
-  TotalPixelMatrixRows: '00480007',
-  TotalPixelMatrixOriginSequence: '00480008',
-  ImageOrientationSlide: '00480102',
-  OpticalPathSequence: '00480105',
-  OpticalPathIdentifier: '00480106',
-  OpticalPathDescription: '00480107',
-  OpticalPathIdentificationSequence: '00480207',
-  PlanePositionSlideSequence: '0048021A',
-  ColumnPositionInTotalImagePixelMatrix: '0048021E',
-  RowPositionInTotalImagePixelMatrix: '0048021F',
-  NumberOfOpticalPaths: '00480302',
-  TotalPixelMatrixFocalPlanes: '00480303',
-  SharedFunctionalGroupsSequence: '52009229',
-  PerFrameFunctionalGroupsSequence: '52009230',
-} as const;
 
 export type DimensionOrganization = 'TILED_FULL' | 'TILED_SPARSE';
 
@@ -227,40 +171,40 @@ export interface Slide {
 const badSlide = (msg: string): SentinelError => new SentinelError('bad_request', `not a usable whole-slide image: ${msg}`);
 
 function sharedGroup(ds: DicomJson): DicomJson | undefined {
-  return firstItem(ds, WsiTag.SharedFunctionalGroupsSequence);
+  return firstItem(ds, Tag.SharedFunctionalGroupsSequence);
 }
 
 function perFrameGroups(ds: DicomJson): DicomJson[] {
-  return items(ds, WsiTag.PerFrameFunctionalGroupsSequence);
+  return items(ds, Tag.PerFrameFunctionalGroupsSequence);
 }
 
 function transferSyntaxOf(ds: DicomJson): string | undefined {
-  return str(ds, WsiTag.AvailableTransferSyntaxUID) ?? str(ds, WsiTag.TransferSyntaxUID);
+  return str(ds, Tag.AvailableTransferSyntaxUID) ?? str(ds, Tag.TransferSyntaxUID);
 }
 
 function opticalPathIds(ds: DicomJson): string[] {
-  const ids = items(ds, WsiTag.OpticalPathSequence).map((it) => str(it, WsiTag.OpticalPathIdentifier)).filter((s): s is string => s !== undefined);
+  const ids = items(ds, Tag.OpticalPathSequence).map((it) => str(it, Tag.OpticalPathIdentifier)).filter((s): s is string => s !== undefined);
   if (ids.length > 0) return ids;
-  const shared = str(firstItem(sharedGroup(ds), WsiTag.OpticalPathIdentificationSequence), WsiTag.OpticalPathIdentifier);
+  const shared = str(firstItem(sharedGroup(ds), Tag.OpticalPathIdentificationSequence), Tag.OpticalPathIdentifier);
   return shared ? [shared] : [];
 }
 
 function toInstance(ds: DicomJson): SlideInstance {
-  const sop = str(ds, WsiTag.SOPInstanceUID);
+  const sop = str(ds, Tag.SOPInstanceUID);
   if (!sop) throw badSlide('an instance has no SOP Instance UID');
   return {
-    studyInstanceUid: str(ds, WsiTag.StudyInstanceUID) ?? '',
-    seriesInstanceUid: str(ds, WsiTag.SeriesInstanceUID) ?? '',
+    studyInstanceUid: str(ds, Tag.StudyInstanceUID) ?? '',
+    seriesInstanceUid: str(ds, Tag.SeriesInstanceUID) ?? '',
     sopInstanceUid: sop,
-    instanceNumber: num(ds, WsiTag.InstanceNumber),
-    imageType: strs(ds, WsiTag.ImageType).map((s) => s.toUpperCase()),
-    rows: num(ds, WsiTag.Rows) ?? 0,
-    columns: num(ds, WsiTag.Columns) ?? 0,
-    numberOfFrames: Math.max(1, Math.round(num(ds, WsiTag.NumberOfFrames) ?? 1)),
+    instanceNumber: num(ds, Tag.InstanceNumber),
+    imageType: strs(ds, Tag.ImageType).map((s) => s.toUpperCase()),
+    rows: num(ds, Tag.Rows) ?? 0,
+    columns: num(ds, Tag.Columns) ?? 0,
+    numberOfFrames: Math.max(1, Math.round(num(ds, Tag.NumberOfFrames) ?? 1)),
     transferSyntaxUid: transferSyntaxOf(ds),
-    concatenationUid: str(ds, WsiTag.ConcatenationUID),
-    inConcatenationNumber: num(ds, WsiTag.InConcatenationNumber),
-    concatenationFrameOffset: num(ds, WsiTag.ConcatenationFrameOffsetNumber) ?? 0,
+    concatenationUid: str(ds, Tag.ConcatenationUID),
+    inConcatenationNumber: num(ds, Tag.InConcatenationNumber),
+    concatenationFrameOffset: num(ds, Tag.ConcatenationFrameOffsetNumber) ?? 0,
     opticalPathIdentifiers: opticalPathIds(ds),
     dataset: ds,
   };
@@ -269,34 +213,34 @@ function toInstance(ds: DicomJson): SlideInstance {
 /** Pixel Spacing of an instance: shared functional groups, else the first frame's, else derived from the imaged volume. */
 function pixelSpacingOf(ds: DicomJson): [number, number] | undefined {
   const fromGroup = (g: DicomJson | undefined): [number, number] | undefined => {
-    const v = nums(firstItem(g, WsiTag.PixelMeasuresSequence), WsiTag.PixelSpacing);
+    const v = nums(firstItem(g, Tag.PixelMeasuresSequence), Tag.PixelSpacing);
     return v.length === 2 && (v[0] as number) > 0 && (v[1] as number) > 0 ? [v[0] as number, v[1] as number] : undefined;
   };
   const shared = fromGroup(sharedGroup(ds));
   if (shared) return shared;
   const perFrame = fromGroup(perFrameGroups(ds)[0]);
   if (perFrame) return perFrame;
-  const top = nums(ds, WsiTag.PixelSpacing);
+  const top = nums(ds, Tag.PixelSpacing);
   if (top.length === 2 && (top[0] as number) > 0 && (top[1] as number) > 0) return [top[0] as number, top[1] as number];
-  const w = num(ds, WsiTag.ImagedVolumeWidth);
-  const h = num(ds, WsiTag.ImagedVolumeHeight);
-  const cols = num(ds, WsiTag.TotalPixelMatrixColumns);
-  const rows = num(ds, WsiTag.TotalPixelMatrixRows);
+  const w = num(ds, Tag.ImagedVolumeWidth);
+  const h = num(ds, Tag.ImagedVolumeHeight);
+  const cols = num(ds, Tag.TotalPixelMatrixColumns);
+  const rows = num(ds, Tag.TotalPixelMatrixRows);
   if (w && h && cols && rows) return [h / rows, w / cols];
   return undefined;
 }
 
 function originOf(ds: DicomJson): SlidePoint {
-  const item = firstItem(ds, WsiTag.TotalPixelMatrixOriginSequence);
+  const item = firstItem(ds, Tag.TotalPixelMatrixOriginSequence);
   return {
-    xMm: num(item, WsiTag.XOffsetInSlideCoordinateSystem) ?? 0,
-    yMm: num(item, WsiTag.YOffsetInSlideCoordinateSystem) ?? 0,
-    zMm: num(item, WsiTag.ZOffsetInSlideCoordinateSystem) ?? 0,
+    xMm: num(item, Tag.XOffsetInSlideCoordinateSystem) ?? 0,
+    yMm: num(item, Tag.YOffsetInSlideCoordinateSystem) ?? 0,
+    zMm: num(item, Tag.ZOffsetInSlideCoordinateSystem) ?? 0,
   };
 }
 
 function orientationOf(ds: DicomJson): [number, number, number, number, number, number] {
-  const v = nums(ds, WsiTag.ImageOrientationSlide);
+  const v = nums(ds, Tag.ImageOrientationSlide);
   if (v.length === 6) return v as [number, number, number, number, number, number];
   return [...DEFAULT_IMAGE_ORIENTATION_SLIDE];
 }
@@ -369,7 +313,7 @@ function frameSets(instances: SlideInstance[]): FrameSet[] {
     sets.push({
       parts,
       opticalPaths: first.opticalPathIdentifiers,
-      focalPlanes: Math.max(1, Math.round(num(first.dataset, WsiTag.TotalPixelMatrixFocalPlanes) ?? 1)),
+      focalPlanes: Math.max(1, Math.round(num(first.dataset, Tag.TotalPixelMatrixFocalPlanes) ?? 1)),
     });
   }
   // Keep the metadata's order of optical paths stable: sets sorted by their first part's instance number.
@@ -378,11 +322,11 @@ function frameSets(instances: SlideInstance[]): FrameSet[] {
 }
 
 function dimensionOrganization(instances: SlideInstance[]): DimensionOrganization {
-  const declared = instances.map((i) => str(i.dataset, WsiTag.DimensionOrganizationType)?.toUpperCase());
+  const declared = instances.map((i) => str(i.dataset, Tag.DimensionOrganizationType)?.toUpperCase());
   if (declared.every((d) => d === 'TILED_FULL')) return 'TILED_FULL';
   const hasPositions = instances.every((i) => {
     const groups = perFrameGroups(i.dataset);
-    return groups.length > 0 && hasTag(firstItem(groups[0], WsiTag.PlanePositionSlideSequence), WsiTag.ColumnPositionInTotalImagePixelMatrix);
+    return groups.length > 0 && hasTag(firstItem(groups[0], Tag.PlanePositionSlideSequence), Tag.ColumnPositionInTotalImagePixelMatrix);
   });
   if (hasPositions) return 'TILED_SPARSE';
   if (declared.some((d) => d === 'TILED_SPARSE')) throw badSlide('TILED_SPARSE without per-frame Plane Position (Slide)');
@@ -397,8 +341,8 @@ function key(opticalPath: string, focalPlane: number, row: number, column: numbe
 function buildLevel(index: number, instances: SlideInstance[]): SlideLevel {
   const first = instances[0] as SlideInstance;
   const ds = first.dataset;
-  const totalRows = num(ds, WsiTag.TotalPixelMatrixRows) ?? first.rows;
-  const totalColumns = num(ds, WsiTag.TotalPixelMatrixColumns) ?? first.columns;
+  const totalRows = num(ds, Tag.TotalPixelMatrixRows) ?? first.rows;
+  const totalColumns = num(ds, Tag.TotalPixelMatrixColumns) ?? first.columns;
   const tileRows = first.rows;
   const tileColumns = first.columns;
   if (!tileRows || !tileColumns) throw badSlide(`instance ${first.sopInstanceUid} has no Rows/Columns`);
@@ -453,14 +397,14 @@ function buildLevel(index: number, instances: SlideInstance[]): SlideLevel {
     const frames: Array<{ path: string; z: number; row: number; column: number; loc: FrameLocation }> = [];
     for (const inst of instances) {
       const shared = sharedGroup(inst.dataset);
-      const sharedPath = str(firstItem(shared, WsiTag.OpticalPathIdentificationSequence), WsiTag.OpticalPathIdentifier);
+      const sharedPath = str(firstItem(shared, Tag.OpticalPathIdentificationSequence), Tag.OpticalPathIdentifier);
       perFrameGroups(inst.dataset).forEach((group, i) => {
-        const pos = firstItem(group, WsiTag.PlanePositionSlideSequence);
-        const colPos = num(pos, WsiTag.ColumnPositionInTotalImagePixelMatrix);
-        const rowPos = num(pos, WsiTag.RowPositionInTotalImagePixelMatrix);
+        const pos = firstItem(group, Tag.PlanePositionSlideSequence);
+        const colPos = num(pos, Tag.ColumnPositionInTotalImagePixelMatrix);
+        const rowPos = num(pos, Tag.RowPositionInTotalImagePixelMatrix);
         if (colPos === undefined || rowPos === undefined) return;
-        const z = num(pos, WsiTag.ZOffsetInSlideCoordinateSystem) ?? 0;
-        const path = str(firstItem(group, WsiTag.OpticalPathIdentificationSequence), WsiTag.OpticalPathIdentifier)
+        const z = num(pos, Tag.ZOffsetInSlideCoordinateSystem) ?? 0;
+        const path = str(firstItem(group, Tag.OpticalPathIdentificationSequence), Tag.OpticalPathIdentifier)
           ?? sharedPath ?? inst.opticalPathIdentifiers[0] ?? '';
         zValues.add(z);
         frames.push({ path, z, row: Math.floor((rowPos - 1) / tileRows), column: Math.floor((colPos - 1) / tileColumns), loc: locate(inst, i + 1) });
@@ -486,7 +430,7 @@ function buildLevel(index: number, instances: SlideInstance[]): SlideLevel {
     };
   }
 
-  const bitsAllocated = num(ds, WsiTag.BitsAllocated) ?? 8;
+  const bitsAllocated = num(ds, Tag.BitsAllocated) ?? 8;
   const level: SlideLevel = {
     index,
     studyInstanceUid: first.studyInstanceUid,
@@ -503,12 +447,12 @@ function buildLevel(index: number, instances: SlideInstance[]): SlideLevel {
     pixelSpacingMm: spacing,
     spacingMm: (spacing[0] + spacing[1]) / 2,
     transferSyntaxUid: first.transferSyntaxUid,
-    photometricInterpretation: str(ds, WsiTag.PhotometricInterpretation) ?? (num(ds, WsiTag.SamplesPerPixel) === 3 ? 'RGB' : 'MONOCHROME2'),
-    samplesPerPixel: num(ds, WsiTag.SamplesPerPixel) ?? 1,
+    photometricInterpretation: str(ds, Tag.PhotometricInterpretation) ?? (num(ds, Tag.SamplesPerPixel) === 3 ? 'RGB' : 'MONOCHROME2'),
+    samplesPerPixel: num(ds, Tag.SamplesPerPixel) ?? 1,
     bitsAllocated,
-    bitsStored: num(ds, WsiTag.BitsStored) ?? bitsAllocated,
-    pixelRepresentation: num(ds, WsiTag.PixelRepresentation) ?? 0,
-    planarConfiguration: num(ds, WsiTag.PlanarConfiguration) ?? 0,
+    bitsStored: num(ds, Tag.BitsStored) ?? bitsAllocated,
+    pixelRepresentation: num(ds, Tag.PixelRepresentation) ?? 0,
+    planarConfiguration: num(ds, Tag.PlanarConfiguration) ?? 0,
     imageType: first.imageType,
     opticalPathIdentifiers: opticalPaths,
     focalPlanes,
@@ -524,7 +468,7 @@ function buildLevel(index: number, instances: SlideInstance[]): SlideLevel {
       samplesPerPixel: level.samplesPerPixel,
       bitsAllocated: level.bitsAllocated,
       bitsStored: level.bitsStored,
-      highBit: num(ds, WsiTag.HighBit) ?? level.bitsStored - 1,
+      highBit: num(ds, Tag.HighBit) ?? level.bitsStored - 1,
       pixelRepresentation: level.pixelRepresentation,
       photometricInterpretation: level.photometricInterpretation,
       planarConfiguration: level.planarConfiguration,
@@ -539,8 +483,8 @@ function flavor(inst: SlideInstance): string {
 }
 
 function isWsi(ds: DicomJson): boolean {
-  const cls = str(ds, WsiTag.SOPClassUID);
-  return cls === undefined ? hasTag(ds, WsiTag.TotalPixelMatrixColumns) : cls === SopClass.VLWholeSlideMicroscopyImage;
+  const cls = str(ds, Tag.SOPClassUID);
+  return cls === undefined ? hasTag(ds, Tag.TotalPixelMatrixColumns) : cls === SopClass.VLWholeSlideMicroscopyImage;
 }
 
 /**
@@ -551,7 +495,7 @@ function isWsi(ds: DicomJson): boolean {
 export function groupSlides(instances: DicomJson[]): DicomJson[][] {
   const groups = new Map<string, DicomJson[]>();
   for (const ds of instances.filter(isWsi)) {
-    const k = str(ds, WsiTag.FrameOfReferenceUID) ?? `container:${str(ds, WsiTag.ContainerIdentifier) ?? `series:${str(ds, WsiTag.SeriesInstanceUID) ?? ''}`}`;
+    const k = str(ds, Tag.FrameOfReferenceUID) ?? `container:${str(ds, Tag.ContainerIdentifier) ?? `series:${str(ds, Tag.SeriesInstanceUID) ?? ''}`}`;
     const list = groups.get(k) ?? [];
     list.push(ds);
     groups.set(k, list);
@@ -576,7 +520,7 @@ export function describeSlide(instances: DicomJson[]): Slide {
   // One level = one total pixel matrix size; within it, concatenation parts, optical paths, focal planes.
   const byMatrix = new Map<string, SlideInstance[]>();
   for (const inst of volume) {
-    const k = `${num(inst.dataset, WsiTag.TotalPixelMatrixColumns) ?? inst.columns}x${num(inst.dataset, WsiTag.TotalPixelMatrixRows) ?? inst.rows}`;
+    const k = `${num(inst.dataset, Tag.TotalPixelMatrixColumns) ?? inst.columns}x${num(inst.dataset, Tag.TotalPixelMatrixRows) ?? inst.rows}`;
     const list = byMatrix.get(k) ?? [];
     list.push(inst);
     byMatrix.set(k, list);
@@ -584,18 +528,18 @@ export function describeSlide(instances: DicomJson[]): Slide {
   const groups = [...byMatrix.values()].map((list) => {
     const ds = (list[0] as SlideInstance).dataset;
     const spacing = pixelSpacingOf(ds);
-    return { list, spacing: spacing ? (spacing[0] + spacing[1]) / 2 : Infinity, columns: num(ds, WsiTag.TotalPixelMatrixColumns) ?? 0 };
+    return { list, spacing: spacing ? (spacing[0] + spacing[1]) / 2 : Infinity, columns: num(ds, Tag.TotalPixelMatrixColumns) ?? 0 };
   });
   groups.sort((a, b) => a.spacing - b.spacing || b.columns - a.columns);
   const levels = groups.map((g, i) => buildLevel(i, g.list));
 
   const finest = levels[0] as SlideLevel;
   const ref = (finest.instances[0] as SlideInstance).dataset;
-  const specimenItems = items(ref, WsiTag.SpecimenDescriptionSequence);
+  const specimenItems = items(ref, Tag.SpecimenDescriptionSequence);
   const pathItems = new Map<string, DicomJson>();
   for (const inst of volume) {
-    for (const it of items(inst.dataset, WsiTag.OpticalPathSequence)) {
-      const id = str(it, WsiTag.OpticalPathIdentifier);
+    for (const it of items(inst.dataset, Tag.OpticalPathSequence)) {
+      const id = str(it, Tag.OpticalPathIdentifier);
       if (id !== undefined && !pathItems.has(id)) pathItems.set(id, it);
     }
   }
@@ -603,18 +547,18 @@ export function describeSlide(instances: DicomJson[]): Slide {
   return {
     studyInstanceUid: finest.studyInstanceUid,
     seriesInstanceUids: seriesUids,
-    frameOfReferenceUid: str(ref, WsiTag.FrameOfReferenceUID),
-    containerIdentifier: str(ref, WsiTag.ContainerIdentifier),
-    pyramidUid: str(ref, WsiTag.PyramidUID),
-    specimens: specimenItems.map((item) => ({ identifier: str(item, WsiTag.SpecimenIdentifier), uid: str(item, WsiTag.SpecimenUID), item })),
+    frameOfReferenceUid: str(ref, Tag.FrameOfReferenceUID),
+    containerIdentifier: str(ref, Tag.ContainerIdentifier),
+    pyramidUid: str(ref, Tag.PyramidUID),
+    specimens: specimenItems.map((item) => ({ identifier: str(item, Tag.SpecimenIdentifier), uid: str(item, Tag.SpecimenUID), item })),
     specimenDescriptionSequence: specimenItems,
-    opticalPaths: [...pathItems.entries()].map(([identifier, item]) => ({ identifier, description: str(item, WsiTag.OpticalPathDescription), item })),
+    opticalPaths: [...pathItems.entries()].map(([identifier, item]) => ({ identifier, description: str(item, Tag.OpticalPathDescription), item })),
     opticalPathSequence: [...pathItems.values()],
     imageOrientationSlide: finest.imageOrientationSlide,
     totalPixelMatrixOrigin: finest.origin,
-    imagedVolumeWidthMm: num(ref, WsiTag.ImagedVolumeWidth),
-    imagedVolumeHeightMm: num(ref, WsiTag.ImagedVolumeHeight),
-    imagedVolumeDepthMm: num(ref, WsiTag.ImagedVolumeDepth),
+    imagedVolumeWidthMm: num(ref, Tag.ImagedVolumeWidth),
+    imagedVolumeHeightMm: num(ref, Tag.ImagedVolumeHeight),
+    imagedVolumeDepthMm: num(ref, Tag.ImagedVolumeDepth),
     levels,
     associatedImages: associated.map((i) => ({
       kind: flavor(i),
@@ -623,10 +567,10 @@ export function describeSlide(instances: DicomJson[]): Slide {
       sopInstanceUid: i.sopInstanceUid,
       rows: i.rows,
       columns: i.columns,
-      totalPixelMatrixRows: num(i.dataset, WsiTag.TotalPixelMatrixRows),
-      totalPixelMatrixColumns: num(i.dataset, WsiTag.TotalPixelMatrixColumns),
+      totalPixelMatrixRows: num(i.dataset, Tag.TotalPixelMatrixRows),
+      totalPixelMatrixColumns: num(i.dataset, Tag.TotalPixelMatrixColumns),
       numberOfFrames: i.numberOfFrames,
-      photometricInterpretation: str(i.dataset, WsiTag.PhotometricInterpretation) ?? '',
+      photometricInterpretation: str(i.dataset, Tag.PhotometricInterpretation) ?? '',
       transferSyntaxUid: i.transferSyntaxUid,
     })),
     pixelToSlide: (level, column, row) => level.pixelToSlide(column, row),

@@ -3,7 +3,8 @@
 import { SopClass } from '../../dicom/uid';
 import { Codes } from '../../domain/codes';
 import type { ImageResult } from '../../domain/findings';
-import { type ParsedDicom, Tag, readImageAttributes } from '../../dicom/read';
+import { type ParsedDicom, readImageAttributes } from '../../dicom/read';
+import { Tag } from '../../dicom/tags';
 import { decodeFrame } from '../../dicom/pixels/decode';
 import { toDisplayGray8 } from '../../dicom/pixels/display';
 import { SentinelError } from '../../errors/errors';

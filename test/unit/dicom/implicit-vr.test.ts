@@ -1,7 +1,8 @@
 // Implicit VR Little Endian carries no VR on the wire: a number is read by its tag's VR, so a
 // two-character IS or DS ("62", "1 ") is text, not a 16-bit integer (it was read as 12854 and
 // 8241, which sent a slide's frame count and a mammogram's rescale slope astray).
-import { Tag, parseDicom } from '../../../src/dicom/read';
+import { parseDicom } from '../../../src/dicom/read';
+import { Tag } from '../../../src/dicom/tags';
 
 const pad = (s: string, fill = ' '): Buffer => Buffer.from(s.length % 2 ? s + fill : s, 'latin1');
 

@@ -4,7 +4,7 @@
 // fragment), its offset table, and the attributes that size the pixel data.
 import dicomParser, { type DataSet, type Element } from 'dicom-parser';
 import fc from 'fast-check';
-import { Tag } from '../../../src/dicom/read';
+import { Tag, parserKey } from '../../../src/dicom/tags';
 
 export interface Field {
   what: string;
@@ -29,9 +29,9 @@ export interface Layout {
 const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 
 const SIZE_TAGS = new Map<string, string>([
-  [Tag.Rows, 'Rows'], [Tag.Columns, 'Columns'], [Tag.BitsAllocated, 'Bits Allocated'], [Tag.BitsStored, 'Bits Stored'],
-  [Tag.HighBit, 'High Bit'], [Tag.SamplesPerPixel, 'Samples per Pixel'], [Tag.PixelRepresentation, 'Pixel Representation'],
-  [Tag.PlanarConfiguration, 'Planar Configuration'], ['x00480006', 'Total Pixel Matrix Columns'], ['x00480007', 'Total Pixel Matrix Rows'],
+  [parserKey(Tag.Rows), 'Rows'], [parserKey(Tag.Columns), 'Columns'], [parserKey(Tag.BitsAllocated), 'Bits Allocated'], [parserKey(Tag.BitsStored), 'Bits Stored'],
+  [parserKey(Tag.HighBit), 'High Bit'], [parserKey(Tag.SamplesPerPixel), 'Samples per Pixel'], [parserKey(Tag.PixelRepresentation), 'Pixel Representation'],
+  [parserKey(Tag.PlanarConfiguration), 'Planar Configuration'], ['x00480006', 'Total Pixel Matrix Columns'], ['x00480007', 'Total Pixel Matrix Rows'],
 ]);
 
 /** The seed's length and value fields, each kept only if the bytes at its position really hold it (not so in a deflated body). */
@@ -70,15 +70,15 @@ export function layoutOf(bytes: Uint8Array): Layout {
     }
   };
   visit(ds);
-  const pixels = ds.elements[Tag.PixelData];
-  const frames = ds.elements[Tag.NumberOfFrames];
+  const pixels = ds.elements[parserKey(Tag.PixelData)];
+  const frames = ds.elements[parserKey(Tag.NumberOfFrames)];
   return {
     length: bytes.length,
     headerLength: pixels && pixels.dataOffset < bytes.length ? pixels.dataOffset : bytes.length,
     fields,
     sizes,
-    numberOfFrames: frames && frames.dataOffset + frames.length <= bytes.length && ds.string(Tag.NumberOfFrames) !== undefined
-      ? { at: frames.dataOffset, length: frames.length, lengthField: fields.find((f) => f.what === `length of ${Tag.NumberOfFrames}`) }
+    numberOfFrames: frames && frames.dataOffset + frames.length <= bytes.length && ds.string(parserKey(Tag.NumberOfFrames)) !== undefined
+      ? { at: frames.dataOffset, length: frames.length, lengthField: fields.find((f) => f.what === `length of ${parserKey(Tag.NumberOfFrames)}`) }
       : undefined,
   };
 }

@@ -6,7 +6,9 @@
 import type { Config } from '../config/schema';
 import { type ParsedDicom, parseDicom, readStudyContext } from '../dicom/read';
 import { type NaturalizedDataset, readNaturalizedHeader } from '../dicom/write';
-import { type DicomwebClient, stringValue } from '../dicomweb/client';
+import type { DicomwebClient } from '../dicomweb/client';
+import { str } from '../dicom/json';
+import { Tag } from '../dicom/tags';
 import type { ImageResult, SkippedFile, StudyResult } from '../domain/findings';
 import { type Output, output } from '../domain/outputs';
 import { SentinelError, describeError } from '../errors/errors';
@@ -58,7 +60,7 @@ export async function fetchStudyInstances(dicomweb: DicomwebClient, studyUid: st
   const files: Uint8Array[] = [];
   for (const s of series) {
     for (const instance of await dicomweb.seriesMetadata(studyUid, s.seriesInstanceUid)) {
-      const sop = stringValue(instance, '00080018');
+      const sop = str(instance, Tag.SOPInstanceUID);
       if (sop) files.push(await dicomweb.retrieveInstance(studyUid, s.seriesInstanceUid, sop));
     }
   }

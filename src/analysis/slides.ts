@@ -10,7 +10,7 @@ import dcmjs from 'dcmjs';
 import type { Config } from '../config/schema';
 import { SopClass } from '../dicom/uid';
 import type { NaturalizedDataset } from '../dicom/write';
-import type { DicomJson, DicomwebClient } from '../dicomweb/client';
+import type { DicomwebClient } from '../dicomweb/client';
 import { type Finding, type ImageRef, type SkippedFile, type StudyContext, type StudyResult, findingTypeCode } from '../domain/findings';
 import { type Output, output } from '../domain/outputs';
 import { SentinelError } from '../errors/errors';
@@ -23,7 +23,7 @@ import { buildTid1500Report } from '../reports/sr/tid1500';
 import { type Slide, type SlideLevel, describeSlide, groupSlides } from '../wsi/slide';
 import { Tag } from '../dicom/tags';
 import { isMissing, readTiles } from '../wsi/tiles';
-import { part10ToDicomJson, str } from '../wsi/dicom-json';
+import { type DicomJson, part10ToDicomJson, str } from '../dicom/json';
 import { type StudyAnalysis, nothingToAnalyse } from './study-analysis';
 import { parseForPipeline, reasonOf } from './instances';
 

@@ -7,7 +7,9 @@ import { type DataSource, IsNull } from 'typeorm';
 import type { Config } from '../config/schema';
 import { JobRow } from '../db/entities/job';
 import { OutboxRow } from '../db/entities/outbox';
-import type { DicomJson, DicomwebClient } from '../dicomweb/client';
+import type { DicomwebClient } from '../dicomweb/client';
+import { type DicomJson, items, num } from '../dicom/json';
+import { Tag } from '../dicom/tags';
 import { SentinelError, describeError, isRetryable } from '../errors/errors';
 import type { Logger } from '../log/logger';
 import { checkAck } from '../reports/hl7';
@@ -28,8 +30,7 @@ export interface DeliveryDeps {
 const ALREADY_STORED = 0x0111;
 
 function failedReasons(response: DicomJson | undefined): number[] {
-  const failed = response?.['00081198']?.Value as DicomJson[] | undefined;
-  return (failed ?? []).map((item) => Number(item['00081197']?.Value?.[0] ?? 0));
+  return items(response, Tag.FailedSOPSequence).map((item) => num(item, Tag.FailureReason) ?? 0);
 }
 
 /** How one kind of output reaches its receiver. */
@@ -57,7 +58,7 @@ const stowRs: Deliverer = {
     if (reasons.length > 0) {
       throw new SentinelError('bad_request', `PACS refused ${row.label} ${row.objectUid}: failure reason 0x${reasons[0]?.toString(16).padStart(4, '0')}`);
     }
-    const stored = (response?.['00081199']?.Value ?? []).length;
+    const stored = items(response, Tag.ReferencedSOPSequence).length;
     return `stored (${stored} referenced SOP instance${stored === 1 ? '' : 's'} in response)`;
   },
   auditDetail: (response) => response,

@@ -8,14 +8,14 @@ import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import { api } from 'dicomweb-client';
 import XHR2 from 'xhr2';
+import { type DicomJson, num, str } from '../dicom/json';
+import { Tag } from '../dicom/tags';
 import { SentinelError, unavailable } from '../errors/errors';
 import { parseMultipartRelated } from './multipart';
 
 // dicomweb-client creates `new XMLHttpRequest()` itself; Node 20 has none.
 (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest ??= XHR2;
 
-/** DICOM JSON (PS3.18 F.2): tag → { vr, Value }. */
-export type DicomJson = Record<string, { vr: string; Value?: unknown[]; InlineBinary?: string; BulkDataURI?: string }>;
 
 export interface DicomwebTarget {
   /** Base URL of the DICOMweb service, e.g. http://127.0.0.1:8043/dicom-web */
@@ -43,17 +43,6 @@ interface RawClient {
   retrieveSeriesMetadata(o: object): Promise<DicomJson[]>;
   retrieveInstanceFrames(o: object): Promise<ArrayBuffer[]>;
   storeInstances(o: object): Promise<unknown>;
-}
-
-export function firstValue(ds: DicomJson | undefined, tag: string): unknown {
-  return ds?.[tag]?.Value?.[0];
-}
-
-export function stringValue(ds: DicomJson | undefined, tag: string): string | undefined {
-  const v = firstValue(ds, tag);
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'object' && v !== null && 'Alphabetic' in v) return String((v as { Alphabetic: unknown }).Alphabetic);
-  return String(v);
 }
 
 function translate(err: unknown, what: string): SentinelError {
@@ -100,10 +89,10 @@ export class DicomwebClient {
     const rows = await this.call(`QIDO series of ${studyInstanceUid}`, () =>
       this.raw.searchForSeries({ studyInstanceUID: studyInstanceUid, queryParams: { includefield: '0008103E,00201209' } }));
     return (rows ?? []).map((r) => ({
-      seriesInstanceUid: stringValue(r, '0020000E') ?? '',
-      modality: stringValue(r, '00080060') ?? '',
-      seriesDescription: stringValue(r, '0008103E'),
-      numberOfInstances: Number(firstValue(r, '00201209') ?? NaN) || undefined,
+      seriesInstanceUid: str(r, Tag.SeriesInstanceUID) ?? '',
+      modality: str(r, Tag.Modality) ?? '',
+      seriesDescription: str(r, Tag.SeriesDescription),
+      numberOfInstances: num(r, Tag.NumberOfSeriesRelatedInstances) || undefined,
     }));
   }
 

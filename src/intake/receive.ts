@@ -8,7 +8,9 @@ import type { Config } from '../config/schema';
 import { recordAudit } from '../db/audit';
 import type { AuditChannel } from '../db/entities/audit';
 import { readDicomHeader } from '../dicom/header';
-import type { DicomJson, DicomwebClient } from '../dicomweb/client';
+import type { DicomwebClient } from '../dicomweb/client';
+import { items, str } from '../dicom/json';
+import { Tag } from '../dicom/tags';
 import { describeError } from '../errors/errors';
 import type { Logger } from '../log/logger';
 import { type IntakeDeps, intakeStudy } from './intake';
@@ -71,7 +73,7 @@ export async function receiveInstances(
   const good = outcomes.filter((o) => o.failure === undefined);
   if (good.length > 0) {
     const pacs = await deps.dicomweb.storeFiles(good);
-    const refused = new Set(((pacs?.['00081198']?.Value ?? []) as DicomJson[]).map((i) => String(i['00081155']?.Value?.[0])));
+    const refused = new Set(items(pacs, Tag.FailedSOPSequence).map((i) => str(i, Tag.ReferencedSOPInstanceUID)));
     for (const o of good) {
       if (o.sopInstanceUid && refused.has(o.sopInstanceUid)) {
         o.failure = FailureReason.ProcessingFailure;

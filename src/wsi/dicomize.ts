@@ -25,13 +25,13 @@ import dcmjs, { type NaturalizedDataset } from 'dcmjs';
 import dicomParser from 'dicom-parser';
 import sharp, { type Metadata as ImageMetadata } from 'sharp';
 import { projectRoot } from '../config/load';
-import type { DicomJson, DicomwebClient } from '../dicomweb/client';
+import type { DicomwebClient } from '../dicomweb/client';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, newUid } from '../dicom/uid';
 import { SentinelError } from '../errors/errors';
 import type { StudyContext } from '../domain/findings';
 import { DEFAULT_IMAGE_ORIENTATION_SLIDE, type SlidePoint, pixelToSlideCoordinates } from './slide';
 import { readTiffInfo } from './tiff';
-import { items, str } from './dicom-json';
+import { type DicomJson, items, str } from '../dicom/json';
 
 export const DICOMIZER_TOOL = 'OrthancWSIDicomizer';
 

@@ -7,7 +7,7 @@
 import { SentinelError } from '../errors/errors';
 import type { PixelDescription } from '../dicom/read';
 import { SopClass } from '../dicom/uid';
-import { type DicomJson, firstItem, hasTag, items, num, nums, str, strs } from './dicom-json';
+import { type DicomJson, firstItem, hasTag, items, num, nums, str, strs } from '../dicom/json';
 import { Tag } from '../dicom/tags';
 
 

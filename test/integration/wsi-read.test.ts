@@ -12,7 +12,7 @@ import { DicomwebClient } from '../../src/dicomweb/client';
 import { newUid } from '../../src/dicom/uid';
 import { runDicomize } from '../../src/cli/dicomize-command';
 import { dicomwebTarget } from '../../src/service/services';
-import { str } from '../../src/wsi/dicom-json';
+import { str } from '../../src/dicom/json';
 import { type DicomizeResult, dicomize, storeFiles } from '../../src/wsi/dicomize';
 import { type Slide, chooseLevel, describeSlide, groupSlides } from '../../src/wsi/slide';
 import { isMissing, readRegion, readTiles } from '../../src/wsi/tiles';

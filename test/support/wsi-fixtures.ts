@@ -2,10 +2,10 @@
 // cover (several optical paths and focal planes, concatenations, sparse tiles, labels), and a
 // local stand-in for DICOMweb frame retrieval reading Part 10 files.
 import fs from 'node:fs';
-import type { DicomJson } from '../../src/dicomweb/client';
+import type { DicomJson } from '../../src/dicom/json';
 import { parseDicom } from '../../src/dicom/read';
 import { SopClass } from '../../src/dicom/uid';
-import { part10ToDicomJson } from '../../src/wsi/dicom-json';
+import { part10ToDicomJson } from '../../src/dicom/json';
 import type { FrameSource } from '../../src/wsi/tiles';
 
 const el = (vr: string, ...value: unknown[]): DicomJson[string] => ({ vr, Value: value });

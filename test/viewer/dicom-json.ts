@@ -2,7 +2,7 @@
 // metadata through the viewer's proxy): the study's series, each SEG's segments and source
 // image, and the SR's outlines (SCOORD in image pixels, SCOORD3D in slide mm).
 
-import { type DicomJson, items as seq, nums, str, strs } from '../../src/wsi/dicom-json';
+import { type DicomJson, items as seq, nums, str, strs } from '../../src/dicom/json';
 
 export { type DicomJson, str, strs };
 

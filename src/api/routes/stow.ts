@@ -12,7 +12,7 @@ import path from 'node:path';
 import { type Request, type Response, Router } from 'express';
 import type { Config } from '../../config/schema';
 import { projectRoot } from '../../config/load';
-import type { DicomJson } from '../../dicomweb/client';
+import type { DicomJson } from '../../dicom/json';
 import { spoolMultipartRelated } from '../../dicomweb/multipart-spool';
 import { SentinelError, badRequest } from '../../errors/errors';
 import { type PartOutcome, type ReceiveDeps, receiveInstances } from '../../intake/receive';

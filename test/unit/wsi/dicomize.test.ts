@@ -7,7 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { runDicomize } from '../../../src/cli/dicomize-command';
 import { readNaturalizedHeader } from '../../../src/dicom/write';
-import { part10ToDicomJson } from '../../../src/wsi/dicom-json';
+import { part10ToDicomJson } from '../../../src/dicom/json';
 import { type DicomizeResult, dicomize, formatDs } from '../../../src/wsi/dicomize';
 import { describeSlide } from '../../../src/wsi/slide';
 import { dciodvfy } from '../../support/dicom-judges';

@@ -3,10 +3,10 @@
 // a local Part 10 file's header into the same DICOM JSON, so that local files and DICOMweb
 // metadata go through one code path.
 import dcmjs from 'dcmjs';
-import type { DicomJson } from '../dicomweb/client';
 import { SentinelError } from '../errors/errors';
 
-export type { DicomJson };
+/** DICOM JSON (PS3.18 F.2): tag -> { vr, Value }. */
+export type DicomJson = Record<string, { vr: string; Value?: unknown[]; InlineBinary?: string; BulkDataURI?: string }>;
 
 type Element = DicomJson[string];
 

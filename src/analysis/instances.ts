@@ -5,7 +5,8 @@
 // aside with its reason and the others go on.
 import type { Config } from '../config/schema';
 import { type ParsedDicom, parseDicom, readStudyContext } from '../dicom/read';
-import { type NaturalizedDataset, readNaturalizedHeader } from '../dicom/write';
+import type { NaturalizedDataset } from '../dicom/write';
+import { readNaturalizedHeader } from '../dicom/part10';
 import type { DicomwebClient } from '../dicomweb/client';
 import { str } from '../dicom/json';
 import { Tag } from '../dicom/tags';

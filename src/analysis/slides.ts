@@ -22,8 +22,10 @@ import { buildSlideSeg } from '../reports/seg/wsi';
 import { buildTid1500Report } from '../reports/sr/tid1500';
 import { type Slide, type SlideLevel, describeSlide, groupSlides } from '../wsi/slide';
 import { Tag } from '../dicom/tags';
+import { studyContextFromJson } from '../dicom/study-context';
 import { isMissing, readTiles } from '../wsi/tiles';
-import { type DicomJson, part10ToDicomJson, str } from '../dicom/json';
+import { type DicomJson, str } from '../dicom/json';
+import { part10ToDicomJson } from '../dicom/part10';
 import { type StudyAnalysis, nothingToAnalyse } from './study-analysis';
 import { parseForPipeline, reasonOf } from './instances';
 
@@ -41,29 +43,6 @@ export function headerOf(level: SlideLevel): NaturalizedDataset {
     light[t] = el;
   }
   return dcmjs.data.DicomMetaDictionary.naturalizeDataset(light);
-}
-
-export function studyContextOf(header: NaturalizedDataset, studyInstanceUid: string): StudyContext {
-  const s = (k: string): string | undefined => {
-    const v = header[k];
-    if (v === undefined || v === null || v === '') return undefined;
-    if (Array.isArray(v)) return v.length ? s2(v[0]) : undefined;
-    return s2(v);
-  };
-  const s2 = (v: unknown): string => (typeof v === 'object' && v !== null && 'Alphabetic' in v ? String((v as { Alphabetic: unknown }).Alphabetic) : String(v));
-  return {
-    studyInstanceUid,
-    accessionNumber: s('AccessionNumber'),
-    studyId: s('StudyID'),
-    studyDate: s('StudyDate'),
-    studyTime: s('StudyTime'),
-    studyDescription: s('StudyDescription'),
-    referringPhysicianName: s('ReferringPhysicianName'),
-    patientId: s('PatientID'),
-    patientName: s('PatientName'),
-    patientBirthDate: s('PatientBirthDate'),
-    patientSex: s('PatientSex'),
-  };
 }
 
 /**
@@ -123,7 +102,7 @@ function slideStudyRequest(
     levels: slideLevelRefs(slide),
     frameOfReferenceUid: slide.frameOfReferenceUid,
     pixelToSlideMm: pixelToSlideMm(slide),
-    context: studyContextOf(headerOf(first), slide.studyInstanceUid),
+    context: studyContextFromJson(first.instances[0]?.dataset ?? {}, slide.studyInstanceUid),
     skipped: slide.skipped ?? [],
   };
 }

@@ -1,9 +1,7 @@
 // Reading DICOM JSON (PS3.18 F.2) as servers really send it: tags in upper or lower case hex,
-// numbers as JSON numbers or as strings (DS, IS), sequences as arrays of datasets. Also turns
-// a local Part 10 file's header into the same DICOM JSON, so that local files and DICOMweb
+// numbers as JSON numbers or as strings (DS, IS), sequences as arrays of datasets. Local Part
+// 10 files are read into the same DICOM JSON (part10.ts), so that local files and DICOMweb
 // metadata go through one code path.
-import dcmjs from 'dcmjs';
-import { SentinelError } from '../errors/errors';
 
 /** DICOM JSON (PS3.18 F.2): tag -> { vr, Value }. */
 export type DicomJson = Record<string, { vr: string; Value?: unknown[]; InlineBinary?: string; BulkDataURI?: string }>;
@@ -68,28 +66,4 @@ export function items(ds: DicomJson | undefined, tag: string): DicomJson[] {
 
 export function firstItem(ds: DicomJson | undefined, tag: string): DicomJson | undefined {
   return items(ds, tag)[0];
-}
-
-/**
- * The header of a Part 10 file (everything before Pixel Data) as DICOM JSON, with the file
- * meta Transfer Syntax UID (0002,0010) included, as describeSlide reads it.
- */
-export function part10ToDicomJson(bytes: Uint8Array): DicomJson {
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  let file: ReturnType<typeof dcmjs.data.DicomMessage.readFile>;
-  try {
-    file = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: '7FE00010', includeUntilTagValue: false });
-  } catch (err) {
-    // dcmjs throws plain Errors (RangeErrors too) when a length runs past the end: a corrupt
-    // file, to be refused for good like any other.
-    throw new SentinelError('bad_request', `not a readable DICOM file: ${err instanceof Error ? err.message : String(err)}`, false, { cause: err });
-  }
-  const out: DicomJson = {};
-  const meta = file.meta as DicomJson;
-  const ts = element(meta, '00020010');
-  if (ts) out['00020010'] = ts;
-  for (const [tag, el] of Object.entries(file.dict as DicomJson)) {
-    if (tag.toUpperCase() !== '7FE00010') out[tag.toUpperCase()] = el;
-  }
-  return out;
 }

@@ -9,6 +9,7 @@ import dicomParser, { type DataSet } from 'dicom-parser';
 import { SentinelError } from '../errors/errors';
 import { Tag, parserKey, tagName } from './tags';
 import type { StudyContext } from '../domain/findings';
+import { studyContextFrom } from './study-context';
 
 export class DicomParseError extends SentinelError {
   constructor(readonly reason: string) {
@@ -269,17 +270,5 @@ export function readImageAttributes(p: ParsedDicom): ImageAttributes {
 }
 
 export function readStudyContext(p: ParsedDicom): StudyContext {
-  return {
-    studyInstanceUid: p.studyInstanceUid,
-    accessionNumber: p.string(Tag.AccessionNumber),
-    studyId: p.string(Tag.StudyID),
-    studyDate: p.string(Tag.StudyDate),
-    studyTime: p.string(Tag.StudyTime),
-    studyDescription: p.string(Tag.StudyDescription),
-    referringPhysicianName: p.string(Tag.ReferringPhysicianName),
-    patientId: p.string(Tag.PatientID),
-    patientName: p.string(Tag.PatientName),
-    patientBirthDate: p.string(Tag.PatientBirthDate),
-    patientSex: p.string(Tag.PatientSex),
-  };
+  return studyContextFrom(p.string, p.studyInstanceUid);
 }

@@ -22,12 +22,3 @@ export function writePart10(dataset: NaturalizedDataset): Buffer {
   dict.dict = DicomMetaDictionary.denaturalizeDataset(body);
   return Buffer.from(dict.write());
 }
-
-/** Header attributes of a Part 10 file as a naturalized dataset, without its pixel data. */
-export function readNaturalizedHeader(bytes: Uint8Array): NaturalizedDataset {
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const file = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: '7FE00010', includeUntilTagValue: false });
-  const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
-  delete ds.PixelData;
-  return ds;
-}

@@ -11,7 +11,7 @@ import request from 'supertest';
 import { JobRow } from '../../src/db/entities/job';
 import { OutboxRow } from '../../src/db/entities/outbox';
 import { parseDicom } from '../../src/dicom/read';
-import { readNaturalizedHeader } from '../../src/dicom/write';
+import { readNaturalizedHeader } from '../../src/dicom/part10';
 import { newUid } from '../../src/dicom/uid';
 import { rocAuc } from '../../src/evaluation/metrics';
 import { dicomize, storeFiles } from '../../src/wsi/dicomize';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import type { DicomJson } from '../../src/dicom/json';
 import { parseDicom } from '../../src/dicom/read';
 import { SopClass } from '../../src/dicom/uid';
-import { part10ToDicomJson } from '../../src/dicom/json';
+import { part10ToDicomJson } from '../../src/dicom/part10';
 import type { FrameSource } from '../../src/wsi/tiles';
 
 const el = (vr: string, ...value: unknown[]): DicomJson[string] => ({ vr, Value: value });

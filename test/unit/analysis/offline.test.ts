@@ -13,7 +13,7 @@ import { ModelRegistry } from '../../../src/inference/registry';
 import { buildSyntheticMammogram } from '../../../src/samples/mammogram';
 import { ultrasoundFromImage } from '../../../src/samples/ultrasound';
 import { dicomize } from '../../../src/wsi/dicomize';
-import { readNaturalizedHeader } from '../../../src/dicom/write';
+import { readNaturalizedHeader } from '../../../src/dicom/part10';
 import { dciodvfy, dcmdump, dsrdump } from '../../support/dicom-judges';
 import { TEST_US_MODEL_ID, buildEvalTestModels } from '../../support/models/eval-test-models';
 import { TEST_MODEL_ID, buildTestModel } from '../../support/models/test-model';

@@ -17,7 +17,7 @@ import { SopClass, newUid } from '../../../src/dicom/uid';
 import { SentinelError, isRetryable } from '../../../src/errors/errors';
 import { ModelRegistry } from '../../../src/inference/registry';
 import { type DicomizeResult, dicomize } from '../../../src/wsi/dicomize';
-import { part10ToDicomJson } from '../../../src/dicom/json';
+import { part10ToDicomJson } from '../../../src/dicom/part10';
 import { localSlide, wsiInstance } from '../../support/wsi-fixtures';
 import { TEST_MODEL_ID, buildTestModel } from '../../support/models/test-model';
 import { sharedData } from '../../support/shared-data';

@@ -7,7 +7,7 @@ import { SentinelError } from '../../../src/errors/errors';
 import { decodeFrame } from '../../../src/dicom/pixels/decode';
 import { toDisplayGray8, toRgb8 } from '../../../src/dicom/pixels/display';
 import { type ParsedDicom, parseDicom, readImageAttributes, readStudyContext } from '../../../src/dicom/read';
-import { part10ToDicomJson } from '../../../src/dicom/json';
+import { part10ToDicomJson } from '../../../src/dicom/part10';
 import { describeSlide } from '../../../src/wsi/slide';
 import { decodeTile } from '../../../src/wsi/tiles';
 

@@ -4,7 +4,7 @@ import { SentinelError } from '../../../src/errors/errors';
 import { TS, decodeFrame } from '../../../src/dicom/pixels/decode';
 import { toRgb8 } from '../../../src/dicom/pixels/display';
 import { parseDicom } from '../../../src/dicom/read';
-import { part10ToDicomJson } from '../../../src/dicom/json';
+import { part10ToDicomJson } from '../../../src/dicom/part10';
 import { SEEDS } from './seeds';
 
 const seed = (name: string): Promise<Uint8Array> => (SEEDS.find((s) => s.name === name) as (typeof SEEDS)[number]).build();

@@ -3,7 +3,7 @@ import dcmjs from 'dcmjs';
 import { mammography } from '../../../src/pipelines/mammography';
 import { parseDicom } from '../../../src/dicom/read';
 import { decodeFrame } from '../../../src/dicom/pixels/decode';
-import { readNaturalizedHeader } from '../../../src/dicom/write';
+import { readNaturalizedHeader } from '../../../src/dicom/part10';
 import type { Finding, ImageRef, StudyResult } from '../../../src/domain/findings';
 import { buildMammographySeg } from '../../../src/reports/seg/mammography';
 import { rasterizePolygon } from '../../../src/reports/seg/raster';

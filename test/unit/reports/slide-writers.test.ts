@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { wsi } from '../../../src/pipelines/wsi';
 import { parseDicom } from '../../../src/dicom/read';
 import { newUid } from '../../../src/dicom/uid';
-import { readNaturalizedHeader } from '../../../src/dicom/write';
+import { readNaturalizedHeader } from '../../../src/dicom/part10';
 import { buildSlideSeg } from '../../../src/reports/seg/wsi';
 import { buildTid1500Report } from '../../../src/reports/sr/tid1500';
 import { dciodvfy, dcmdump, dsrdump } from '../../support/dicom-judges';

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { part10ToDicomJson } from '../../../src/dicom/json';
+import { part10ToDicomJson } from '../../../src/dicom/part10';
 import { dicomize } from '../../../src/wsi/dicomize';
 import { type Slide, chooseLevel, describeSlide, groupSlides } from '../../../src/wsi/slide';
 import { sharedData } from '../../support/shared-data';

@@ -5,7 +5,8 @@
 import { SentinelError } from '../errors/errors';
 import type { DicomwebClient } from '../dicomweb/client';
 import { type DecodedFrame, TS, UnsupportedTransferSyntaxError, decodeFrame } from '../dicom/pixels/decode';
-import type { FrameLocation, FrameSelector, SlideLevel, TilePosition } from './slide';
+import type { FrameLocation, FrameSelector, TilePosition } from './frame-index';
+import type { SlideLevel } from './slide';
 
 /** What readTiles needs from a DICOMweb client (DicomwebClient, or a local stand-in in tests). */
 export type FrameSource = Pick<DicomwebClient, 'retrieveFrames'>;

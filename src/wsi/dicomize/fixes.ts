@@ -1,6 +1,6 @@
 // The corrections of what OrthancWSIDicomizer 1.1 writes, header only, one named function
 // each (the list at the top of dicomize/index.ts), applied to every file of one tool run.
-import { DEFAULT_IMAGE_ORIENTATION_SLIDE, type SlidePoint, pixelToSlideCoordinates } from '../slide';
+import { DEFAULT_IMAGE_ORIENTATION_SLIDE, type SlidePoint, pixelToSlideCoordinates } from '../geometry';
 import { newUid } from '../../dicom/uid';
 import { formatDs } from './dataset';
 import { type DicomizedLevel, dicomizeError } from './options';

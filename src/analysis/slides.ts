@@ -18,7 +18,7 @@ import type { LoadedModel } from '../inference/registry';
 import type { CellScoring, PipelineDefinition, TilePipeline } from '../pipelines/definition';
 import { sopClassNotRead } from '../pipelines/registry';
 import type { SlideAnalysis, SlideSource } from '../pipelines/wsi/analyze-slide';
-import { buildSlideSeg } from '../reports/seg/wsi';
+import { type LevelRef, buildSlideSeg } from '../reports/seg/wsi';
 import { buildTid1500Report } from '../reports/sr/tid1500';
 import { type Slide, type SlideLevel, describeSlide, groupSlides } from '../wsi/slide';
 import { Tag } from '../dicom/tags';
@@ -150,13 +150,7 @@ export function localSlides(files: Uint8Array[], pipeline: PipelineDefinition): 
 
 export function slideSource(client: Pick<DicomwebClient, 'retrieveFrames'>, slide: Slide): SlideSource {
   return {
-    levels: slide.levels.map((l) => ({
-      totalRows: l.totalPixelMatrixRows,
-      totalColumns: l.totalPixelMatrixColumns,
-      tileRows: l.tileRows,
-      tileColumns: l.tileColumns,
-      pixelSpacingMm: [l.pixelSpacingMm[0], l.pixelSpacingMm[1]],
-    })),
+    levels: slide.levels,
     async readTiles(index, tiles) {
       const level = slide.levels[index];
       if (!level) throw new SentinelError('internal', `no slide level ${index}`);
@@ -165,7 +159,7 @@ export function slideSource(client: Pick<DicomwebClient, 'retrieveFrames'>, slid
   };
 }
 
-export function slideLevelRefs(slide: Slide): SlideLevelRef[] {
+export function slideLevelRefs(slide: Slide): LevelRef[] {
   return slide.levels.map((level) => {
     const first = level.instances[0];
     if (!first) throw new SentinelError('bad_request', `slide level ${level.index} has no instance`);
@@ -173,8 +167,8 @@ export function slideLevelRefs(slide: Slide): SlideLevelRef[] {
       sopClassUid: String(headerOf(level).SOPClassUID ?? SopClass.VLWholeSlideMicroscopyImage),
       sopInstanceUid: first.sopInstanceUid,
       seriesInstanceUid: first.seriesInstanceUid,
-      header: headerOf(level),
-      frameAt: (column: number, row: number) => {
+      source: headerOf(level),
+      sourceFrameAt: (column: number, row: number) => {
         const loc = level.frameAt(Math.floor(row / level.tileRows), Math.floor(column / level.tileColumns));
         return loc ? { sopInstanceUid: loc.sopInstanceUid, frameNumber: loc.frameNumber } : undefined;
       },
@@ -192,21 +186,11 @@ export function pixelToSlideMm(slide: Slide): (index: number, column: number, ro
   };
 }
 
-/** What the writers need to know about each level of `source.levels` (same order). */
-export interface SlideLevelRef {
-  sopClassUid: string;
-  sopInstanceUid: string;
-  seriesInstanceUid: string;
-  /** Header of the level's (first) instance, without pixel data. */
-  header: NaturalizedDataset;
-  /** The stored frame covering a level pixel, when known. */
-  frameAt?: (column: number, row: number) => { sopInstanceUid: string; frameNumber: number } | undefined;
-}
-
 interface SlideStudyRequest {
   pipeline: TilePipeline;
   source: SlideSource;
-  levels: SlideLevelRef[];
+  /** What the writers reference of each level of `source.levels` (same order). */
+  levels: LevelRef[];
   frameOfReferenceUid: string;
   /**
    * Slide coordinates (mm) of a point of level `index`, in pixel indices: (0, 0) is the centre
@@ -246,14 +230,14 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
   const analysis = await req.pipeline.analyseSlide(source, model, { frameOfReferenceUid: req.frameOfReferenceUid, scoring: req.scoring, onProgress: req.onProgress });
   const manifest = model.manifest;
   const level = source.levels[analysis.level] as SlideSource['levels'][number];
-  const ref = levels[analysis.level] as SlideLevelRef;
+  const ref = levels[analysis.level] as LevelRef;
   const image: ImageRef = {
     studyInstanceUid: req.context.studyInstanceUid,
     seriesInstanceUid: ref.seriesInstanceUid,
     sopInstanceUid: ref.sopInstanceUid,
     sopClassUid: ref.sopClassUid,
-    rows: level.totalRows,
-    columns: level.totalColumns,
+    rows: level.totalPixelMatrixRows,
+    columns: level.totalPixelMatrixColumns,
   };
   const findingCode = manifest.outputs.find((o) => o.role === 'tile_probability')?.findingCode;
   const minCells = manifest.thresholds.minRegionCells ?? 2;
@@ -290,20 +274,11 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
   const objects: Output[] = [];
   const segIndex = segLevelIndex(source.levels, analysis.cellMm);
   const segLevel = source.levels[segIndex] as SlideSource['levels'][number];
-  const segRef = levels[segIndex] as SlideLevelRef;
+  const segRef = levels[segIndex] as LevelRef;
   const segSeries = req.newUid();
   const segUid = req.newUid();
   const seg = buildSlideSeg({
-    level: {
-      source: segRef.header,
-      sopClassUid: segRef.sopClassUid,
-      sopInstanceUid: segRef.sopInstanceUid,
-      seriesInstanceUid: segRef.seriesInstanceUid,
-      totalRows: segLevel.totalRows,
-      totalColumns: segLevel.totalColumns,
-      pixelSpacingMm: segLevel.pixelSpacingMm,
-      sourceFrameAt: segRef.frameAt,
-    },
+    level: { ...segRef, totalPixelMatrixRows: segLevel.totalPixelMatrixRows, totalPixelMatrixColumns: segLevel.totalPixelMatrixColumns, pixelSpacingMm: segLevel.pixelSpacingMm },
     heatmap: { ...analysis.heatmap, cellMm: analysis.cellMm },
     toSlideMm: (c, r) => req.pixelToSlideMm(segIndex, c, r),
     trackingUid: req.newUid(),
@@ -317,7 +292,7 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
   const srSeries = req.newUid();
   const srUid = req.newUid();
   objects.push(output('dicom', 'SR', srUid, buildTid1500Report({
-    sources: [ref.header],
+    sources: [ref.source],
     result,
     series: { seriesInstanceUid: srSeries, seriesNumber: req.config.output.seriesNumber + 1, instanceNumber: 1, sopInstanceUid: srUid },
     algorithm,

@@ -32,7 +32,7 @@ class VirtualSlide implements SlideSource {
   decoded = 0;
   constructor(private readonly jpegs: Uint8Array[], factors: number[]) {
     for (const f of factors) {
-      this.levels.push({ totalColumns: Math.ceil(WIDTH / f), totalRows: Math.ceil(HEIGHT / f), tileColumns: TILE, tileRows: TILE, pixelSpacingMm: [BASE_MM * f, BASE_MM * f] });
+      this.levels.push({ totalPixelMatrixColumns: Math.ceil(WIDTH / f), totalPixelMatrixRows: Math.ceil(HEIGHT / f), tileColumns: TILE, tileRows: TILE, pixelSpacingMm: [BASE_MM * f, BASE_MM * f] });
     }
   }
 
@@ -41,8 +41,8 @@ class VirtualSlide implements SlideSource {
     const out: Array<Uint8Array | undefined> = [];
     for (const t of tiles) {
       // Tissue is an ellipse filling most of the slide; outside it, glass (no tile stored).
-      const cx = ((t.column + 0.5) * TILE) / level.totalColumns - 0.5;
-      const cy = ((t.row + 0.5) * TILE) / level.totalRows - 0.5;
+      const cx = ((t.column + 0.5) * TILE) / level.totalPixelMatrixColumns - 0.5;
+      const cy = ((t.row + 0.5) * TILE) / level.totalPixelMatrixRows - 0.5;
       if (cx * cx + cy * cy > 0.2) {
         out.push(undefined);
         continue;
@@ -69,7 +69,7 @@ async function run(registry: ModelRegistry, jpegs: Uint8Array[], pyramid: string
   console.log(JSON.stringify({
     pyramid,
     slide: `${WIDTH} x ${HEIGHT} px at ${BASE_MM * 1000} um/px (${slide.levels.length} levels)`,
-    analysedLevel: `${level.totalColumns} x ${level.totalRows} px at ${(level.pixelSpacingMm[1] * 1000).toFixed(2)} um/px`,
+    analysedLevel: `${level.totalPixelMatrixColumns} x ${level.totalPixelMatrixRows} px at ${(level.pixelSpacingMm[1] * 1000).toFixed(2)} um/px`,
     cells: a.heatmap.rows * a.heatmap.columns,
     tissueCells: a.tilesAnalysed,
     jpegTilesDecoded: slide.decoded,

@@ -4,6 +4,7 @@
 // build a probability map at cell resolution. Tiles are read through a SlideSource, so the
 // same code runs over DICOMweb (the service) or over local files (offline analyze, eval).
 import { SentinelError } from '../../errors/errors';
+import type { SlideLevel } from '../../wsi/slide';
 import { threshold } from '../../inference/manifest';
 import type { LoadedModel } from '../../inference/registry';
 import { normalizationLuts, packRgb8Batch } from '../../inference/tensor';
@@ -12,14 +13,8 @@ import type { Category } from '../../domain/findings';
 import { type Heatmap, type Region, findRegions, slideScore, smoothMap } from './regions';
 import { type TissueMask, detectTissue, tissueCells } from './tissue';
 
-export interface SourceLevel {
-  totalRows: number;
-  totalColumns: number;
-  tileRows: number;
-  tileColumns: number;
-  /** [row spacing, column spacing] in mm. */
-  pixelSpacingMm: [number, number];
-}
+/** What the pipeline reads of a pyramid level: the slide's own level description (wsi/slide.ts), or the same fields of a local image. */
+export type SourceLevel = Pick<SlideLevel, 'totalPixelMatrixRows' | 'totalPixelMatrixColumns' | 'tileRows' | 'tileColumns' | 'pixelSpacingMm'>;
 
 export interface SlideSource {
   /** Image (VOLUME) levels, finest first. */
@@ -68,7 +63,7 @@ export function chooseLevelIndex(levels: SourceLevel[], targetMm: number): numbe
 /** A whole level as one RGB image (for small, low levels only). */
 export async function readWholeLevel(source: SlideSource, index: number, fill: number): Promise<{ width: number; height: number; rgb: Uint8Array }> {
   const level = source.levels[index] as SourceLevel;
-  const { totalRows: height, totalColumns: width, tileRows, tileColumns } = level;
+  const { totalPixelMatrixRows: height, totalPixelMatrixColumns: width, tileRows, tileColumns } = level;
   const rgb = new Uint8Array(width * height * 3).fill(fill);
   const tiles: Array<{ row: number; column: number }> = [];
   for (let r = 0; r < Math.ceil(height / tileRows); r++) for (let c = 0; c < Math.ceil(width / tileColumns); c++) tiles.push({ row: r, column: c });
@@ -124,12 +119,12 @@ class TileCache {
   /** Fetch (several frames per request) every tile the cells need that is not cached yet. */
   async load(cells: Array<{ x: number; y: number }>, size: number): Promise<void> {
     const want = new Map<number, { row: number; column: number }>();
-    const { tileRows, tileColumns, totalRows, totalColumns } = this.level;
+    const { tileRows, tileColumns, totalPixelMatrixRows, totalPixelMatrixColumns } = this.level;
     for (const cell of cells) {
       const r0 = Math.floor(cell.y / tileRows);
-      const r1 = Math.floor((Math.min(cell.y + size, totalRows) - 1) / tileRows);
+      const r1 = Math.floor((Math.min(cell.y + size, totalPixelMatrixRows) - 1) / tileRows);
       const c0 = Math.floor(cell.x / tileColumns);
-      const c1 = Math.floor((Math.min(cell.x + size, totalColumns) - 1) / tileColumns);
+      const c1 = Math.floor((Math.min(cell.x + size, totalPixelMatrixColumns) - 1) / tileColumns);
       for (let r = r0; r <= r1; r++) {
         for (let c = c0; c <= c1; c++) {
           const k = this.key(r, c);
@@ -145,18 +140,18 @@ class TileCache {
 
   /** The size x size RGB cell at (x, y), `fill` outside the slide or where tiles are absent. */
   cut(x: number, y: number, size: number, fill: number): Uint8Array {
-    const { tileRows, tileColumns, totalRows, totalColumns } = this.level;
+    const { tileRows, tileColumns, totalPixelMatrixRows, totalPixelMatrixColumns } = this.level;
     const out = new Uint8Array(size * size * 3).fill(fill);
-    for (let yy = 0; yy < size && y + yy < totalRows; yy++) {
+    for (let yy = 0; yy < size && y + yy < totalPixelMatrixRows; yy++) {
       const gy = y + yy;
       const tr = Math.floor(gy / tileRows);
       const ty = gy - tr * tileRows;
       let xx = 0;
-      while (xx < size && x + xx < totalColumns) {
+      while (xx < size && x + xx < totalPixelMatrixColumns) {
         const gx = x + xx;
         const tc = Math.floor(gx / tileColumns);
         const tx = gx - tc * tileColumns;
-        const n = Math.min(size - xx, tileColumns - tx, totalColumns - gx);
+        const n = Math.min(size - xx, tileColumns - tx, totalPixelMatrixColumns - gx);
         const tile = this.tiles.get(this.key(tr, tc));
         if (tile) out.set(tile.subarray((ty * tileColumns + tx) * 3, (ty * tileColumns + tx + n) * 3), (yy * size + xx) * 3);
         xx += n;
@@ -202,22 +197,22 @@ export async function planSlide(source: SlideSource, model: LoadedModel, opts: P
   const level = source.levels[index] as SourceLevel;
   // A cell covers one model input: modelSize pixels at the model's spacing.
   const cellPx = Math.max(1, Math.round((modelSize * pixelSpacingMm) / level.pixelSpacingMm[1]));
-  const rows = Math.ceil(level.totalRows / cellPx);
-  const columns = Math.ceil(level.totalColumns / cellPx);
+  const rows = Math.ceil(level.totalPixelMatrixRows / cellPx);
+  const columns = Math.ceil(level.totalPixelMatrixColumns / cellPx);
 
   // Tissue on the coarsest level that still gives about 4 pixels per cell (bounded memory
   // whatever the slide's size); the analysed level itself when no coarser one is fine enough.
-  const minWidth = Math.min(level.totalColumns, columns * (opts.tissuePixelsPerCell ?? 4));
+  const minWidth = Math.min(level.totalPixelMatrixColumns, columns * (opts.tissuePixelsPerCell ?? 4));
   let tissueIndex = index;
   for (let i = source.levels.length - 1; i > index; i--) {
-    if ((source.levels[i] as SourceLevel).totalColumns >= minWidth) {
+    if ((source.levels[i] as SourceLevel).totalPixelMatrixColumns >= minWidth) {
       tissueIndex = i;
       break;
     }
   }
   const view = await readWholeLevel(source, tissueIndex, fill);
   const mask: TissueMask = detectTissue(view);
-  const tissue = tissueCells(mask, { rows, columns, cellPx, levelWidth: level.totalColumns, levelHeight: level.totalRows });
+  const tissue = tissueCells(mask, { rows, columns, cellPx, levelWidth: level.totalPixelMatrixColumns, levelHeight: level.totalPixelMatrixRows });
   const todo: number[] = [];
   for (let k = 0; k < tissue.length; k++) if (tissue[k]) todo.push(k);
   return { level: index, cellPx, cellMm: cellPx * level.pixelSpacingMm[1], rows, columns, todo, tissueMs: Date.now() - t0 };

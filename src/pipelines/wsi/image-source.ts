@@ -31,8 +31,8 @@ export class ImageSlideSource implements SlideSource {
       const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
       levels.push({
         rgb: new Uint8Array(data.buffer, data.byteOffset, info.width * info.height * 3),
-        totalColumns: info.width,
-        totalRows: info.height,
+        totalPixelMatrixColumns: info.width,
+        totalPixelMatrixRows: info.height,
         tileColumns: tile,
         tileRows: tile,
         pixelSpacingMm: [(pixelSpacingMm * height) / info.height, (pixelSpacingMm * width) / info.width],
@@ -44,15 +44,15 @@ export class ImageSlideSource implements SlideSource {
   readTiles(index: number, tiles: Array<{ row: number; column: number }>): Promise<Array<Uint8Array | undefined>> {
     const level = this.pixels[index];
     if (!level) return Promise.reject(new SentinelError('bad_request', `no level ${index}`));
-    const { tileRows, tileColumns, totalRows, totalColumns, rgb } = level;
+    const { tileRows, tileColumns, totalPixelMatrixRows, totalPixelMatrixColumns, rgb } = level;
     return Promise.resolve(tiles.map(({ row, column }) => {
       const out = new Uint8Array(tileRows * tileColumns * 3);
-      for (let y = 0; y < tileRows && row * tileRows + y < totalRows; y++) {
+      for (let y = 0; y < tileRows && row * tileRows + y < totalPixelMatrixRows; y++) {
         const gy = row * tileRows + y;
         const x0 = column * tileColumns;
-        const n = Math.min(tileColumns, totalColumns - x0);
+        const n = Math.min(tileColumns, totalPixelMatrixColumns - x0);
         if (n <= 0) break;
-        out.set(rgb.subarray((gy * totalColumns + x0) * 3, (gy * totalColumns + x0 + n) * 3), y * tileColumns * 3);
+        out.set(rgb.subarray((gy * totalPixelMatrixColumns + x0) * 3, (gy * totalPixelMatrixColumns + x0 + n) * 3), y * tileColumns * 3);
       }
       return out;
     }));

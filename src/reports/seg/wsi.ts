@@ -15,6 +15,7 @@ import { type AlgorithmInfo, type SeriesInfo, equipment, lo, newInstance, patien
 import { SentinelError } from '../../errors/errors';
 
 /** A probability per heatmap cell; NaN where nothing was analysed (no tissue). */
+import type { SlideLevel } from '../../wsi/slide';
 export interface SlideHeatmap {
   rows: number;
   columns: number;
@@ -23,20 +24,19 @@ export interface SlideHeatmap {
   cellMm: number;
 }
 
-/** The pyramid level the SEG is aligned with (one of the source's levels). */
-export interface SegLevel {
+/** What a writer references of one pyramid level of the source slide. */
+export interface LevelRef {
   /** Header of the level's (first) instance: patient, study, frame of reference, specimen... */
   source: NaturalizedDataset;
   sopClassUid: string;
   sopInstanceUid: string;
   seriesInstanceUid: string;
-  totalRows: number;
-  totalColumns: number;
-  /** [row spacing, column spacing] in mm, as in PixelSpacing. */
-  pixelSpacingMm: [number, number];
   /** The source frame covering a pixel of this level, for DerivationImageSequence; absent when unknown. */
   sourceFrameAt?: (column: number, row: number) => { sopInstanceUid: string; frameNumber: number } | undefined;
 }
+
+/** The pyramid level the SEG is aligned with (one of the source's levels): its reference and its size and spacing. */
+export type SegLevel = LevelRef & Pick<SlideLevel, 'totalPixelMatrixRows' | 'totalPixelMatrixColumns' | 'pixelSpacingMm'>;
 
 export interface SlideSegInput {
   level: SegLevel;
@@ -60,7 +60,7 @@ const SPECIMEN_AND_SLIDE = [
 ];
 
 /** Value of the probability map at a level pixel, 0..255, or -1 outside the analysed tissue. */
-function sampler(heatmap: SlideHeatmap, spacing: [number, number]): (column: number, row: number) => number {
+function sampler(heatmap: SlideHeatmap, spacing: readonly [number, number]): (column: number, row: number) => number {
   const [dy, dx] = spacing;
   return (column, row) => {
     const j = Math.floor(((column + 0.5) * dx) / heatmap.cellMm);
@@ -81,12 +81,12 @@ export function buildSlideSegDataset(input: SlideSegInput): NaturalizedDataset |
 
   // Only tiles with analysed tissue are written (TILED_SPARSE).
   const frames: Array<{ row: number; column: number; pixels: Uint8Array }> = [];
-  for (let r0 = 0; r0 < level.totalRows; r0 += tile) {
-    for (let c0 = 0; c0 < level.totalColumns; c0 += tile) {
+  for (let r0 = 0; r0 < level.totalPixelMatrixRows; r0 += tile) {
+    for (let c0 = 0; c0 < level.totalPixelMatrixColumns; c0 += tile) {
       const pixels = new Uint8Array(tile * tile);
       let any = false;
-      for (let y = 0; y < tile && r0 + y < level.totalRows; y++) {
-        for (let x = 0; x < tile && c0 + x < level.totalColumns; x++) {
+      for (let y = 0; y < tile && r0 + y < level.totalPixelMatrixRows; y++) {
+        for (let x = 0; x < tile && c0 + x < level.totalPixelMatrixColumns; x++) {
           const v = sample(c0 + x, r0 + y);
           if (v >= 0) {
             any = true;
@@ -139,8 +139,8 @@ export function buildSlideSegDataset(input: SlideSegInput): NaturalizedDataset |
     PixelRepresentation: 0,
     LossyImageCompression: '00',
     NumberOfFrames: frames.length,
-    TotalPixelMatrixRows: level.totalRows,
-    TotalPixelMatrixColumns: level.totalColumns,
+    TotalPixelMatrixRows: level.totalPixelMatrixRows,
+    TotalPixelMatrixColumns: level.totalPixelMatrixColumns,
     TotalPixelMatrixFocalPlanes: 1,
     DimensionOrganizationType: 'TILED_SPARSE',
     ReferencedSeriesSequence: [{ SeriesInstanceUID: level.seriesInstanceUid, ReferencedInstanceSequence: [sourceRef] }],
@@ -163,7 +163,7 @@ export function buildSlideSegDataset(input: SlideSegInput): NaturalizedDataset |
       RecommendedDisplayCIELabValue: [54534, 48379, 6554],
     }],
     SharedFunctionalGroupsSequence: [{
-      PixelMeasuresSequence: [{ PixelSpacing: level.pixelSpacingMm, SliceThickness: Number(src.SliceThickness ?? 0.001) || 0.001 }],
+      PixelMeasuresSequence: [{ PixelSpacing: [...level.pixelSpacingMm], SliceThickness: Number(src.SliceThickness ?? 0.001) || 0.001 }],
     }],
     PerFrameFunctionalGroupsSequence: frames.map((f) => {
       const at = input.toSlideMm(f.column, f.row);

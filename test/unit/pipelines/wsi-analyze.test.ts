@@ -24,7 +24,7 @@ function labels(): Array<{ x: number; y: number; label: number }> {
 
 describe('whole-slide analysis', () => {
   it('picks the pyramid level nearest the model spacing', () => {
-    const levels = [0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008].map((s) => ({ totalRows: 1, totalColumns: 1, tileRows: 1, tileColumns: 1, pixelSpacingMm: [s, s] as [number, number] }));
+    const levels = [0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008].map((s) => ({ totalPixelMatrixRows: 1, totalPixelMatrixColumns: 1, tileRows: 1, tileColumns: 1, pixelSpacingMm: [s, s] as [number, number] }));
     expect(chooseLevelIndex(levels, 0.004)).toBe(4);
     expect(chooseLevelIndex(levels, 0.0035)).toBe(4);
     expect(chooseLevelIndex(levels, 0.0008)).toBe(2);

@@ -21,8 +21,8 @@ function slideLevel(): Parameters<typeof buildSlideSeg>[0]['level'] {
     sopClassUid: String(source.SOPClassUID),
     sopInstanceUid: String(source.SOPInstanceUID),
     seriesInstanceUid: String(source.SeriesInstanceUID),
-    totalRows: 50,
-    totalColumns: 50,
+    totalPixelMatrixRows: 50,
+    totalPixelMatrixColumns: 50,
     pixelSpacingMm: [0.000499, 0.000499],
     sourceFrameAt: (column, row) => ({ sopInstanceUid: String(source.SOPInstanceUID), frameNumber: Math.floor(row / 10) * 5 + Math.floor(column / 10) + 1 }),
   };

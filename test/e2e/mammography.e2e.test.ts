@@ -56,7 +56,7 @@ async function delivered(studyUid: string): Promise<OutboxRow[] | undefined> {
 describe('mammography end to end', () => {
   let first: { study: SampleStudy; files: string[] };
 
-  it('a study stored with storescu comes back with SEG and SR in the same study, and one ORU to the HIS', async () => {
+  it('a study stored with storescu comes back with SEG and SR in the same study, one SEG series per image (OHIF 3.13 quirk: it shows one SEG per series), and one ORU to the HIS', async () => {
     first = writeStudy('first', 'both');
     const t0 = Date.now();
     storescu(h.config, first.files);

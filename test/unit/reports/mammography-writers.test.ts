@@ -61,7 +61,7 @@ describe('mammography SEG', () => {
     });
   });
 
-  it('uses FRACTIONAL when Columns is not a multiple of 8 (Orthanc cannot serve such 1-bit frames), still clean', () => {
+  it('Orthanc 1.10 quirk: it cannot serve 1-bit frames whose Columns are not a multiple of 8, so such a SEG is FRACTIONAL; still clean', () => {
     const src = source(250);
     const seg = buildMammographySeg({ source: src.header, image: { image: src.ref, laterality: 'L', score: 0.7, findings: [finding(src.ref, 1, 'mass', 80, 100)] }, series, algorithm }) as Buffer;
     expect(dciodvfy(seg).errors).toEqual([]);
@@ -79,7 +79,7 @@ describe('TID 1500 SR', () => {
     return { studyInstanceUid: study.studyInstanceUid, pipeline: 'mammography', model: { id: 'sentinel-test-blob', version: '0.0.1', name: 'test' }, score: 0.9, category: 'high', breasts: { L: { score: 0.9, category: 'high' } }, images: [{ image: ref, laterality: 'L', view: 'MLO', score: 0.9, findings }] };
   }
 
-  it('has a measurement group per finding, linked by tracking UID, with the outline inside the first measured value', () => {
+  it('OHIF 3.13 quirk: its SR reader lists a measurement only when the first measured value is INFERRED FROM the outline SCOORD; one group per finding, linked by tracking UID', () => {
     const src = source(256);
     const findings = [finding(src.ref, 1, 'mass', 80, 100), finding(src.ref, 2, 'calcification', 160, 200)];
     const sr = buildTid1500Report({ sources: [src.header], result: result(findings, src.ref), series, algorithm, reporting: mammography.reporting });

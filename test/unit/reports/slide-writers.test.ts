@@ -74,7 +74,7 @@ describe('slide SEG (TILED_SPARSE, FRACTIONAL)', () => {
 });
 
 describe('slide SR (Comprehensive 3D, TID 1500)', () => {
-  it('places each tumour region as a SCOORD3D polygon in the slide frame of reference, with its area; clean by dciodvfy', () => {
+  it('OHIF microscopy quirk: it drops an SR whose groups lack a TID 1410 Image Region SCOORD3D, so each tumour region is one, in the slide frame of reference, with its area; clean by dciodvfy', () => {
     const level = slideLevel();
     const source = level.source;
     const frameOfReferenceUid = String(source.FrameOfReferenceUID);

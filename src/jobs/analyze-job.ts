@@ -21,6 +21,7 @@ import { pipelineNamed } from '../pipelines/registry';
 import { uidSequence } from '../dicom/uid';
 import { type HeldLease, LeaseLost, WORKER_ID, assertLeaseHeld, holdLease, leaseInterval } from '../db/leases';
 import { type Queues, type TileJobData, enqueueDeliver, enqueueOrLeave, enqueueTiles } from './queues';
+import { awaitRange, rangeSettled } from './tile-ranges';
 import { type SlidePlan, scoreCells } from '../pipelines/wsi/analyze-slide';
 
 export interface AnalyzeDeps {
@@ -107,43 +108,34 @@ function rangedScoring(deps: AnalyzeDeps, job: JobRow, onProgress: (done: number
  */
 async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, range: number, onProgress: (done: number, total: number) => Promise<void>, frameOfReferenceUid: string): Promise<Float32Array> {
   const parts: Array<Promise<number[]>> = [];
-  const waiting = new Map<string, TileJobData>();
+  const ids: string[] = [];
   let done = 0;
-  for (let start = 0; start < plan.todo.length; start += range) {
-    const cells = plan.todo.slice(start, start + range);
-    const data: TileJobData = {
-      jobId: job.id, studyInstanceUid: job.studyInstanceUid, pipeline: job.pipeline, frameOfReferenceUid, modelId: job.modelId, modelVersion: job.modelVersion,
-      level: plan.level, cellPx: plan.cellPx, columns: plan.columns, cells,
-    };
-    const id = `${job.id}:${job.startedAt?.getTime() ?? job.attempts}:${frameOfReferenceUid}:${start}`;
-    waiting.set(id, data);
-    const queued = await enqueueTiles(deps.queues, deps.config, data, id);
-    parts.push(queued.finished().then(async (value: unknown) => {
-      waiting.delete(id);
-      done += cells.length;
-      await onProgress(done, plan.todo.length);
-      await queued.remove().catch(() => undefined);
-      if (!Array.isArray(value) || value.length !== cells.length) throw new SentinelError('internal', `tile range ${start} came back with ${Array.isArray(value) ? value.length : 'no'} values for ${cells.length} cells`);
-      return value as number[];
-    }));
-  }
-  deps.log.info({ jobId: job.id, cells: plan.todo.length, ranges: parts.length }, 'slide scored in ranges on the tiles queue');
-  // A range whose queue entry vanished (Redis emptied or restarted) would be waited for
-  // forever: put it back under the same id, and its completion still reaches us.
-  const watchdog = setInterval(() => {
-    void (async () => {
-      for (const [id, data] of waiting) {
-        if (await deps.queues.tiles.getJob(id)) continue;
-        await enqueueTiles(deps.queues, deps.config, data, id);
-        deps.log.warn({ jobId: job.id, range: id }, 'tile range lost from the queue; queued again');
-      }
-    })().catch(() => undefined);
-  }, deps.config.jobs.sweepIntervalMs);
   try {
+    for (let start = 0; start < plan.todo.length; start += range) {
+      const cells = plan.todo.slice(start, start + range);
+      const data: TileJobData = {
+        jobId: job.id, studyInstanceUid: job.studyInstanceUid, pipeline: job.pipeline, frameOfReferenceUid, modelId: job.modelId, modelVersion: job.modelVersion,
+        level: plan.level, cellPx: plan.cellPx, columns: plan.columns, cells,
+      };
+      const id = `${job.id}:${job.startedAt?.getTime() ?? job.attempts}:${frameOfReferenceUid}:${start}`;
+      ids.push(id);
+      awaitRange(id, data);
+      const queued = await enqueueTiles(deps.queues, deps.config, data, id);
+      parts.push(queued.finished().then(async (value: unknown) => {
+        rangeSettled(id);
+        done += cells.length;
+        await onProgress(done, plan.todo.length);
+        await queued.remove().catch(() => undefined);
+        if (!Array.isArray(value) || value.length !== cells.length) throw new SentinelError('internal', `tile range ${start} came back with ${Array.isArray(value) ? value.length : 'no'} values for ${cells.length} cells`);
+        return value as number[];
+      }));
+    }
+    deps.log.info({ jobId: job.id, cells: plan.todo.length, ranges: parts.length }, 'slide scored in ranges on the tiles queue');
+    // A range whose queue entry vanishes (Redis emptied or restarted) is put back by the sweeper (tile-ranges.ts).
     const results = await Promise.all(parts);
     return Float32Array.from(results.flat());
   } finally {
-    clearInterval(watchdog);
+    for (const id of ids) rangeSettled(id);
   }
 }
 

@@ -3,12 +3,15 @@
 // but no queue entry carries (Redis emptied, restarted, or down when it was made) is queued
 // again, and one whose worker's lease ran out (a killed process, a lost host) is handed on
 // with a new epoch. Queue ids are row id + epoch, so queueing what is still queued is a no-op.
+// It is the one place where lost work is recovered: at start, then every interval (the tile
+// ranges this process waits for included, tile-ranges.ts).
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config/schema';
 import { handOver, ownerIsDeadHere } from '../db/leases';
 import type { Logger } from '../log/logger';
 import { describeError } from '../errors/errors';
 import { type Queues, cappedBackoff, enqueueAnalyze, enqueueDeliver } from './queues';
+import { requeueLostRanges } from './tile-ranges';
 
 export interface SweepDeps {
   ds: DataSource;
@@ -22,6 +25,8 @@ export interface SweepResult {
   queued: number;
   /** Rows taken from a worker whose lease ran out, and queued under a new epoch. */
   handedOn: number;
+  /** Tile ranges this process waits for whose queue entries were lost, queued again. */
+  tileRanges: number;
 }
 
 interface Candidate {
@@ -44,7 +49,7 @@ async function candidates(ds: DataSource, table: 'jobs' | 'outbox'): Promise<Can
 
 export async function sweepOnce(deps: SweepDeps): Promise<SweepResult> {
   const { ds, queues, config, log } = deps;
-  const result: SweepResult = { queued: 0, handedOn: 0 };
+  const result: SweepResult = { queued: 0, handedOn: 0, tileRanges: 0 };
   const { backoffMs, maxBackoffMs } = config.jobs;
   for (const table of ['jobs', 'outbox'] as const) {
     const enqueue = (id: string, epoch: number, delay: number): Promise<void> => (table === 'jobs'
@@ -71,6 +76,8 @@ export async function sweepOnce(deps: SweepDeps): Promise<SweepResult> {
       result.queued++;
     }
   }
+  result.tileRanges = await requeueLostRanges(queues, config);
+  if (result.tileRanges > 0) log.warn({ count: result.tileRanges }, 'tile ranges lost from the queue; queued again');
   if (result.queued + result.handedOn > 0) log.info({ ...result }, 'sweep: work queued again from PostgreSQL');
   return result;
 }

@@ -12,7 +12,8 @@ import { type CellScoring, type PipelineDefinition, scoreHere } from '../pipelin
 import { assertModelFits } from '../pipelines/registry';
 import { oruForStudy } from '../reports/hl7/oru-r01';
 import { analyseInstances, fetchStudyInstances } from './instances';
-import { analyseSlides, describeStudySlides, localSlides } from './slides';
+import { analyseSlides } from './slides';
+import { describeStudySlides, localSlides } from './study-slides';
 import type { StudyAnalysis } from './study-analysis';
 
 export { nothingToAnalyse } from './study-analysis';

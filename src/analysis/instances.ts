@@ -16,7 +16,7 @@ import { SentinelError, describeError } from '../errors/errors';
 import type { LoadedModel } from '../inference/registry';
 import type { InstancePipeline, PipelineDefinition } from '../pipelines/definition';
 import { sopClassNotRead } from '../pipelines/registry';
-import { buildMammographySeg } from '../reports/seg/mammography';
+import { buildImageSeg } from '../reports/seg/image';
 import { buildTid1500Report } from '../reports/sr/tid1500';
 import { type StudyAnalysis, nothingToAnalyse } from './study-analysis';
 
@@ -114,7 +114,7 @@ export async function analyseInstances(req: {
     // hide the findings of every other image of the study.
     const seriesInstanceUid = req.newUid();
     const sopInstanceUid = req.newUid();
-    const seg = buildMammographySeg({
+    const seg = buildImageSeg({
       source: headers.get(image.image.sopInstanceUid) as NaturalizedDataset,
       image,
       series: { seriesInstanceUid, seriesNumber: req.config.output.seriesNumber, instanceNumber: 1, sopInstanceUid },

@@ -13,7 +13,7 @@ import { SentinelError, describeError, isRetryable } from '../errors/errors';
 import type { Logger } from '../log/logger';
 import type { ModelRegistry } from '../inference/registry';
 import { type AnalysisOutput, analyze } from '../analysis/analyze';
-import { describeStudySlides, slideSource } from '../analysis/slides';
+import { describeStudySlides, slideSource } from '../analysis/study-slides';
 import type { LoadedModel } from '../inference/registry';
 import { allFindings } from '../domain/findings';
 import type { CellScoring } from '../pipelines/definition';

@@ -10,7 +10,7 @@ import { IMPLEMENTATION_CLASS_UID, SopClass } from '../../../src/dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../../src/dicom/write';
 import { readNaturalizedHeader } from '../../../src/dicom/part10';
 import type { Finding, ImageRef } from '../../../src/domain/findings';
-import { buildMammographySegDataset } from '../../../src/reports/seg/mammography';
+import { buildImageSegDataset } from '../../../src/reports/seg/image';
 import { buildMammogramDataset, buildSyntheticMammogram } from '../../../src/samples/mammogram';
 import { drawSyntheticBreast } from '../../../src/samples/synthetic-breast';
 import { buildUltrasoundDataset } from '../../../src/samples/ultrasound';
@@ -86,7 +86,7 @@ function segmentation(columns: number): Uint8Array {
     contour: Array.from({ length: 8 }, (_, i) => ({ x: cx + 6 * Math.cos((i * Math.PI) / 4), y: cy + 6 * Math.sin((i * Math.PI) / 4) })),
     box: { x: cx - 6, y: cy - 6, width: 12, height: 12 },
   });
-  const seg = buildMammographySegDataset({
+  const seg = buildImageSegDataset({
     source: readNaturalizedHeader(source),
     image: { image: ref, laterality: 'L', view: 'CC', score: 0.8, findings: [finding(1, 10, 10), finding(2, 20, 14)] },
     series: { seriesInstanceUid: '2.25.7040', seriesNumber: 99, instanceNumber: 1, sopInstanceUid: `2.25.704${columns}` },

@@ -5,7 +5,7 @@ import { parseDicom } from '../../../src/dicom/read';
 import { decodeFrame } from '../../../src/dicom/pixels/decode';
 import { readNaturalizedHeader } from '../../../src/dicom/part10';
 import type { Finding, ImageRef, StudyResult } from '../../../src/domain/findings';
-import { buildMammographySeg } from '../../../src/reports/seg/mammography';
+import { buildImageSeg } from '../../../src/reports/seg/image';
 import { rasterizePolygon } from '../../../src/reports/seg/raster';
 import { OHIF_TRACKING_IDENTIFIER, buildTid1500Report } from '../../../src/reports/sr/tid1500';
 import { buildSyntheticMammogram } from '../../../src/samples/mammogram';
@@ -35,7 +35,7 @@ describe('mammography SEG', () => {
   it('writes one segment and one frame per finding, each frame the filled contour, clean by dciodvfy', async () => {
     const src = source(256);
     const findings = [finding(src.ref, 1, 'mass', 80, 100), finding(src.ref, 2, 'calcification', 160, 200)];
-    const seg = buildMammographySeg({ source: src.header, image: { image: src.ref, laterality: 'L', view: 'MLO', score: 0.7, findings }, series, algorithm }) as Buffer;
+    const seg = buildImageSeg({ source: src.header, image: { image: src.ref, laterality: 'L', view: 'MLO', score: 0.7, findings }, series, algorithm }) as Buffer;
     expect(dciodvfy(seg).errors).toEqual([]);
     expect(dcmdump(seg)).toContain('SegmentationStorage');
 
@@ -63,14 +63,14 @@ describe('mammography SEG', () => {
 
   it('Orthanc 1.10 quirk: it cannot serve 1-bit frames whose Columns are not a multiple of 8, so such a SEG is FRACTIONAL; still clean', () => {
     const src = source(250);
-    const seg = buildMammographySeg({ source: src.header, image: { image: src.ref, laterality: 'L', score: 0.7, findings: [finding(src.ref, 1, 'mass', 80, 100)] }, series, algorithm }) as Buffer;
+    const seg = buildImageSeg({ source: src.header, image: { image: src.ref, laterality: 'L', score: 0.7, findings: [finding(src.ref, 1, 'mass', 80, 100)] }, series, algorithm }) as Buffer;
     expect(dciodvfy(seg).errors).toEqual([]);
     expect(dcmdump(seg)).toMatch(/SegmentationType.*FRACTIONAL|\(0062,0001\) CS \[FRACTIONAL\]/);
   });
 
   it('writes no SEG for an image without findings', () => {
     const src = source(256);
-    expect(buildMammographySeg({ source: src.header, image: { image: src.ref, score: 0.1, findings: [] }, series, algorithm })).toBeUndefined();
+    expect(buildImageSeg({ source: src.header, image: { image: src.ref, score: 0.1, findings: [] }, series, algorithm })).toBeUndefined();
   });
 });
 

@@ -1,5 +1,6 @@
-// DICOM Segmentation (PS3.3 A.51) for one mammogram: one frame per finding, the finding's
-// contour filled at the source image's size. MG images usually have no Frame of Reference,
+// DICOM Segmentation (PS3.3 A.51) for one image with findings (a mammogram, an ultrasound
+// image): one frame per finding, the finding's contour filled at the source image's size.
+// MG images usually have no Frame of Reference,
 // so the SEG references its source through ReferencedSeriesSequence and per-frame
 // DerivationImageSequence/SourceImageSequence (what OHIF needs), with an identity
 // PlaneOrientation in the shared groups (OHIF refuses a SEG over a single-frame image
@@ -14,7 +15,7 @@ import { type AlgorithmInfo, type SeriesInfo, equipment, lo, newInstance, patien
 import { packBitFrames, rasterizePolygon } from './raster';
 import { newUid } from '../../dicom/uid';
 
-export interface MammographySegInput {
+export interface ImageSegInput {
   source: NaturalizedDataset;
   image: ImageResult;
   series: SeriesInfo;
@@ -29,7 +30,7 @@ function spacingOf(source: NaturalizedDataset): number[] | undefined {
 }
 
 /** The SEG dataset, or undefined for an image without findings (nothing to draw). */
-export function buildMammographySegDataset(input: MammographySegInput): NaturalizedDataset | undefined {
+export function buildImageSegDataset(input: ImageSegInput): NaturalizedDataset | undefined {
   const { source, image, series, algorithm } = input;
   if (image.findings.length === 0) return undefined;
   const rows = image.image.rows;
@@ -100,7 +101,7 @@ function concatFractional(masks: Uint8Array[]): Uint8Array {
   return out;
 }
 
-export function buildMammographySeg(input: MammographySegInput): Buffer | undefined {
-  const ds = buildMammographySegDataset(input);
+export function buildImageSeg(input: ImageSegInput): Buffer | undefined {
+  const ds = buildImageSegDataset(input);
   return ds ? writePart10(ds) : undefined;
 }

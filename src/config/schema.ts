@@ -99,6 +99,20 @@ export const configSchema = z.object({
     /** Where parts wait on disk while a request streams in (relative to the project root). */
     spoolDir: z.string().min(1).default('var/stow-spool'),
   }).default({ maxBytes: 4 * 1024 ** 3, idleTimeoutMs: 30_000, spoolDir: 'var/stow-spool' }),
+  /**
+   * The DICOM (DIMSE) way in: a C-STORE SCP with C-ECHO. What it receives goes through the
+   * same receive step as STOW-RS (stored into the PACS, then intake). Only associations from
+   * the listed calling AE titles, each from its host, are accepted.
+   */
+  dimse: z.object({
+    /** 0 turns the listener off. */
+    port: z.number().int().min(0).max(65535),
+    /** Loopback by default; another address exposes it (deployment checks apply). */
+    host: z.string().min(1),
+    /** The called AE title senders must use. */
+    aet: aeTitle,
+    allowedCallers: z.array(z.object({ aet: aeTitle, host: z.ipv4('host must be an IPv4 address') })),
+  }).default({ port: 11112, host: '127.0.0.1', aet: 'SENTINEL', allowedCallers: [{ aet: 'SENTINEL_SCU', host: '127.0.0.1' }] }),
   output: z.object({ seriesNumber: z.number().int().positive() }),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }),
 });

@@ -39,7 +39,7 @@ export async function intakeStudy(
     .orUpdate(['modalities', 'updated_at'], ['study_instance_uid'])
     .execute();
 
-  const channel = source === 'orthanc-event' || source === 'orthanc-changes' || source === 'stow-rs' ? source : undefined;
+  const channel = source === 'orthanc-event' || source === 'orthanc-changes' || source === 'stow-rs' || source === 'dimse' ? source : undefined;
   if (channel) {
     await recordAudit(deps.ds, {
       direction: 'in', channel, peer: deps.dicomweb.target.url, studyInstanceUid,

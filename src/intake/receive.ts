@@ -58,15 +58,18 @@ export async function checkPart(part: ReceivedPart, expectedStudy: string | unde
   return out;
 }
 
+/** The channels parts are received on, as the audit trail and the job rows name them. */
+export type ReceiveChannel = Extract<AuditChannel, 'stow-rs' | 'dimse'>;
+
 /**
- * Every part checked, the good ones stored, all audited, each stored study queued for intake.
- * A PACS that is down throws (the listener answers the sender that nothing was stored, and
- * the sender tries again); nothing is half-done here.
+ * Every part checked, the good ones stored into the PACS, all audited. A PACS that is down
+ * throws (the listener answers the sender that nothing was stored, and the sender tries
+ * again); nothing is half-done here.
  */
-export async function receiveInstances(
+export async function storeReceived(
   deps: ReceiveDeps,
   parts: ReceivedPart[],
-  from: { channel: Extract<AuditChannel, 'stow-rs'>; peer: string; expectedStudy?: string },
+  from: { channel: ReceiveChannel; peer: string; expectedStudy?: string },
 ): Promise<PartOutcome[]> {
   const outcomes: PartOutcome[] = [];
   for (const p of parts) outcomes.push(await checkPart(p, from.expectedStudy));
@@ -90,10 +93,24 @@ export async function receiveInstances(
     outcome: o.failure === undefined ? 'accepted' as const : 'refused' as const,
     detail: o.failure === undefined ? `${o.size} bytes` : `0x${o.failure.toString(16)}: ${o.reason ?? ''}`,
   })));
-  const stored = outcomes.filter((o) => o.failure === undefined);
-  for (const study of new Set(stored.map((o) => o.studyInstanceUid as string))) {
-    intakeStudy(deps.intake, study, from.channel, { delayMs: deps.config.jobs.stowSettleMs }).catch((err: unknown) =>
-      deps.log.warn({ studyInstanceUid: study, channel: from.channel, error: describeError(err) }, 'intake after receiving failed; the /changes poller will retry'));
+  return outcomes;
+}
+
+/** Each study of the stored parts handed to intake, after the settle delay (the rest of the study may still be arriving). */
+export function intakeStored(deps: ReceiveDeps, studies: Iterable<string>, channel: ReceiveChannel): void {
+  for (const study of new Set(studies)) {
+    intakeStudy(deps.intake, study, channel, { delayMs: deps.config.jobs.stowSettleMs }).catch((err: unknown) =>
+      deps.log.warn({ studyInstanceUid: study, channel, error: describeError(err) }, 'intake after receiving failed; the /changes poller will retry'));
   }
+}
+
+/** Stored, then handed to intake: what a listener that receives a whole request at once (STOW-RS) calls. */
+export async function receiveInstances(
+  deps: ReceiveDeps,
+  parts: ReceivedPart[],
+  from: { channel: ReceiveChannel; peer: string; expectedStudy?: string },
+): Promise<PartOutcome[]> {
+  const outcomes = await storeReceived(deps, parts, from);
+  intakeStored(deps, outcomes.filter((o) => o.failure === undefined).map((o) => o.studyInstanceUid as string), from.channel);
   return outcomes;
 }

@@ -1,9 +1,11 @@
 // Starting Sentinel's parts in one process: the workers, the intake listeners (the Orthanc
-// /changes poller; the API, which also hosts STOW-RS and Orthanc's events), each optional,
+// /changes poller; the DICOM C-STORE SCP; the API, which also hosts STOW-RS and Orthanc's
+// events), each optional,
 // as components started in order and stopped once in reverse (service/lifecycle.ts), by one
 // `stop()` (also on SIGTERM/SIGINT). A new listener is a file exporting a component and one
 // line below.
 import { apiListener } from '../api/listener';
+import { dimseListener } from '../intake/dimse-scp';
 import { OrthancChangesPoller } from '../intake/orthanc-changes';
 import { describeError } from '../errors/errors';
 import { workersComponent } from '../jobs/workers';
@@ -24,6 +26,7 @@ export async function startSentinel(services: Services, parts: { api?: boolean; 
   const components: Component[] = [
     ...(parts.workers ? [workersComponent(services)] : []),
     ...(poller ? [poller.component(config.orthanc.pollIntervalMs)] : []),
+    ...(parts.api ? [dimseListener(services)] : []),
     ...(api ? [api] : []),
   ];
   const started = await startInOrder(components, log);

@@ -42,6 +42,8 @@ export interface HarnessOptions {
   /** Reach Redis / PostgreSQL here instead (e.g. through a forwarder that a test takes down). */
   redisUrl?: string;
   databaseUrl?: string;
+  /** The DIMSE listener's settings (off in the tests unless given a port). */
+  dimse?: Partial<Config['dimse']>;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -58,6 +60,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     routing: { rules: [{ name: 'mammography', modalities: ['MG'], pipeline: 'mammography', models: [TEST_MODEL_ID] }, ...(opts.rules ?? [])] },
     orthanc: { pollIntervalMs: 500, ...(opts.orthancUrl ? { url: opts.orthancUrl } : {}) },
     ...(opts.redisUrl ? { redis: { url: opts.redisUrl } } : {}),
+    ...(opts.dimse ? { dimse: opts.dimse } : {}),
     ...(opts.databaseUrl ? { database: { url: opts.databaseUrl } } : {}),
     jobs: { sweepIntervalMs: 1000, analyzeAttempts: 3, deliverAttempts: 10, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: opts.tileRangeCells ?? 0, ...opts.jobs },
   });

@@ -19,6 +19,8 @@ export const TEST_STACK = {
    * StableStudy events (its Lua settings are rendered from this), not to a running service.
    */
   apiPort: 8190,
+  /** The tests' DIMSE listener is off unless a test turns it on (with a port of its own). */
+  dimsePort: 0,
   redisDb: 7,
   redisPrefix: 'sentinel-test',
   database: 'sentinel_test',
@@ -35,6 +37,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
   redis.pathname = `/${TEST_STACK.redisDb}`;
   const own: Record<string, unknown> = {
     server: { port: TEST_STACK.apiPort },
+    dimse: { port: TEST_STACK.dimsePort },
     database: { url: db.toString() },
     redis: { url: redis.toString(), prefix: TEST_STACK.redisPrefix },
     // An Orthanc given from outside (ORTHANC_URL) is used as it is; otherwise the tests' own.

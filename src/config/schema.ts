@@ -112,7 +112,20 @@ export const configSchema = z.object({
     /** The called AE title senders must use. */
     aet: aeTitle,
     allowedCallers: z.array(z.object({ aet: aeTitle, host: z.ipv4('host must be an IPv4 address') })),
-  }).default({ port: 11112, host: '127.0.0.1', aet: 'SENTINEL', allowedCallers: [{ aet: 'SENTINEL_SCU', host: '127.0.0.1' }] }),
+    /**
+     * DICOM destinations for the SEG and SR objects (C-STORE SCU), besides the PACS they are
+     * stored into by STOW-RS; each object is delivered to each from the outbox, retried alike.
+     */
+    destinations: z.array(z.object({
+      /** How the outbox and the audit trail name it. */
+      name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a destination name is lower-case letters, digits and dashes'),
+      aet: aeTitle,
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535),
+      /** The calling AE title Sentinel uses (default: dimse.aet). */
+      callingAet: aeTitle.optional(),
+    })).default([]),
+  }).default({ port: 11112, host: '127.0.0.1', aet: 'SENTINEL', allowedCallers: [{ aet: 'SENTINEL_SCU', host: '127.0.0.1' }], destinations: [] }),
   output: z.object({ seriesNumber: z.number().int().positive() }),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }),
 });

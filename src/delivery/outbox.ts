@@ -13,6 +13,7 @@ import { Tag } from '../dicom/tags';
 import { SentinelError, describeError, isRetryable } from '../errors/errors';
 import type { Logger } from '../log/logger';
 import { checkAck } from '../reports/hl7';
+import { type DimseDestination, cStore } from './dimse-store';
 import { sendMllp } from './mllp/send';
 import { recordAudit } from '../db/audit';
 import { LeaseLost, WORKER_ID, assertLeaseHeld, holdLease, leaseInterval } from '../db/leases';
@@ -80,6 +81,30 @@ const mllp: Deliverer = {
 
 export const DELIVERERS: { readonly [K in OutputKind]: Deliverer } = { dicom: stowRs, hl7: mllp };
 
+/** A DICOM object to one configured DICOM destination, by C-STORE. */
+function cStoreTo(to: DimseDestination): Deliverer {
+  return {
+    channel: 'dimse',
+    peer: () => `dicom://${to.aet}@${to.host}:${to.port}`,
+    inOrder: false,
+    send: (deps, row) => cStore(row.payload, to, to.callingAet ?? deps.config.dimse.aet, deps.config.hl7.destination.timeoutMs),
+    auditDetail: (response) => response,
+  };
+}
+
+/** The destinations an output of this kind also goes to, beside its kind's default channel (by name). */
+export function extraDestinations(kind: OutputKind, config: Pick<Config, 'dimse'>): string[] {
+  return kind === 'dicom' ? config.dimse.destinations.map((d) => d.name) : [];
+}
+
+/** Who sends this row: its destination's deliverer, or its kind's. */
+function delivererFor(deps: DeliveryDeps, row: OutboxRow): Deliverer {
+  if (row.destination === null) return DELIVERERS[row.kind];
+  const to = deps.config.dimse.destinations.find((d) => d.name === row.destination);
+  if (!to) throw new SentinelError('bad_request', `DICOM destination "${row.destination}" is no longer configured (dimse.destinations)`);
+  return cStoreTo(to);
+}
+
 /** The kinds whose outputs are sent one at a time, oldest first. */
 export const IN_ORDER_KINDS = (Object.keys(DELIVERERS) as OutputKind[]).filter((k) => DELIVERERS[k].inOrder);
 
@@ -125,7 +150,13 @@ export async function processDeliverJob(deps: DeliveryDeps, outboxId: string, ma
   const repo = deps.ds.getRepository(OutboxRow);
   const row = await repo.findOneByOrFail({ id: outboxId });
   const job = await deps.ds.getRepository(JobRow).findOne({ where: { id: row.jobId }, select: { studyInstanceUid: true } });
-  const deliverer = DELIVERERS[row.kind];
+  let deliverer: Deliverer;
+  try {
+    deliverer = delivererFor(deps, row);
+  } catch (err) {
+    await settle(deps.ds, row, { state: 'failed', lastError: describeError(err) });
+    return 'failed';
+  }
   const audit = {
     direction: 'out' as const, channel: deliverer.channel, peer: deliverer.peer(deps),
     studyInstanceUid: job?.studyInstanceUid, objectUid: row.objectUid, jobId: row.jobId, outboxId: row.id,

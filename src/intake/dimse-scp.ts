@@ -27,6 +27,8 @@ import { describeError } from '../errors/errors';
 import { FailureReason, type ReceiveDeps, intakeStored, storeReceived } from './receive';
 
 const { Scp, Dataset } = dcmjsDimse;
+// The library logs every PDU at info level; Sentinel's own log says what matters.
+dcmjsDimse.log.setLevel('warn');
 const { CEchoResponse, CStoreResponse } = dcmjsDimse.responses;
 const { PresentationContextResult, RejectResult, RejectSource, RejectReason, SopClass } = dcmjsDimse.constants;
 

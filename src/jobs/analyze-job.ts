@@ -20,6 +20,7 @@ import type { CellScoring } from '../pipelines/definition';
 import { pipelineNamed } from '../pipelines/registry';
 import { uidSequence } from '../dicom/uid';
 import { type HeldLease, LeaseLost, WORKER_ID, assertLeaseHeld, holdLease, leaseInterval } from '../db/leases';
+import { extraDestinations } from '../delivery/outbox';
 import { type Queues, type TileJobData, enqueueDeliver, enqueueOrLeave, enqueueTiles } from './queues';
 import { awaitRange, rangeSettled } from './tile-ranges';
 import { type SlidePlan, scoreCells } from '../pipelines/wsi/analyze-slide';
@@ -35,8 +36,8 @@ export interface AnalyzeDeps {
 
 export type AnalyzeOutcome = 'succeeded' | 'failed' | 'gone';
 
-async function persist(ds: DataSource, job: JobRow, out: AnalysisOutput, startedAt: number): Promise<OutboxRow[]> {
-  return ds.transaction(async (m) => {
+async function persist(deps: Pick<AnalyzeDeps, 'ds' | 'config'>, job: JobRow, out: AnalysisOutput, startedAt: number): Promise<OutboxRow[]> {
+  return deps.ds.transaction(async (m) => {
     // Only the lease holder writes a result: a worker whose lease was handed on (it was
     // thought dead) finds out here and writes nothing, so a study has one result.
     await assertLeaseHeld(m, 'jobs', job.id, job.epoch);
@@ -54,7 +55,9 @@ async function persist(ds: DataSource, job: JobRow, out: AnalysisOutput, started
       areaMm2: f.areaMm2 ?? null,
     })));
     const outbox = m.getRepository(OutboxRow);
-    const rows = out.outputs.map((o) => outbox.create({ jobId: job.id, kind: o.kind, label: o.label, objectUid: o.objectUid, payload: o.bytes, state: 'pending' }));
+    // Each output to its kind's channel, and a row more for each extra destination of its kind.
+    const rows = out.outputs.flatMap((o) => [null, ...extraDestinations(o.kind, deps.config)].map((destination) =>
+      outbox.create({ jobId: job.id, kind: o.kind, destination, label: o.label, objectUid: o.objectUid, payload: o.bytes, state: 'pending' })));
     await outbox.save(rows);
     const { result } = out;
     job.state = 'succeeded';
@@ -206,7 +209,7 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string, epoch 
       scoring: rangedScoring(deps, job, onProgress),
       onProgress,
     });
-    const outbox = await persist(deps.ds, job, out, started);
+    const outbox = await persist(deps, job, out, started);
     // Queued now if Redis answers; otherwise the sweeper queues them from the outbox.
     for (const row of outbox) await enqueueOrLeave(enqueueDeliver(deps.queues, deps.config, row.id, row.epoch));
     log.info({ score: out.result.score, category: out.result.category, findings: allFindings(out.result).length, ms: job.durationMs }, 'study analysed');

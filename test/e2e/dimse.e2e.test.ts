@@ -1,14 +1,16 @@
-// The DICOM way in, judged by dcmtk's own tools: echoscu and storescu into Sentinel's C-STORE
-// SCP. Only the configured calling AE title, from its host, with our called AE title, gets an
+// DICOM in and out, judged by dcmtk's own tools: echoscu and storescu into Sentinel's C-STORE
+// SCP (only the configured calling AE title, from its host, with our called AE title, gets an
 // association; what is stored goes into the PACS through the same receive step as STOW-RS and
-// is analysed once.
-import { spawn } from 'node:child_process';
+// is analysed once), and storescp as a DICOM destination, which receives exactly the SEG and
+// SR objects the outbox sent.
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AuditRow } from '../../src/db/entities/audit';
 import { JobRow } from '../../src/db/entities/job';
 import { OutboxRow } from '../../src/db/entities/outbox';
+import { part10ToDicomJson } from '../../src/dicom/part10';
 import { newUid } from '../../src/dicom/uid';
 import { buildSyntheticMammogram, type SampleStudy } from '../../src/samples/mammogram';
 import { type Harness, startHarness, waitUntil } from '../support/e2e';
@@ -16,13 +18,24 @@ import { type Harness, startHarness, waitUntil } from '../support/e2e';
 jest.setTimeout(180_000);
 
 const PORT = 11190;
+const DESTINATION_PORT = 11191;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-dimse-'));
+const receivedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-storescp-'));
 let h: Harness;
+let destination: ChildProcess;
 
 beforeAll(async () => {
-  h = await startHarness({ dimse: { port: PORT, host: '127.0.0.1', aet: 'SENTINEL', allowedCallers: [{ aet: 'TEST_SCU', host: '127.0.0.1' }] } });
+  // The DICOM destination: dcmtk's storescp, keeping every object it receives.
+  destination = spawn('storescp', ['-aet', 'RESULTS', '-od', receivedDir, '+xa', String(DESTINATION_PORT)], { stdio: 'ignore' });
+  h = await startHarness({
+    dimse: {
+      port: PORT, host: '127.0.0.1', aet: 'SENTINEL', allowedCallers: [{ aet: 'TEST_SCU', host: '127.0.0.1' }],
+      destinations: [{ name: 'results', aet: 'RESULTS', host: '127.0.0.1', port: DESTINATION_PORT }],
+    },
+  });
 });
 afterAll(async () => {
+  destination?.kill();
   await h?.close();
 });
 
@@ -49,7 +62,7 @@ describe('the DICOM C-STORE SCP', () => {
     expect(misaddressed.output).toMatch(/Association Rejected|called AE title not recognized/i);
   });
 
-  it('a study sent by storescu is stored in the PACS and analysed once: SEG, SR and ORU delivered', async () => {
+  it('a study sent by storescu is stored in the PACS and analysed once: SEG, SR and ORU delivered, and the DICOM destination (storescp) receives exactly the SEG and SR sent', async () => {
     const study: SampleStudy = { studyInstanceUid: newUid(), accessionNumber: `DIMSE${Date.now() % 1e6}`, patientId: 'P-dimse', patientName: 'Dimse^Test' };
     const series = newUid();
     const files = (['L', 'R'] as const).map((laterality, i) => {
@@ -79,7 +92,15 @@ describe('the DICOM C-STORE SCP', () => {
       return out.length > 0 && out.every((r) => r.state === 'delivered') ? { jobs, out } : undefined;
     }, 90_000);
     expect(rows.jobs).toHaveLength(1);
-    expect(rows.out.map((r) => r.label).sort()).toEqual(['ORU^R01', 'SEG', 'SEG', 'SR']);
+    // Into the PACS by STOW-RS, and each object again to the DICOM destination; one ORU.
+    expect(rows.out.filter((r) => r.destination === null).map((r) => r.label).sort()).toEqual(['ORU^R01', 'SEG', 'SEG', 'SR']);
+    expect(rows.out.filter((r) => r.destination === 'results').map((r) => r.label).sort()).toEqual(['SEG', 'SEG', 'SR']);
+
+    // The destination holds exactly the objects sent, as dcmtk reads them.
+    const sentUids = rows.out.filter((r) => r.destination === 'results').map((r) => r.objectUid).sort();
+    const got = fs.readdirSync(receivedDir).map((f) => part10ToDicomJson(new Uint8Array(fs.readFileSync(path.join(receivedDir, f)))));
+    expect(got.map((ds) => String(ds['00080018']?.Value?.[0])).sort()).toEqual(sentUids);
+    expect(got.every((ds) => String(ds['0020000D']?.Value?.[0]) === study.studyInstanceUid)).toBe(true);
 
     // Each C-STORE is in the audit trail as received over DIMSE, with the caller's address.
     const audit = await h.services.ds.getRepository(AuditRow).findBy({ studyInstanceUid: study.studyInstanceUid, channel: 'dimse' });

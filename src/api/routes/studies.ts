@@ -17,7 +17,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function outboxView(row: OutboxRow): Record<string, unknown> {
   return {
-    id: row.id, kind: row.kind, label: row.label, objectUid: row.objectUid, state: row.state,
+    id: row.id, kind: row.kind, destination: row.destination, label: row.label, objectUid: row.objectUid, state: row.state,
     attempts: row.attempts, lastError: row.lastError, response: row.response,
     createdAt: row.createdAt, deliveredAt: row.deliveredAt, bytes: row.payload?.length,
   };

@@ -7,7 +7,9 @@ import type { OutputKind } from '../../domain/outputs';
 export type OutboxState = 'pending' | 'delivered' | 'failed';
 
 @Entity({ name: 'outbox' })
-@Index('IDX_outbox_job_object', ['jobId', 'objectUid'], { unique: true })
+// Unique per job, object and destination: an expression index over coalesce(destination, ''),
+// made by the migrations (TypeORM is told to leave it alone).
+@Index('IDX_outbox_job_object', { synchronize: false })
 export class OutboxRow {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -19,6 +21,10 @@ export class OutboxRow {
   @Column({ type: 'varchar', length: 8 })
   /** What the output is (domain/outputs.ts); delivery/ sends each kind by its own channel. */
   kind!: OutputKind;
+
+  /** Where it goes besides its kind's default channel: a configured DICOM destination's name; null for the default. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  destination!: string | null;
 
   /** What it is, for people: "SEG", "SR", "ORU^R01". */
   @Column({ type: 'varchar', length: 32 })

@@ -42,7 +42,7 @@ export const modelManifestSchema = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
   name: z.string().min(1),
   version: z.string().min(1),
-  task: z.enum(['mammography-lesion-detection', 'wsi-tile-classification', 'ultrasound-classification', 'ultrasound-segmentation']),
+  task: z.enum(['mammography-lesion-detection', 'wsi-tile-classification', 'ultrasound-classification', 'ultrasound-segmentation', 'mammography-density']),
   modality: z.enum(['MG', 'SM', 'US']),
   /** ONNX file name, relative to the manifest. */
   file: z.string().min(1),
@@ -103,6 +103,8 @@ export const THRESHOLDS_BY_TASK = {
   'wsi-tile-classification': ['detection', 'high', 'intermediate'],
   'ultrasound-classification': ['detection', 'high', 'intermediate'],
   'ultrasound-segmentation': ['mask'],
+  // Breast composition classes (class_probabilities): the most probable class is the answer.
+  'mammography-density': [],
 } as const satisfies Record<z.infer<typeof modelManifestSchema>['task'], readonly string[]>;
 
 export const checkedManifestSchema = modelManifestSchema.superRefine((m, ctx) => {

@@ -66,12 +66,37 @@ export function newInstance(sopClassUid: string, modality: string, series: Serie
   };
 }
 
-export function equipment(algorithm: AlgorithmInfo): NaturalizedDataset {
+/** A stable UID per model and version (2.25 + a hash of both): it changes when the model version does. */
+export function deviceUid(algorithm: AlgorithmInfo): string {
+  let h = 0n;
+  for (const ch of `${algorithm.modelId}@${algorithm.version}`) h = (h * 131n + BigInt(ch.charCodeAt(0))) % (1n << 120n);
+  return `2.25.${h.toString()}`;
+}
+
+/** IHE AI Results (AIR): the equipment that made an AI result is a processing algorithm (99IHE 1630). */
+export const ProcessingAlgorithm = { CodeValue: '1630', CodingSchemeDesignator: '99IHE', CodeMeaning: 'Processing Algorithm' };
+
+/**
+ * General Equipment as the model, and the SOP Common module's Contributing Equipment Sequence
+ * as IHE AIR asks of every AI result: purpose Processing Algorithm, manufacturer, model name,
+ * software version and a Device UID that changes with the model version.
+ */
+export function equipment(algorithm: AlgorithmInfo, now?: Date): NaturalizedDataset {
+  const { date, time } = dicomDateTime(now ?? new Date());
   return {
     Manufacturer: 'Sentinel',
     ManufacturerModelName: lo(algorithm.modelId),
     DeviceSerialNumber: lo(algorithm.modelId),
     SoftwareVersions: lo(`${algorithm.modelId} ${algorithm.version}`),
+    ContributingEquipmentSequence: [{
+      PurposeOfReferenceCodeSequence: [ProcessingAlgorithm],
+      Manufacturer: 'Sentinel',
+      ManufacturerModelName: lo(algorithm.modelId),
+      SoftwareVersions: lo(`${algorithm.modelId} ${algorithm.version}`),
+      DeviceUID: deviceUid(algorithm),
+      ContributionDateTime: `${date}${time}`,
+      ContributionDescription: lo(`AI analysis by ${algorithm.name} ${algorithm.version} (research use only)`),
+    }],
   };
 }
 

@@ -45,7 +45,7 @@ export function buildImageSegDataset(input: ImageSegInput): NaturalizedDataset |
     ...patientAndStudy(source),
     // Named by view: each image's SEG is its own series, listed side by side in a viewer.
     ...newInstance(SopClass.Segmentation, 'SEG', series, `Sentinel AI findings${image.laterality || image.view ? ` ${image.laterality ?? ''}${image.view ?? ''}` : ''} (research use only)`, input.now ?? new Date()),
-    ...equipment(algorithm),
+    ...equipment(algorithm, input.now),
     ImageType: ['DERIVED', 'PRIMARY'],
     ContentLabel: 'AI_FINDINGS',
     ContentDescription: lo(`AI findings on ${image.laterality ?? ''}${image.view ?? 'image'}, ${algorithm.modelId} ${algorithm.version}`),

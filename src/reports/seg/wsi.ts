@@ -116,7 +116,7 @@ export function buildSlideSegDataset(input: SlideSegInput): NaturalizedDataset |
     ...patientAndStudy(src),
     ...copied,
     ...newInstance(SopClass.Segmentation, 'SEG', series, 'Sentinel AI tumour map (research use only)', input.now ?? new Date()),
-    ...equipment(algorithm),
+    ...equipment(algorithm, input.now),
     ImageType: ['DERIVED', 'PRIMARY'],
     // General Image, Type 2C: a slide has no patient orientation, so it is present and empty.
     PatientOrientation: '',

@@ -9,7 +9,7 @@ import { Codes } from '../../domain/codes';
 import { type Finding, type StudyResult, allFindings } from '../../domain/findings';
 import type { PipelineReporting } from '../../domain/reporting';
 import { SentinelError } from '../../errors/errors';
-import { type AlgorithmInfo, type SeriesInfo, lo, newInstance, patientAndStudy } from '../seg/common';
+import { type AlgorithmInfo, type SeriesInfo, equipment, newInstance, patientAndStudy } from '../seg/common';
 import { type SopRef, container } from './content';
 import { deviceObserver, imageLibrary, language, procedureReported, qualitativeEvaluations } from './templates/report';
 import { tid1410Group } from './templates/tid1410';
@@ -63,9 +63,7 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
     ...patientAndStudy(first),
     // SCOORD3D needs Comprehensive 3D SR.
     ...newInstance(findings.some((f) => f.slide) ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR, 'SR', series, 'Sentinel AI report (research use only)', input.now ?? new Date()),
-    Manufacturer: 'Sentinel',
-    ManufacturerModelName: algorithm.modelId,
-    SoftwareVersions: lo(`${algorithm.modelId} ${algorithm.version}`),
+    ...equipment(algorithm, input.now),
     ReferencedPerformedProcedureStepSequence: [],
     PerformedProcedureCodeSequence: [],
     CompletionFlag: 'COMPLETE',

@@ -111,3 +111,39 @@ describe('sample mammograms', () => {
     expect(dcmdump(src.bytes)).not.toContain('VOILUTFunction');
   });
 });
+
+describe('IHE AI Results: the equipment block of every SEG and SR', () => {
+  const equipmentOf = (bytes: Buffer): Record<string, unknown> => {
+    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer).dict);
+    const seq = ds.ContributingEquipmentSequence as Record<string, unknown> | Array<Record<string, unknown>>;
+    return Array.isArray(seq) ? seq[0] as Record<string, unknown> : seq;
+  };
+  const purposeOf = (item: Record<string, unknown>): Record<string, unknown> => {
+    const p = item.PurposeOfReferenceCodeSequence as Record<string, unknown> | Array<Record<string, unknown>>;
+    return (Array.isArray(p) ? p[0] : p) as Record<string, unknown>;
+  };
+
+  it('names the processing algorithm (99IHE 1630) with manufacturer, model, version and a device UID that changes with the model version; clean by dciodvfy', () => {
+    const src = source(256);
+    const findings = [finding(src.ref, 1, 'mass', 80, 100)];
+    const result = (version: string): { seg: Buffer; sr: Buffer } => {
+      const algo = { ...algorithm, version };
+      const seg = buildImageSeg({ source: src.header, image: { image: src.ref, laterality: 'L', view: 'MLO', score: 0.7, findings }, series, algorithm: algo }) as Buffer;
+      const sr = buildTid1500Report({ sources: [src.header], result: { studyInstanceUid: study.studyInstanceUid, pipeline: 'mammography', model: { id: algo.modelId, version, name: algo.name }, score: 0.7, category: 'high', breasts: {}, images: [{ image: src.ref, laterality: 'L', score: 0.7, findings }] }, series, algorithm: algo, reporting: mammography.reporting });
+      return { seg, sr };
+    };
+    const v1 = result('1.0.0');
+    const v2 = result('1.1.0');
+    for (const bytes of [v1.seg, v1.sr]) {
+      expect(dciodvfy(bytes).errors).toEqual([]);
+      const item = equipmentOf(bytes);
+      expect(purposeOf(item)).toMatchObject({ CodeValue: '1630', CodingSchemeDesignator: '99IHE', CodeMeaning: 'Processing Algorithm' });
+      expect(item).toMatchObject({ Manufacturer: 'Sentinel', ManufacturerModelName: 'sentinel-test-blob', SoftwareVersions: 'sentinel-test-blob 1.0.0' });
+      expect(String(item.DeviceUID)).toMatch(/^2\.25\.\d+$/);
+      expect(dcmdump(bytes)).toContain('ContributingEquipmentSequence');
+    }
+    // One model version, one device UID in both objects; another version, another UID.
+    expect(equipmentOf(v1.seg).DeviceUID).toBe(equipmentOf(v1.sr).DeviceUID);
+    expect(equipmentOf(v2.seg).DeviceUID).not.toBe(equipmentOf(v1.seg).DeviceUID);
+  });
+});

@@ -6,19 +6,12 @@ import type { NaturalizedDataset } from '../../../dicom/write';
 import { type Code, Codes, classCode } from '../../../domain/codes';
 import type { Category, StudyResult } from '../../../domain/findings';
 import type { PipelineReporting } from '../../../domain/reporting';
-import type { AlgorithmInfo } from '../../seg/common';
+import { type AlgorithmInfo, deviceUid } from '../../seg/common';
 import { codeItem, container, imageItem, numItem, textItem, uidItem } from '../content';
 import { Score } from './finding';
 
 export function language(): NaturalizedDataset {
   return codeItem('HAS CONCEPT MOD', Codes.languageOfContent, Codes.english, [codeItem('HAS CONCEPT MOD', Codes.countryOfLanguage, Codes.unitedStates)]);
-}
-
-/** A stable UID per model and version, so reports from one model are recognisably its own. */
-export function deviceUid(algorithm: AlgorithmInfo): string {
-  let h = 0n;
-  for (const ch of `${algorithm.modelId}@${algorithm.version}`) h = (h * 131n + BigInt(ch.charCodeAt(0))) % (1n << 120n);
-  return `2.25.${h.toString()}`;
 }
 
 export function deviceObserver(algorithm: AlgorithmInfo): NaturalizedDataset[] {

@@ -5,7 +5,7 @@
 // caller's business.
 import type { Config } from '../config/schema';
 import type { DicomwebClient } from '../dicomweb/client';
-import type { SkippedFile, StudyContext, StudyResult } from '../domain/findings';
+import type { DocumentRef, SkippedFile, StudyContext, StudyResult } from '../domain/findings';
 import { type Output, output } from '../domain/outputs';
 import type { LoadedModel } from '../inference/registry';
 import { type CellScoring, type PipelineDefinition, scoreHere } from '../pipelines/definition';
@@ -34,6 +34,8 @@ export interface AnalyzeRequest {
   scoring?: CellScoring;
   /** Slides: tissue cells done and to do, after each batch. */
   onProgress?: (done: number, total: number) => void | Promise<void>;
+  /** The study's earlier SR this analysis replaces: named in the new SR, and the ORU is a correction. */
+  predecessor?: DocumentRef;
 }
 
 export interface AnalysisOutput {
@@ -49,7 +51,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
   const { pipeline, source } = req;
   // First of all: a model for another pipeline would read pixels for nothing, then score them wrongly.
   assertModelFits(pipeline, req.model.manifest);
-  const common = { model: req.model, config: req.config, newUid: req.newUid, now: req.now };
+  const common = { model: req.model, config: req.config, newUid: req.newUid, now: req.now, predecessor: req.predecessor };
   let study: StudyAnalysis;
   if (pipeline.input === 'instances') {
     const files = source.kind === 'files' ? source.files : await fetchStudyInstances(source.dicomweb, source.studyInstanceUid, pipeline.modalities);
@@ -60,7 +62,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
       : { slides: await describeStudySlides(source.dicomweb, source.studyInstanceUid, pipeline), frames: source.dicomweb };
     study = await analyseSlides({ ...common, pipeline, slides, frames, scoring: req.scoring ?? scoreHere, onProgress: req.onProgress });
   }
-  const oru = oruForStudy(study.result, study.context, req.config.hl7, pipeline.reporting, req.now);
+  const oru = oruForStudy(study.result, study.context, req.config.hl7, pipeline.reporting, req.now, req.predecessor !== undefined);
   return {
     result: study.result,
     context: study.context,

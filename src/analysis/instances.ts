@@ -10,7 +10,7 @@ import { readNaturalizedHeader } from '../dicom/part10';
 import type { DicomwebClient } from '../dicomweb/client';
 import { str } from '../dicom/json';
 import { Tag } from '../dicom/tags';
-import type { ImageResult, SkippedFile, StudyResult } from '../domain/findings';
+import type { DocumentRef, ImageResult, SkippedFile, StudyResult } from '../domain/findings';
 import { type Output, output } from '../domain/outputs';
 import { SentinelError, describeError } from '../errors/errors';
 import type { LoadedModel } from '../inference/registry';
@@ -75,6 +75,7 @@ export async function analyseInstances(req: {
   config: Pick<Config, 'output'>;
   newUid: () => string;
   now: Date;
+  predecessor?: DocumentRef;
 }): Promise<StudyAnalysis> {
   const { pipeline, model } = req;
   const { images, skipped } = readStudyImages(req.files, pipeline);
@@ -132,6 +133,7 @@ export async function analyseInstances(req: {
     series: { seriesInstanceUid: srSeries, seriesNumber: req.config.output.seriesNumber + 1, instanceNumber: 1, sopInstanceUid: srUid },
     algorithm,
     reporting: pipeline.reporting,
+    predecessor: req.predecessor,
     now: req.now,
   })));
   return { result, context: readStudyContext(first.parsed), objects, skipped };

@@ -126,6 +126,12 @@ export const configSchema = z.object({
       callingAet: aeTitle.optional(),
     })).default([]),
   }).default({ port: 11112, host: '127.0.0.1', aet: 'SENTINEL', allowedCallers: [{ aet: 'SENTINEL_SCU', host: '127.0.0.1' }], destinations: [] }),
+  /**
+   * A study that gains images after it was analysed (a re-take, a late series): analysed again,
+   * its SR naming the one it replaces and its ORU a correction (on-new-images), or left as it
+   * was (never). The same images arriving again are never analysed twice.
+   */
+  reanalyse: z.enum(['on-new-images', 'never']).default('on-new-images'),
   output: z.object({ seriesNumber: z.number().int().positive() }),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }),
 });

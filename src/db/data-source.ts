@@ -11,9 +11,10 @@ import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-s
 import { LeasesAndAudit1764600000000 } from './migrations/1764600000000-leases-and-audit';
 import { OutputKinds1764700000000 } from './migrations/1764700000000-output-kinds';
 import { OutboxDestinations1764800000000 } from './migrations/1764800000000-outbox-destinations';
+import { Reanalysis1764900000000 } from './migrations/1764900000000-reanalysis';
 
 export const entities = [StudyRow, JobRow, FindingRow, OutboxRow, CursorRow, AuditRow];
-export const migrations = [InitialSchema1763800000000, LeasesAndAudit1764600000000, OutputKinds1764700000000, OutboxDestinations1764800000000];
+export const migrations = [InitialSchema1763800000000, LeasesAndAudit1764600000000, OutputKinds1764700000000, OutboxDestinations1764800000000, Reanalysis1764900000000];
 
 export function createDataSource(url: string): DataSource {
   return new DataSource({

@@ -96,6 +96,13 @@ export class DicomwebClient {
     }));
   }
 
+  /** The SOP Instance UIDs of a series (QIDO-RS), without metadata. */
+  async searchInstances(studyInstanceUid: string, seriesInstanceUid: string): Promise<string[]> {
+    const rows = await this.call(`QIDO instances of series ${seriesInstanceUid}`, () =>
+      this.raw.searchForInstances({ studyInstanceUID: studyInstanceUid, seriesInstanceUID: seriesInstanceUid }));
+    return (rows ?? []).map((r) => str(r, Tag.SOPInstanceUID)).filter((u): u is string => u !== undefined);
+  }
+
   seriesMetadata(studyInstanceUid: string, seriesInstanceUid: string): Promise<DicomJson[]> {
     return this.call(`metadata of series ${seriesInstanceUid}`, () =>
       this.raw.retrieveSeriesMetadata({ studyInstanceUID: studyInstanceUid, seriesInstanceUID: seriesInstanceUid }));

@@ -105,6 +105,14 @@ export interface StudyContext {
   patientSex?: string;
 }
 
+/** An SR document another one replaces (its Predecessor Documents Sequence). */
+export interface DocumentRef {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopClassUid: string;
+  sopInstanceUid: string;
+}
+
 /** A file of the study that was not analysed, and why (in words a person at the PACS can act on). */
 export interface SkippedFile {
   sopInstanceUid?: string;

@@ -8,6 +8,8 @@ import { recordAudit } from '../db/audit';
 import type { DicomwebClient } from '../dicomweb/client';
 import type { Logger } from '../log/logger';
 import { type Queues, enqueueAnalyze, enqueueOrLeave } from '../jobs/queues';
+import { imageSetOf } from '../analysis/image-set';
+import { pipelineNamed } from '../pipelines/registry';
 import { type ModelVersion, routeStudy } from '../pipelines/routing';
 
 export interface IntakeDeps {
@@ -52,13 +54,28 @@ export async function intakeStudy(
     return { outcome: 'ignored', reason: decision.reason };
   }
 
+  // Which images the pipeline would analyse now, against what this study's earlier jobs (same
+  // pipeline and model) saw: the same images are never analysed twice; a job still waiting
+  // will read whatever is there when it runs; new images after an analysis began give a new
+  // job (unless reanalyse is never), keyed by their fingerprint.
+  const imageSet = await imageSetOf(deps.dicomweb, studyInstanceUid, pipelineNamed(decision.pipeline));
+  const earlier = await deps.ds.getRepository(JobRow).find({
+    where: { studyInstanceUid, pipeline: decision.pipeline, modelId: decision.model.id, modelVersion: decision.model.version },
+    order: { createdAt: 'DESC' },
+  });
+  const same = earlier.find((j) => j.imageSet === imageSet) ?? earlier.find((j) => j.state === 'queued' && !j.leaseOwner)
+    ?? (deps.config.reanalyse === 'never' ? earlier[0] : undefined);
+  if (same) return duplicate(deps, same, studyInstanceUid, source);
+  const dedupeKey = earlier.length === 0 ? decision.dedupeKey : `${decision.dedupeKey}|${imageSet}`;
+
   const inserted = await deps.ds.createQueryBuilder().insert().into(JobRow)
     .values({
       studyInstanceUid,
       pipeline: decision.pipeline,
       modelId: decision.model.id,
       modelVersion: decision.model.version,
-      dedupeKey: decision.dedupeKey,
+      dedupeKey,
+      imageSet,
       state: 'queued',
       source,
     })
@@ -66,16 +83,18 @@ export async function intakeStudy(
     .returning(['id'])
     .execute();
   const newId = (inserted.raw as Array<{ id: string }>)[0]?.id;
-  if (!newId) {
-    const existing = await deps.ds.getRepository(JobRow).findOneByOrFail({ dedupeKey: decision.dedupeKey });
-    // Still waiting: make sure a queue entry carries it (a no-op when one does), so a Redis
-    // that lost its data costs no sweep interval for a study that arrives again.
-    if (existing.state === 'queued' && !existing.leaseOwner) await enqueueOrLeave(enqueueAnalyze(deps.queues, deps.config, existing.id, existing.epoch));
-    deps.log.info({ studyInstanceUid, source, jobId: existing.id, state: existing.state }, 'study already analysed or queued: not queued again');
-    return { outcome: 'duplicate', jobId: existing.id };
-  }
+  if (!newId) return duplicate(deps, await deps.ds.getRepository(JobRow).findOneByOrFail({ dedupeKey }), studyInstanceUid, source);
+  if (earlier.length > 0) deps.log.info({ studyInstanceUid, jobId: newId, earlier: earlier[0]?.id }, 'study changed since its analysis: analysed again');
   // The row is the truth: with Redis down the study is still taken in, and the sweeper queues it.
   const queued = await enqueueOrLeave(enqueueAnalyze(deps.queues, deps.config, newId, 0, options.delayMs ?? 0));
   deps.log.info({ studyInstanceUid, source, jobId: newId, pipeline: decision.pipeline, model: decision.model, queued }, queued ? 'study queued' : 'study taken in; Redis did not answer, the sweeper will queue it');
   return { outcome: 'queued', jobId: newId };
+}
+
+/** An existing job covers it: make sure a queue entry carries it if it still waits (a no-op when one does). */
+async function duplicate(deps: IntakeDeps, existing: JobRow, studyInstanceUid: string, source: JobSource): Promise<IntakeOutcome> {
+  // Still waiting: a Redis that lost its data costs no sweep interval for a study that arrives again.
+  if (existing.state === 'queued' && !existing.leaseOwner) await enqueueOrLeave(enqueueAnalyze(deps.queues, deps.config, existing.id, existing.epoch));
+  deps.log.info({ studyInstanceUid, source, jobId: existing.id, state: existing.state }, 'study already analysed or queued with these images: not queued again');
+  return { outcome: 'duplicate', jobId: existing.id };
 }

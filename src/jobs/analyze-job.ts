@@ -2,7 +2,7 @@
 // study's images over DICOMweb, run the pipeline, and in ONE transaction store the findings,
 // the outputs to send (outbox) and the job's result. Sending happens afterwards, from the
 // outbox, so a crash between the two loses nothing and sends nothing twice.
-import type { DataSource } from 'typeorm';
+import { type DataSource, IsNull } from 'typeorm';
 import type { Config } from '../config/schema';
 import { FindingRow } from '../db/entities/finding';
 import { JobRow } from '../db/entities/job';
@@ -15,7 +15,9 @@ import type { ModelRegistry } from '../inference/registry';
 import { type AnalysisOutput, analyze } from '../analysis/analyze';
 import { describeStudySlides, slideSource } from '../analysis/study-slides';
 import type { LoadedModel } from '../inference/registry';
-import { allFindings } from '../domain/findings';
+import { type DocumentRef, allFindings } from '../domain/findings';
+import { imageSetOf } from '../analysis/image-set';
+import { readNaturalizedHeader } from '../dicom/part10';
 import type { CellScoring } from '../pipelines/definition';
 import { pipelineNamed } from '../pipelines/registry';
 import { uidSequence } from '../dicom/uid';
@@ -155,6 +157,26 @@ export async function processTileJob(deps: AnalyzeDeps, data: TileJobData): Prom
 }
 
 /**
+ * The study's latest earlier analysis by the same pipeline and model that succeeded, and its SR
+ * (as stored in the PACS): what a re-analysis replaces. Undefined on a study's first analysis.
+ */
+async function predecessorOf(deps: AnalyzeDeps, job: JobRow): Promise<{ jobId: string; sr: DocumentRef } | undefined> {
+  const [earlier] = await deps.ds.query(
+    `select j.id from jobs j where j.study_instance_uid = $1 and j.pipeline = $2 and j.model_id = $3 and j.state = 'succeeded'
+       and j.id <> $4 and j.created_at <= $5 order by j.finished_at desc limit 1`,
+    [job.studyInstanceUid, job.pipeline, job.modelId, job.id, job.createdAt],
+  ) as Array<{ id: string }>;
+  if (!earlier) return undefined;
+  const sr = await deps.ds.getRepository(OutboxRow).findOne({ where: { jobId: earlier.id, label: 'SR', destination: IsNull() }, order: { createdAt: 'ASC' } });
+  if (!sr) return undefined;
+  const header = readNaturalizedHeader(new Uint8Array(sr.payload));
+  return {
+    jobId: earlier.id,
+    sr: { studyInstanceUid: job.studyInstanceUid, seriesInstanceUid: String(header.SeriesInstanceUID), sopClassUid: String(header.SOPClassUID), sopInstanceUid: sr.objectUid },
+  };
+}
+
+/**
  * Take the job if this queue entry may run it (same epoch) and nobody holds a live lease on
  * it: state running, one more attempt, the lease ours. Undefined when it is not ours to run.
  */
@@ -198,16 +220,24 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string, epoch 
       throw new SentinelError('conflict', `model ${job.modelId} is now version ${model.manifest.version}, the job asked for ${job.modelVersion}`);
     }
     const loaded: LoadedModel = { manifest: model.manifest, run: (batch, n) => deps.models.run(job.modelId, batch, n) };
+    const pipeline = pipelineNamed(job.pipeline);
+    // What this run analyses, so that the same images arriving again are not analysed again,
+    // and the study's earlier result it replaces, if any.
+    job.imageSet = await imageSetOf(deps.dicomweb, job.studyInstanceUid, pipeline);
+    await deps.ds.getRepository(JobRow).update({ id: job.id }, { imageSet: job.imageSet });
+    const earlier = await predecessorOf(deps, job);
+    job.supersedes = earlier?.jobId ?? null;
     const onProgress = progressWriter(deps, job);
     const out = await analyze({
       source: { kind: 'pacs', dicomweb: deps.dicomweb, studyInstanceUid: job.studyInstanceUid },
-      pipeline: pipelineNamed(job.pipeline),
+      pipeline,
       model: loaded,
       config: deps.config,
       newUid,
       now: new Date(),
       scoring: rangedScoring(deps, job, onProgress),
       onProgress,
+      ...(earlier ? { predecessor: earlier.sr } : {}),
     });
     const outbox = await persist(deps, job, out, started);
     // Queued now if Redis answers; otherwise the sweeper queues them from the outbox.

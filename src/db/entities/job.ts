@@ -68,6 +68,14 @@ export class JobRow {
   @Column({ name: 'lease_until', type: 'timestamptz', nullable: true })
   leaseUntil!: Date | null;
 
+  /** Fingerprint of the images it analyses (analysis/image-set.ts): set at intake, and again when its analysis starts. */
+  @Column({ name: 'image_set', type: 'varchar', length: 64, nullable: true })
+  imageSet!: string | null;
+
+  /** The earlier job of the study whose result this one replaces (its SR is this one's predecessor). */
+  @Column({ type: 'uuid', nullable: true })
+  supersedes!: string | null;
+
   /** Which queue entry may run it: raised when a dead worker's job is handed on, so the old entry finds nothing to do. */
   @Column({ type: 'int', default: 0 })
   epoch!: number;

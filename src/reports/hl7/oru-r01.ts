@@ -20,6 +20,8 @@ export interface OruInput {
   processingId?: 'P' | 'T' | 'D';
   /** The analysing pipeline's universal service (OBR-4) and study measurements. */
   reporting: PipelineReporting;
+  /** A corrected result (a re-analysis replacing an earlier one): result status C instead of F. */
+  corrected?: boolean;
 }
 
 export function hl7Timestamp(d: Date): string {
@@ -73,7 +75,8 @@ export function buildOruR01(input: OruInput): string {
   obr.set('4.3', LOCAL_CODING_SYSTEM);
   if (study.studyDate) obr.set('7', `${study.studyDate}${(study.studyTime ?? '').slice(0, 6)}`);
   obr.set('22', hl7Timestamp(input.timestamp));
-  obr.set('25', 'F');
+  const status = input.corrected ? 'C' : 'F';
+  obr.set('25', status);
 
   let n = 0;
   const obx = (type: string, code: string, text: string, value: string | [string, string, string], opts: { units?: [string, string, string]; subId?: string } = {}): void => {
@@ -97,7 +100,7 @@ export function buildOruR01(input: OruInput): string {
       s.set('6.2', opts.units[1]);
       s.set('6.3', opts.units[2]);
     }
-    s.set('11', 'F');
+    s.set('11', status);
     s.set('14', hl7Timestamp(input.timestamp));
   };
   const ratio: [string, string, string] = ['{ratio}', 'ratio', 'UCUM'];
@@ -137,8 +140,8 @@ export function newMessageControlId(now: Date): string {
 }
 
 /** The ORU for one analysed study, with a new control id, as the outbox sends it. */
-export function oruForStudy(result: StudyResult, study: StudyContext, hl7: Pick<Config['hl7'], 'sender' | 'receiver' | 'processingId'>, reporting: PipelineReporting, now: Date): { controlId: string; text: string } {
+export function oruForStudy(result: StudyResult, study: StudyContext, hl7: Pick<Config['hl7'], 'sender' | 'receiver' | 'processingId'>, reporting: PipelineReporting, now: Date, corrected = false): { controlId: string; text: string } {
   const controlId = newMessageControlId(now);
-  const text = buildOruR01({ result, study, sender: hl7.sender, receiver: hl7.receiver, messageControlId: controlId, timestamp: now, processingId: hl7.processingId, reporting });
+  const text = buildOruR01({ result, study, sender: hl7.sender, receiver: hl7.receiver, messageControlId: controlId, timestamp: now, processingId: hl7.processingId, reporting, corrected });
   return { controlId, text };
 }

@@ -6,7 +6,7 @@
 import { SopClass } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
 import { Codes } from '../../domain/codes';
-import { type Finding, type StudyResult, allFindings } from '../../domain/findings';
+import { type DocumentRef, type Finding, type StudyResult, allFindings } from '../../domain/findings';
 import type { PipelineReporting } from '../../domain/reporting';
 import { SentinelError } from '../../errors/errors';
 import { type AlgorithmInfo, type SeriesInfo, equipment, newInstance, patientAndStudy } from '../seg/common';
@@ -25,6 +25,8 @@ export interface Tid1500Input {
   algorithm: AlgorithmInfo;
   /** What the analysing pipeline's reports say: procedure reported, study measurements. */
   reporting: PipelineReporting;
+  /** The earlier SR of the study this one replaces (re-analysis after new images). */
+  predecessor?: DocumentRef;
   now?: Date;
 }
 
@@ -77,6 +79,15 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
       CodingSchemeName: 'Sentinel local codes',
       CodingSchemeResponsibleOrganization: 'Sentinel project',
     }],
+    ...(input.predecessor ? {
+      PredecessorDocumentsSequence: [{
+        StudyInstanceUID: input.predecessor.studyInstanceUid,
+        ReferencedSeriesSequence: [{
+          SeriesInstanceUID: input.predecessor.seriesInstanceUid,
+          ReferencedSOPSequence: [{ ReferencedSOPClassUID: input.predecessor.sopClassUid, ReferencedSOPInstanceUID: input.predecessor.sopInstanceUid }],
+        }],
+      }],
+    } : {}),
     CurrentRequestedProcedureEvidenceSequence: [{
       StudyInstanceUID: first.StudyInstanceUID,
       ReferencedSeriesSequence: [...bySeries.entries()].map(([uid, refs]) => ({ SeriesInstanceUID: uid, ReferencedSOPSequence: refs })),

@@ -30,14 +30,22 @@ def log(msg):
 
 
 def roc_auc(y, s):
-    """Area under the ROC curve by the rank-sum (Mann-Whitney) formula, ties averaged."""
-    from scipy.stats import rankdata
+    """Area under the ROC curve by the rank-sum (Mann-Whitney) formula, ties averaged (numpy only)."""
     y = np.asarray(y).astype(bool)
     s = np.asarray(s, dtype=float)
     n_pos, n_neg = y.sum(), (~y).sum()
     if n_pos == 0 or n_neg == 0:
         return float('nan')
-    ranks = rankdata(s)
+    order = np.argsort(s, kind='mergesort')
+    ranks = np.empty(len(s))
+    sorted_s = s[order]
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

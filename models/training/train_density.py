@@ -122,32 +122,12 @@ def kappa(y, pred, k=len(CLASSES), weights=None):
     return float(1 - (w * conf).sum() / denom) if denom > 0 else float('nan')
 
 
-def roc_auc(y, s):
-    """ROC AUC by the rank-sum formula, ties averaged (numpy only; common.roc_auc needs scipy)."""
-    y = np.asarray(y).astype(bool)
-    s = np.asarray(s, dtype=float)
-    n_pos, n_neg = y.sum(), (~y).sum()
-    if n_pos == 0 or n_neg == 0:
-        return float('nan')
-    order = np.argsort(s, kind='mergesort')
-    ranks = np.empty(len(s))
-    sorted_s = s[order]
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def metrics(y, p):
     pred = p.argmax(1)
     conf = [[int(((y == a) & (pred == b)).sum()) for b in range(len(CLASSES))] for a in range(len(CLASSES))]
     out = {'n': int(len(y)), 'accuracy': float((pred == y).mean()), 'kappa': kappa(y, pred),
            'kappa_quadratic': kappa(y, pred, weights='quadratic'),
-           'macro_auc': float(np.nanmean([roc_auc(y == c, p[:, c]) for c in range(len(CLASSES))]))}
+           'macro_auc': float(np.nanmean([common.roc_auc(y == c, p[:, c]) for c in range(len(CLASSES))]))}
     return out, conf
 
 

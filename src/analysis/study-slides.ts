@@ -133,11 +133,12 @@ export function slideLevelRefs(slide: Slide): LevelRef[] {
   return slide.levels.map((level) => {
     const first = level.instances[0];
     if (!first) throw new SentinelError('bad_request', `slide level ${level.index} has no instance`);
+    const source = headerOf(level);
     return {
-      sopClassUid: String(headerOf(level).SOPClassUID ?? SopClass.VLWholeSlideMicroscopyImage),
+      sopClassUid: String(source.SOPClassUID ?? SopClass.VLWholeSlideMicroscopyImage),
       sopInstanceUid: first.sopInstanceUid,
       seriesInstanceUid: first.seriesInstanceUid,
-      source: headerOf(level),
+      source,
       sourceFrameAt: (column: number, row: number) => {
         const loc = level.frameAt(Math.floor(row / level.tileRows), Math.floor(column / level.tileColumns));
         return loc ? { sopInstanceUid: loc.sopInstanceUid, frameNumber: loc.frameNumber } : undefined;

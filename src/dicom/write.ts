@@ -5,18 +5,21 @@ import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, TransferSyntax }
 
 export type { NaturalizedDataset };
 
-export function writePart10(dataset: NaturalizedDataset): Buffer {
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
-  const version = new Uint8Array([0, 1]);
-  const meta = DicomMetaDictionary.denaturalizeDataset({
-    FileMetaInformationVersion: version.buffer,
-    MediaStorageSOPClassUID: dataset.SOPClassUID,
-    MediaStorageSOPInstanceUID: dataset.SOPInstanceUID,
-    TransferSyntaxUID: TransferSyntax.ExplicitVRLittleEndian,
+/** Sentinel's file meta information (group 0002) for an instance in a transfer syntax, denaturalized. */
+export function fileMeta(sopClassUid: unknown, sopInstanceUid: unknown, transferSyntaxUid: string): Record<string, unknown> {
+  return dcmjs.data.DicomMetaDictionary.denaturalizeDataset({
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: sopClassUid,
+    MediaStorageSOPInstanceUID: sopInstanceUid,
+    TransferSyntaxUID: transferSyntaxUid,
     ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
     ImplementationVersionName: IMPLEMENTATION_VERSION_NAME,
   });
-  const dict = new DicomDict(meta);
+}
+
+export function writePart10(dataset: NaturalizedDataset): Buffer {
+  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+  const dict = new DicomDict(fileMeta(dataset.SOPClassUID, dataset.SOPInstanceUID, TransferSyntax.ExplicitVRLittleEndian));
   const body = { ...dataset };
   delete body._meta;
   dict.dict = DicomMetaDictionary.denaturalizeDataset(body);

@@ -22,7 +22,7 @@ import dcmjs from 'dcmjs';
 import dcmjsDimse from 'dcmjs-dimse';
 import type { Config } from '../config/schema';
 import { projectRoot } from '../config/load';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../dicom/uid';
+import { fileMeta } from '../dicom/write';
 import { describeError } from '../errors/errors';
 import { FailureReason, type ReceiveDeps, intakeStored, storeReceived } from './receive';
 
@@ -45,16 +45,7 @@ const STORAGE_SOP_PREFIX = '1.2.840.10008.5.1.4.1.1.';
 
 /** The preamble and file meta of a Part 10 file for a dataset of this SOP instance in this transfer syntax. */
 export function fileMetaFor(sopClassUid: string, sopInstanceUid: string, transferSyntaxUid: string): Buffer {
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
-  const meta = DicomMetaDictionary.denaturalizeDataset({
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: sopClassUid,
-    MediaStorageSOPInstanceUID: sopInstanceUid,
-    TransferSyntaxUID: transferSyntaxUid,
-    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
-    ImplementationVersionName: IMPLEMENTATION_VERSION_NAME,
-  });
-  const dict = new DicomDict(meta);
+  const dict = new dcmjs.data.DicomDict(fileMeta(sopClassUid, sopInstanceUid, transferSyntaxUid));
   dict.dict = {};
   return Buffer.from(dict.write());
 }

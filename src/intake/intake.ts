@@ -58,7 +58,7 @@ export async function intakeStudy(
   // pipeline and model) saw: the same images are never analysed twice; a job still waiting
   // will read whatever is there when it runs; new images after an analysis began give a new
   // job (unless reanalyse is never), keyed by their fingerprint.
-  const imageSet = await imageSetOf(deps.dicomweb, studyInstanceUid, pipelineNamed(decision.pipeline));
+  const imageSet = await imageSetOf(deps.dicomweb, studyInstanceUid, pipelineNamed(decision.pipeline), series);
   const earlier = await deps.ds.getRepository(JobRow).find({
     where: { studyInstanceUid, pipeline: decision.pipeline, modelId: decision.model.id, modelVersion: decision.model.version },
     order: { createdAt: 'DESC' },

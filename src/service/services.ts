@@ -1,27 +1,20 @@
 // Every long-lived resource is opened here and closed here, in one order, so that the CLI,
 // the demo, the tests and SIGTERM all share the same start and shutdown.
-import type { DataSource } from 'typeorm';
+import type { ApiDeps } from '../api/app';
 import type { Config } from '../config/schema';
 import { openDatabase } from '../db/data-source';
 import { DicomwebClient } from '../dicomweb/client';
 import { ModelRegistry } from '../inference/registry';
 import type { IntakeDeps } from '../intake/intake';
 import { type Logger, createLogger } from '../log/logger';
-import { type Queues, createQueues } from '../jobs/queues';
+import { createQueues } from '../jobs/queues';
 import { OrthancRest } from '../orthanc/rest';
 import { assertRoutingRules } from '../pipelines/routing';
 import { projectRoot } from '../config/load';
 import path from 'node:path';
 
-export interface Services {
-  config: Config;
-  log: Logger;
-  ds: DataSource;
-  queues: Queues;
-  dicomweb: DicomwebClient;
-  orthanc: OrthancRest;
-  models: ModelRegistry;
-  intake: IntakeDeps;
+/** Everything the API, the listeners and the workers use, and how to close it all. */
+export interface Services extends ApiDeps {
   close(): Promise<void>;
 }
 

@@ -62,7 +62,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
       : { slides: await describeStudySlides(source.dicomweb, source.studyInstanceUid, pipeline), frames: source.dicomweb };
     study = await analyseSlides({ ...common, pipeline, slides, frames, scoring: req.scoring ?? scoreHere, onProgress: req.onProgress });
   }
-  const oru = oruForStudy(study.result, study.context, req.config.hl7, pipeline.reporting, req.now, req.predecessor !== undefined);
+  const oru = oruForStudy(study.result, study.context, req.config.hl7, pipeline.reporting, req.now, { corrected: req.predecessor !== undefined, reports: study.reports });
   return {
     result: study.result,
     context: study.context,

@@ -10,7 +10,8 @@ import { readNaturalizedHeader } from '../dicom/part10';
 import type { DicomwebClient } from '../dicomweb/client';
 import { str } from '../dicom/json';
 import { Tag } from '../dicom/tags';
-import type { DocumentRef, ImageResult, SkippedFile, StudyResult } from '../domain/findings';
+import type { DocumentRef, ImageResult, SegmentRef, SkippedFile, StudyResult } from '../domain/findings';
+import { SopClass } from '../dicom/uid';
 import { type Output, output } from '../domain/outputs';
 import { SentinelError, describeError } from '../errors/errors';
 import type { LoadedModel } from '../inference/registry';
@@ -110,6 +111,7 @@ export async function analyseInstances(req: {
   for (const i of images) headers.set(i.parsed.sopInstanceUid, readNaturalizedHeader(i.bytes));
   const algorithm = { name: manifest.name, version: manifest.version, modelId: manifest.id };
   const objects: Output[] = [];
+  const segments = new Map<string, SegmentRef>();
   for (const image of result.images) {
     // One series per SEG: OHIF 3.13 shows one SEG per series (its last instance) and would
     // hide the findings of every other image of the study.
@@ -122,7 +124,10 @@ export async function analyseInstances(req: {
       algorithm,
       now: req.now,
     });
-    if (seg) objects.push(output('dicom', 'SEG', sopInstanceUid, seg));
+    if (!seg) continue;
+    objects.push(output('dicom', 'SEG', sopInstanceUid, seg));
+    const ref = { studyInstanceUid: result.studyInstanceUid, seriesInstanceUid, sopClassUid: SopClass.Segmentation, sopInstanceUid };
+    image.findings.forEach((f, i) => segments.set(f.trackingUid, { seg: ref, segmentNumber: i + 1 }));
   }
   const srSeries = req.newUid();
   const srUid = req.newUid();
@@ -134,7 +139,9 @@ export async function analyseInstances(req: {
     algorithm,
     reporting: pipeline.reporting,
     predecessor: req.predecessor,
+    segments,
     now: req.now,
   })));
-  return { result, context: readStudyContext(first.parsed), objects, skipped };
+  const report = { studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: srSeries, sopClassUid: SopClass.ComprehensiveSR, sopInstanceUid: srUid };
+  return { result, context: readStudyContext(first.parsed), objects, skipped, reports: [report] };
 }

@@ -6,7 +6,8 @@
 import type { Config } from '../config/schema';
 import { studyContextFromJson } from '../dicom/study-context';
 import type { DicomwebClient } from '../dicomweb/client';
-import { type Finding, type ImageRef, type SkippedFile, type StudyContext, type StudyResult, findingTypeCode } from '../domain/findings';
+import { type Finding, type ImageRef, type SegmentRef, type SkippedFile, type StudyContext, type StudyResult, findingTypeCode } from '../domain/findings';
+import { SopClass } from '../dicom/uid';
 import { type Output, output } from '../domain/outputs';
 import { SentinelError } from '../errors/errors';
 import type { LoadedModel } from '../inference/registry';
@@ -139,7 +140,13 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
     algorithm,
     now: req.now,
   });
-  if (seg) objects.push(output('dicom', 'SEG', segUid, seg));
+  // Every region is drawn from the SEG's one segment, the tumour probability map.
+  const segments = new Map<string, SegmentRef>();
+  if (seg) {
+    objects.push(output('dicom', 'SEG', segUid, seg));
+    const segDoc = { studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: segSeries, sopClassUid: SopClass.Segmentation, sopInstanceUid: segUid };
+    for (const f of findings) segments.set(f.trackingUid, { seg: segDoc, segmentNumber: 1 });
+  }
 
   const srSeries = req.newUid();
   const srUid = req.newUid();
@@ -149,9 +156,11 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
     series: { seriesInstanceUid: srSeries, seriesNumber: req.config.output.seriesNumber + 1, instanceNumber: 1, sopInstanceUid: srUid },
     algorithm,
     reporting: req.pipeline.reporting,
+    segments,
     now: req.now,
   })));
-  return { result, context: req.context, objects, skipped: req.skipped ?? [], analysis };
+  const report = { studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: srSeries, sopClassUid: findings.length > 0 ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR, sopInstanceUid: srUid };
+  return { result, context: req.context, objects, skipped: req.skipped ?? [], analysis, reports: [report] };
 }
 
 /**
@@ -176,5 +185,6 @@ export async function analyseSlides(req: Omit<SlideStudyRequest, 'source' | 'lev
     context: first.context,
     objects: outs.flatMap((o) => o.objects),
     skipped: outs.flatMap((o) => o.skipped),
+    reports: outs.flatMap((o) => o.reports),
   };
 }

@@ -1,6 +1,6 @@
 // What a study path (whole instances, or slides) hands back to analyze() before the ORU is
 // added, and the one refusal for a study with nothing left to analyse.
-import type { SkippedFile, StudyContext, StudyResult } from '../domain/findings';
+import type { DocumentRef, SkippedFile, StudyContext, StudyResult } from '../domain/findings';
 import type { Output } from '../domain/outputs';
 import { SentinelError } from '../errors/errors';
 import type { PipelineDefinition } from '../pipelines/definition';
@@ -11,6 +11,8 @@ export interface StudyAnalysis {
   context: StudyContext;
   objects: Output[];
   skipped: SkippedFile[];
+  /** The SR documents written (the ORU names them). */
+  reports: DocumentRef[];
 }
 
 /**

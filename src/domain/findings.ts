@@ -113,6 +113,12 @@ export interface DocumentRef {
   sopInstanceUid: string;
 }
 
+/** The SEG segment that outlines a finding (IHE AIR: the SR's finding points at it). */
+export interface SegmentRef {
+  seg: DocumentRef;
+  segmentNumber: number;
+}
+
 /** A file of the study that was not analysed, and why (in words a person at the PACS can act on). */
 export interface SkippedFile {
   sopInstanceUid?: string;

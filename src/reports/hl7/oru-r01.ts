@@ -4,7 +4,7 @@
 // there is no LOINC code for an AI suspicion score.
 import { Message } from 'node-hl7-client';
 import type { Config } from '../../config/schema';
-import type { StudyContext, StudyResult } from '../../domain/findings';
+import type { DocumentRef, StudyContext, StudyResult } from '../../domain/findings';
 import { allFindings } from '../../domain/findings';
 import type { PipelineReporting } from '../../domain/reporting';
 
@@ -22,6 +22,8 @@ export interface OruInput {
   reporting: PipelineReporting;
   /** A corrected result (a re-analysis replacing an earlier one): result status C instead of F. */
   corrected?: boolean;
+  /** The SR documents holding this result: each named by its Study and SOP Instance UIDs. */
+  reports?: DocumentRef[];
 }
 
 export function hl7Timestamp(d: Date): string {
@@ -79,13 +81,13 @@ export function buildOruR01(input: OruInput): string {
   obr.set('25', status);
 
   let n = 0;
-  const obx = (type: string, code: string, text: string, value: string | [string, string, string], opts: { units?: [string, string, string]; subId?: string } = {}): void => {
+  const obx = (type: string, code: string, text: string, value: string | [string, string, string], opts: { units?: [string, string, string]; subId?: string; system?: string; status?: string } = {}): void => {
     const s = m.addSegment('OBX');
     s.set('1', String(++n));
     s.set('2', type);
     s.set('3.1', code);
     s.set('3.2', text);
-    s.set('3.3', LOCAL_CODING_SYSTEM);
+    s.set('3.3', opts.system ?? LOCAL_CODING_SYSTEM);
     if (opts.subId) s.set('4', opts.subId);
     if (typeof value === 'string') {
       s.set('5', value);
@@ -100,7 +102,7 @@ export function buildOruR01(input: OruInput): string {
       s.set('6.2', opts.units[1]);
       s.set('6.3', opts.units[2]);
     }
-    s.set('11', status);
+    s.set('11', opts.status ?? status);
     s.set('14', hl7Timestamp(input.timestamp));
   };
   const ratio: [string, string, string] = ['{ratio}', 'ratio', 'UCUM'];
@@ -130,6 +132,14 @@ export function buildOruR01(input: OruInput): string {
     ];
     obx('ST', 'AIFINDING', 'AI finding', parts.join('; '), { subId: f.trackingId });
   }
+  // Where the full result lives: each SR's study (DICOM's code for a Study Instance UID, as IHE
+  // reports name it; result status O, a reference rather than an observation) and its SOP
+  // Instance UID, grouped by sub-id.
+  (input.reports ?? []).forEach((r, i) => {
+    const subId = `SR${i + 1}`;
+    obx('ST', '113014', 'Study', r.studyInstanceUid, { system: 'DCM', subId, status: 'O' });
+    obx('ST', 'AISRUID', 'AI report SOP Instance UID', r.sopInstanceUid, { subId, status: 'O' });
+  });
   obx('ST', 'AIMODEL', 'AI model', `${result.model.id} ${result.model.version} (${result.model.name}); research use only, not a medical device`);
   return m.toString();
 }
@@ -140,8 +150,8 @@ export function newMessageControlId(now: Date): string {
 }
 
 /** The ORU for one analysed study, with a new control id, as the outbox sends it. */
-export function oruForStudy(result: StudyResult, study: StudyContext, hl7: Pick<Config['hl7'], 'sender' | 'receiver' | 'processingId'>, reporting: PipelineReporting, now: Date, corrected = false): { controlId: string; text: string } {
+export function oruForStudy(result: StudyResult, study: StudyContext, hl7: Pick<Config['hl7'], 'sender' | 'receiver' | 'processingId'>, reporting: PipelineReporting, now: Date, opts: Pick<OruInput, 'corrected' | 'reports'> = {}): { controlId: string; text: string } {
   const controlId = newMessageControlId(now);
-  const text = buildOruR01({ result, study, sender: hl7.sender, receiver: hl7.receiver, messageControlId: controlId, timestamp: now, processingId: hl7.processingId, reporting, corrected });
+  const text = buildOruR01({ result, study, sender: hl7.sender, receiver: hl7.receiver, messageControlId: controlId, timestamp: now, processingId: hl7.processingId, reporting, ...opts });
   return { controlId, text };
 }

@@ -34,10 +34,12 @@ export interface SopRef {
   ReferencedSOPClassUID: string;
   ReferencedSOPInstanceUID: string;
   ReferencedFrameNumber?: number;
+  /** Of a Segmentation: the segment meant (Image Reference Macro, PS3.3 Table C.18.4-1). */
+  ReferencedSegmentNumber?: number;
 }
 
-export const imageItem = (rel: Relationship, ref: SopRef): NaturalizedDataset => ({
-  RelationshipType: rel, ValueType: 'IMAGE', ReferencedSOPSequence: [ref],
+export const imageItem = (rel: Relationship, ref: SopRef, name?: Code): NaturalizedDataset => ({
+  RelationshipType: rel, ValueType: 'IMAGE', ...(name ? { ConceptNameCodeSequence: [name] } : {}), ReferencedSOPSequence: [ref],
 });
 
 /** A closed POLYLINE (or POINT) in image pixel coordinates, selected from its image. */

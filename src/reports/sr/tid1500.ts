@@ -6,7 +6,7 @@
 import { SopClass } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
 import { Codes } from '../../domain/codes';
-import { type DocumentRef, type Finding, type StudyResult, allFindings } from '../../domain/findings';
+import { type DocumentRef, type Finding, type SegmentRef, type StudyResult, allFindings } from '../../domain/findings';
 import type { PipelineReporting } from '../../domain/reporting';
 import { SentinelError } from '../../errors/errors';
 import { type AlgorithmInfo, type SeriesInfo, equipment, newInstance, patientAndStudy } from '../seg/common';
@@ -27,12 +27,14 @@ export interface Tid1500Input {
   reporting: PipelineReporting;
   /** The earlier SR of the study this one replaces (re-analysis after new images). */
   predecessor?: DocumentRef;
+  /** The SEG segment outlining each finding, by the finding's tracking UID. */
+  segments?: ReadonlyMap<string, SegmentRef>;
   now?: Date;
 }
 
 /** A slide finding is a TID 1410 planar ROI in the slide's frame of reference; an image finding a TID 1501 group. */
-function measurementGroup(f: Finding, laterality: 'L' | 'R' | undefined, algorithm: AlgorithmInfo): NaturalizedDataset {
-  return f.slide ? tid1410Group({ ...f, slide: f.slide }, laterality, algorithm) : tid1501Group(f, laterality, algorithm);
+function measurementGroup(f: Finding, laterality: 'L' | 'R' | undefined, algorithm: AlgorithmInfo, segment: SegmentRef | undefined): NaturalizedDataset {
+  return f.slide ? tid1410Group({ ...f, slide: f.slide }, laterality, algorithm, segment) : tid1501Group(f, laterality, algorithm, segment);
 }
 
 export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
@@ -41,12 +43,15 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
   if (!first) throw new SentinelError('bad_request', 'a TID 1500 report needs at least one source image');
   const laterality = new Map(result.images.map((i) => [i.image.sopInstanceUid, i.laterality]));
 
+  // The evidence: every object the content tree refers to, the images and the SEGs.
   const bySeries = new Map<string, SopRef[]>();
-  for (const s of sources) {
-    const list = bySeries.get(String(s.SeriesInstanceUID)) ?? [];
-    list.push({ ReferencedSOPClassUID: String(s.SOPClassUID), ReferencedSOPInstanceUID: String(s.SOPInstanceUID) });
-    bySeries.set(String(s.SeriesInstanceUID), list);
-  }
+  const cite = (series: string, ref: SopRef): void => {
+    const list = bySeries.get(series) ?? [];
+    if (!list.some((r) => r.ReferencedSOPInstanceUID === ref.ReferencedSOPInstanceUID)) list.push(ref);
+    bySeries.set(series, list);
+  };
+  for (const s of sources) cite(String(s.SeriesInstanceUID), { ReferencedSOPClassUID: String(s.SOPClassUID), ReferencedSOPInstanceUID: String(s.SOPInstanceUID) });
+  for (const { seg } of input.segments?.values() ?? []) cite(seg.seriesInstanceUid, { ReferencedSOPClassUID: seg.sopClassUid, ReferencedSOPInstanceUID: seg.sopInstanceUid });
 
   const findings = allFindings(result);
   const content: NaturalizedDataset[] = [
@@ -56,7 +61,7 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
     imageLibrary(sources),
     // Imaging Measurements is optional in TID 1500: left out when there is nothing to measure.
     ...(findings.length > 0
-      ? [container('CONTAINS', Codes.imagingMeasurements, findings.map((f) => measurementGroup(f, laterality.get(f.image.sopInstanceUid), algorithm)))]
+      ? [container('CONTAINS', Codes.imagingMeasurements, findings.map((f) => measurementGroup(f, laterality.get(f.image.sopInstanceUid), algorithm, input.segments?.get(f.trackingUid))))]
       : []),
     qualitativeEvaluations(result, reporting),
   ];

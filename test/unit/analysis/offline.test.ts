@@ -30,6 +30,28 @@ beforeAll(async () => {
 });
 afterAll(() => registry.close());
 
+type Item = Record<string, unknown>;
+const list = (v: unknown): Item[] => (v === undefined ? [] : Array.isArray(v) ? v as Item[] : [v as Item]);
+const conceptOf = (i: Item): string | undefined => list(i.ConceptNameCodeSequence)[0]?.CodeValue as string | undefined;
+const readDataset = (bytes: Buffer): Item => readNaturalizedHeader(new Uint8Array(bytes)) as Item;
+
+/** Each measurement group's tracking UID and the SEG segment it names (IHE AIR). */
+function segmentRefsOf(sr: Item): Array<{ trackingUid: string; segUid: string; segmentNumber: number }> {
+  const groups: Item[] = [];
+  const walk = (items: Item[]): void => items.forEach((i) => (conceptOf(i) === '125007' ? groups.push(i) : walk(list(i.ContentSequence))));
+  walk(list(sr.ContentSequence));
+  return groups.map((g) => {
+    const children = list(g.ContentSequence);
+    const ref = list(children.find((c) => conceptOf(c) === '121191')?.ReferencedSOPSequence)[0] ?? {};
+    return { trackingUid: String(children.find((c) => conceptOf(c) === '112040')?.UID), segUid: String(ref.ReferencedSOPInstanceUID), segmentNumber: Number(ref.ReferencedSegmentNumber) };
+  });
+}
+
+/** The SEG's segments, number -> tracking UID. */
+function segmentsOf(seg: Item): Map<number, string> {
+  return new Map(list(seg.SegmentSequence).map((s) => [Number(s.SegmentNumber), String(s.TrackingUID)]));
+}
+
 function config(): Config {
   return loadConfig({ overrides: { routing: { rules: [{ name: 'mammography', modalities: ['MG'], pipeline: 'mammography', models: [TEST_MODEL_ID] }] } } });
 }
@@ -66,12 +88,28 @@ describe('sentinel analyze (offline)', () => {
       expect(dciodvfy(bytes).errors).toEqual([]);
       expect(dcmdump(bytes)).toContain(study.studyInstanceUid);
     }
-    expect(dsrdump(fs.readFileSync(path.join(out, s.outputs.sr![0]!)))).toContain('Measurement Group');
+    const srBytes = fs.readFileSync(path.join(out, s.outputs.sr![0]!));
+    expect(dsrdump(srBytes)).toContain('Measurement Group');
+    expect(dsrdump(srBytes)).toMatch(/contains IMAGE:\(,,"Referenced Segment"\)=\(SG image,,1\)/);
 
+    // The SR's finding names the SEG segment that outlines it, the one with its tracking UID.
+    const seg = readDataset(fs.readFileSync(path.join(out, s.outputs.seg![0]!)));
+    const sr = readDataset(srBytes);
+    const refs = segmentRefsOf(sr);
+    expect(refs).toHaveLength(1);
+    expect(refs[0]!.segUid).toBe(String(seg.SOPInstanceUID));
+    expect(segmentsOf(seg).get(refs[0]!.segmentNumber)).toBe(refs[0]!.trackingUid);
+
+    // The ORU names the SR by its Study and SOP Instance UIDs.
     const oru = fs.readFileSync(path.join(out, s.outputs.oru![0]!), 'utf8');
-    const py = spawnSync('/usr/bin/python3', ['-c', 'import hl7,sys; m=hl7.parse(sys.stdin.read()); print(m.segment("OBR")[2], m.segment("OBX")[5])'], { input: oru, encoding: 'utf8' });
+    const py = spawnSync('/usr/bin/python3', ['-c', [
+      'import hl7,sys', 'm=hl7.parse(sys.stdin.read())', 'print(m.segment("OBR")[2], m.segment("OBX")[5])',
+      'print(" ".join(str(o[3][0][0]) + "=" + str(o[5]) + "/" + str(o[11]) for o in m.segments("OBX") if str(o[4]).startswith("SR")))',
+    ].join('\n')], { input: oru, encoding: 'utf8' });
     expect(py.status).toBe(0);
-    expect(py.stdout.trim().split(' ')).toEqual(['ACC42', s.score!.toFixed(3)]);
+    const [first, uids] = py.stdout.trim().split('\n');
+    expect(first!.split(' ')).toEqual(['ACC42', s.score!.toFixed(3)]);
+    expect(uids!.split(' ')).toEqual([`113014=${study.studyInstanceUid}/O`, `AISRUID=${String(sr.SOPInstanceUID)}/O`]);
   });
 
   it('a study no rule routes is listed as skipped with the reason', async () => {
@@ -145,6 +183,11 @@ describe('sentinel analyze: a whole slide from local files', () => {
       expect(s.findings!.every((f) => f.type === 'tumor' && (f.areaMm2 ?? 0) > 0)).toBe(true);
       for (const rel of [...(s.outputs.seg ?? []), ...(s.outputs.sr ?? [])]) expect(dciodvfy(fs.readFileSync(path.join(out, rel))).errors).toEqual([]);
       expect(readNaturalizedHeader(new Uint8Array(fs.readFileSync(path.join(out, s.outputs.seg![0]!)))).FrameOfReferenceUID).toBe(slide.frameOfReferenceUid);
+      // Every region points at the tumour map, segment 1 of the slide's SEG.
+      const seg = readDataset(fs.readFileSync(path.join(out, s.outputs.seg![0]!)));
+      const refs = segmentRefsOf(readDataset(fs.readFileSync(path.join(out, s.outputs.sr![0]!))));
+      expect(refs).toHaveLength(s.findings!.length);
+      expect(refs.every((r) => r.segUid === String(seg.SOPInstanceUID) && r.segmentNumber === 1 && segmentsOf(seg).has(1))).toBe(true);
     } finally {
       await shipped.close();
     }

@@ -1,11 +1,12 @@
 // What every measurement group of a finding holds, whichever template places it: its tracking
 // identifier and UID (shared with the SEG segment), the finding's code and site, its score
-// with the algorithm that gave it, its area and Sentinel's finding identifier.
+// with the algorithm that gave it, its area, the SEG segment that outlines it (IHE AIR) and
+// Sentinel's finding identifier.
 import type { NaturalizedDataset } from '../../../dicom/write';
 import { Codes } from '../../../domain/codes';
-import { type Finding, findingCode } from '../../../domain/findings';
+import { type Finding, type SegmentRef, findingCode } from '../../../domain/findings';
 import type { AlgorithmInfo } from '../../seg/common';
-import { type SopRef, codeItem, numItem, textItem, uidItem } from '../content';
+import { type SopRef, codeItem, imageItem, numItem, textItem, uidItem } from '../content';
 
 export const Score = { CodeValue: 'AISCORE', CodingSchemeDesignator: '99SENTINEL', CodeMeaning: 'AI suspicion score' };
 
@@ -26,7 +27,7 @@ export function scoreItem(f: Finding, algorithm: AlgorithmInfo, children: Natura
   ]);
 }
 
-export function findingItems(f: Finding, laterality: 'L' | 'R' | undefined, trackingIdentifier: string): { context: NaturalizedDataset[]; concept: NaturalizedDataset[]; tail: NaturalizedDataset[] } {
+export function findingItems(f: Finding, laterality: 'L' | 'R' | undefined, trackingIdentifier: string, segment?: SegmentRef): { context: NaturalizedDataset[]; concept: NaturalizedDataset[]; tail: NaturalizedDataset[] } {
   const site = laterality
     ? codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast, [codeItem('HAS CONCEPT MOD', Codes.laterality, laterality === 'R' ? Codes.right : Codes.left)])
     : codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast);
@@ -38,6 +39,11 @@ export function findingItems(f: Finding, laterality: 'L' | 'R' | undefined, trac
     concept: [codeItem('CONTAINS', Codes.finding, findingCode(f)), site],
     tail: [
       ...(f.areaMm2 !== undefined ? [numItem('CONTAINS', Codes.area, f.areaMm2, Codes.squareMillimetre)] : []),
+      ...(segment ? [imageItem('CONTAINS', {
+        ReferencedSOPClassUID: segment.seg.sopClassUid,
+        ReferencedSOPInstanceUID: segment.seg.sopInstanceUid,
+        ReferencedSegmentNumber: segment.segmentNumber,
+      }, Codes.referencedSegment)] : []),
       textItem('CONTAINS', { CodeValue: 'FINDINGID', CodingSchemeDesignator: '99SENTINEL', CodeMeaning: 'Sentinel finding identifier' }, f.trackingId),
     ],
   };

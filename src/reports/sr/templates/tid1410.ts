@@ -4,13 +4,13 @@
 // for exactly that item in each group and drops the whole SR from the study without it.
 import type { NaturalizedDataset } from '../../../dicom/write';
 import { Codes } from '../../../domain/codes';
-import type { Finding } from '../../../domain/findings';
+import type { Finding, SegmentRef } from '../../../domain/findings';
 import type { AlgorithmInfo } from '../../seg/common';
 import { container, scoord3dItem } from '../content';
 import { findingItems, scoreItem } from './finding';
 
-export function tid1410Group(f: Finding & { slide: NonNullable<Finding['slide']> }, laterality: 'L' | 'R' | undefined, algorithm: AlgorithmInfo): NaturalizedDataset {
-  const { context, concept, tail } = findingItems(f, laterality, `AI tumour region ${f.trackingId}`);
+export function tid1410Group(f: Finding & { slide: NonNullable<Finding['slide']> }, laterality: 'L' | 'R' | undefined, algorithm: AlgorithmInfo, segment?: SegmentRef): NaturalizedDataset {
+  const { context, concept, tail } = findingItems(f, laterality, `AI tumour region ${f.trackingId}`, segment);
   return container('CONTAINS', Codes.measurementGroup, [
     ...context,
     ...concept,

@@ -34,8 +34,8 @@ export interface AnalyzeRequest {
   scoring?: CellScoring;
   /** Slides: tissue cells done and to do, after each batch. */
   onProgress?: (done: number, total: number) => void | Promise<void>;
-  /** The study's earlier SR this analysis replaces: named in the new SR, and the ORU is a correction. */
-  predecessor?: DocumentRef;
+  /** The study's earlier SRs this analysis replaces (TID 1500, CAD): each named in its successor, and the ORU is a correction. */
+  predecessors?: DocumentRef[];
 }
 
 export interface AnalysisOutput {
@@ -51,7 +51,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
   const { pipeline, source } = req;
   // First of all: a model for another pipeline would read pixels for nothing, then score them wrongly.
   assertModelFits(pipeline, req.model.manifest);
-  const common = { model: req.model, config: req.config, newUid: req.newUid, now: req.now, predecessor: req.predecessor };
+  const common = { model: req.model, config: req.config, newUid: req.newUid, now: req.now, predecessors: req.predecessors };
   let study: StudyAnalysis;
   if (pipeline.input === 'instances') {
     const files = source.kind === 'files' ? source.files : await fetchStudyInstances(source.dicomweb, source.studyInstanceUid, pipeline.modalities);
@@ -62,7 +62,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
       : { slides: await describeStudySlides(source.dicomweb, source.studyInstanceUid, pipeline), frames: source.dicomweb };
     study = await analyseSlides({ ...common, pipeline, slides, frames, scoring: req.scoring ?? scoreHere, onProgress: req.onProgress });
   }
-  const oru = oruForStudy(study.result, study.context, req.config.hl7, pipeline.reporting, req.now, { corrected: req.predecessor !== undefined, reports: study.reports });
+  const oru = oruForStudy(study.result, study.context, req.config.hl7, pipeline.reporting, req.now, { corrected: (req.predecessors ?? []).length > 0, reports: study.reports });
   return {
     result: study.result,
     context: study.context,

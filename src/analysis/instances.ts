@@ -14,10 +14,13 @@ import type { DocumentRef, ImageResult, SegmentRef, SkippedFile, StudyResult } f
 import { SopClass } from '../dicom/uid';
 import { type Output, output } from '../domain/outputs';
 import { SentinelError, describeError } from '../errors/errors';
+import { threshold } from '../inference/manifest';
 import type { LoadedModel } from '../inference/registry';
 import type { InstancePipeline, PipelineDefinition } from '../pipelines/definition';
+import { withExamScores } from '../pipelines/common/category';
 import { sopClassNotRead } from '../pipelines/registry';
 import { buildImageSeg } from '../reports/seg/image';
+import { buildMammographyCadReport } from '../reports/sr/mammography-cad';
 import { buildTid1500Report } from '../reports/sr/tid1500';
 import { type StudyAnalysis, nothingToAnalyse } from './study-analysis';
 
@@ -76,7 +79,7 @@ export async function analyseInstances(req: {
   config: Pick<Config, 'output'>;
   newUid: () => string;
   now: Date;
-  predecessor?: DocumentRef;
+  predecessors?: DocumentRef[];
 }): Promise<StudyAnalysis> {
   const { pipeline, model } = req;
   const { images, skipped } = readStudyImages(req.files, pipeline);
@@ -99,13 +102,13 @@ export async function analyseInstances(req: {
 
   const manifest = model.manifest;
   const first = images[0] as StudyImage;
-  const result: StudyResult = {
+  const result: StudyResult = withExamScores({
     studyInstanceUid: first.parsed.studyInstanceUid,
     pipeline: pipeline.name,
     model: { id: manifest.id, version: manifest.version, name: manifest.name },
     ...pipeline.summarise(perImage, manifest),
     images: perImage,
-  };
+  }, manifest);
 
   const headers = new Map<string, NaturalizedDataset>();
   for (const i of images) headers.set(i.parsed.sopInstanceUid, readNaturalizedHeader(i.bytes));
@@ -132,16 +135,31 @@ export async function analyseInstances(req: {
   const srSeries = req.newUid();
   const srUid = req.newUid();
   const analysed = new Set(result.images.map((i) => i.image.sopInstanceUid));
+  const sources = [...headers.entries()].filter(([uid]) => analysed.has(uid)).map(([, h]) => h);
   objects.push(output('dicom', 'SR', srUid, buildTid1500Report({
-    sources: [...headers.entries()].filter(([uid]) => analysed.has(uid)).map(([, h]) => h),
+    sources,
     result,
     series: { seriesInstanceUid: srSeries, seriesNumber: req.config.output.seriesNumber + 1, instanceNumber: 1, sopInstanceUid: srUid },
     algorithm,
     reporting: pipeline.reporting,
-    predecessor: req.predecessor,
+    predecessor: req.predecessors?.find((d) => d.sopClassUid !== SopClass.MammographyCadSR),
     segments,
     now: req.now,
   })));
-  const report = { studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: srSeries, sopClassUid: SopClass.ComprehensiveSR, sopInstanceUid: srUid };
-  return { result, context: readStudyContext(first.parsed), objects, skipped, reports: [report] };
+  const reports: DocumentRef[] = [{ studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: srSeries, sopClassUid: SopClass.ComprehensiveSR, sopInstanceUid: srUid }];
+  if (pipeline.reporting.cadReport === 'mammography') {
+    const cadSeries = req.newUid();
+    const cadUid = req.newUid();
+    objects.push(output('dicom', 'CAD SR', cadUid, buildMammographyCadReport({
+      sources,
+      result,
+      series: { seriesInstanceUid: cadSeries, seriesNumber: req.config.output.seriesNumber + 2, instanceNumber: 1, sopInstanceUid: cadUid },
+      algorithm,
+      operatingPoint: threshold(manifest, 'detection'),
+      predecessor: req.predecessors?.find((d) => d.sopClassUid === SopClass.MammographyCadSR),
+      now: req.now,
+    })));
+    reports.push({ studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: cadSeries, sopClassUid: SopClass.MammographyCadSR, sopInstanceUid: cadUid });
+  }
+  return { result, context: readStudyContext(first.parsed), objects, skipped, reports };
 }

@@ -11,6 +11,7 @@ import { SopClass } from '../dicom/uid';
 import { type Output, output } from '../domain/outputs';
 import { SentinelError } from '../errors/errors';
 import type { LoadedModel } from '../inference/registry';
+import { withExamScores } from '../pipelines/common/category';
 import type { CellScoring, TilePipeline } from '../pipelines/definition';
 import type { SlideAnalysis, SlideSource } from '../pipelines/wsi/analyze-slide';
 import { type LevelRef, buildSlideSeg } from '../reports/seg/wsi';
@@ -113,7 +114,7 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
       slide: { frameOfReferenceUid: req.frameOfReferenceUid, contourMm: contour.map((p) => req.pixelToSlideMm(analysis.level, p.x - 0.5, p.y - 0.5)) },
     };
   });
-  const result: StudyResult = {
+  const result: StudyResult = withExamScores({
     studyInstanceUid: req.context.studyInstanceUid,
     pipeline: req.pipeline.name,
     model: { id: manifest.id, version: manifest.version, name: manifest.name },
@@ -121,7 +122,7 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
     category: analysis.category,
     breasts: {},
     images: [{ image, score: analysis.score, findings }],
-  };
+  }, manifest);
 
   const algorithm = { name: manifest.name, version: manifest.version, modelId: manifest.id };
   const objects: Output[] = [];

@@ -18,6 +18,7 @@ export const SopClass = {
   Segmentation: '1.2.840.10008.5.1.4.1.1.66.4',
   EnhancedSR: '1.2.840.10008.5.1.4.1.1.88.22',
   ComprehensiveSR: '1.2.840.10008.5.1.4.1.1.88.33',
+  MammographyCadSR: '1.2.840.10008.5.1.4.1.1.88.50',
   Comprehensive3DSR: '1.2.840.10008.5.1.4.1.1.88.34',
 } as const;
 

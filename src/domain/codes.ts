@@ -60,6 +60,8 @@ export const Codes = {
   tumourRegions: code('AINREG', '99SENTINEL', 'Number of AI tumour regions'),
   breastUltrasound: code('47079000', 'SCT', 'Ultrasonography of breast'),
   aiClassification: code('AICLASS', '99SENTINEL', 'AI image classification'),
+  examScore: code('AIEXAM', '99SENTINEL', 'AI exam score (1-10)'),
+  scoreUnit: code('{score}', 'UCUM', 'score'),
   referencedSegment: code('121191', 'DCM', 'Referenced Segment'),
   study: code('113014', 'DCM', 'Study'),
 } as const;

@@ -36,6 +36,8 @@ export interface Finding {
   code?: Code;
   /** Model output for this finding, 0..1. */
   score: number;
+  /** The score on the model's 1-10 scale (its validation deciles), when the model is calibrated. */
+  examScore?: number;
   image: ImageRef;
   centre: Point;
   /** Closed polygon, first point not repeated at the end. */
@@ -59,6 +61,7 @@ export interface ImageResult {
   /** Coded view as found in the image (e.g. 'CC', 'MLO'), when known. */
   view?: string;
   score: number;
+  examScore?: number;
   findings: Finding[];
   /** Whole-image classifiers (ultrasound): probability per class and the predicted class. */
   classification?: { probabilities: Record<string, number>; predicted: string };
@@ -76,9 +79,11 @@ export interface StudyResult {
   pipeline: string;
   model: ModelIdentity;
   score: number;
+  /** The study score on the model's 1-10 scale (its validation deciles), when the model is calibrated. */
+  examScore?: number;
   category: Category;
   /** Per-breast scores for mammography; empty for other pipelines. */
-  breasts: Partial<Record<'L' | 'R', { score: number; category: Category }>>;
+  breasts: Partial<Record<'L' | 'R', { score: number; examScore?: number; category: Category }>>;
   images: ImageResult[];
 }
 

@@ -18,4 +18,6 @@ export interface PipelineReporting {
   oruService: { code: string; text: string };
   /** Study-level measurements beyond score and category (none by default). */
   measurements?: (result: StudyResult) => StudyMeasurement[];
+  /** A CAD SR written beside the TID 1500 SR: 'mammography', the Mammography CAD SR (TID 4000). */
+  cadReport?: 'mammography';
 }

@@ -88,6 +88,21 @@ export const modelManifestSchema = z.object({
     /** Segmenters: keep only the largest component. */
     largestComponentOnly: z.boolean().optional(),
   }).strict().optional(),
+  /**
+   * The exam score's scale (1-10): the nine cut points between the deciles of the model's
+   * scores on its validation split (`sentinel eval <task> <folder> --split validation
+   * --calibrate` writes them), so a score of 10 is in the top tenth of validation scores.
+   */
+  calibration: z.object({
+    examScore: z.object({
+      split: z.string().min(1),
+      /** What each score was: an image, a film, a slide. */
+      unit: z.string().min(1),
+      n: z.number().int().positive(),
+      deciles: z.array(z.number().min(0).max(1)).length(9)
+        .refine((d) => d.every((v, i) => i === 0 || v >= (d[i - 1] as number)), { message: 'deciles must be ascending' }),
+    }),
+  }).optional(),
   training: z.object({
     data: z.string(),
     license: z.string(),

@@ -2,7 +2,7 @@
 // study's images over DICOMweb, run the pipeline, and in ONE transaction store the findings,
 // the outputs to send (outbox) and the job's result. Sending happens afterwards, from the
 // outbox, so a crash between the two loses nothing and sends nothing twice.
-import { type DataSource, IsNull } from 'typeorm';
+import { type DataSource, In, IsNull } from 'typeorm';
 import type { Config } from '../config/schema';
 import { FindingRow } from '../db/entities/finding';
 import { JobRow } from '../db/entities/job';
@@ -157,22 +157,24 @@ export async function processTileJob(deps: AnalyzeDeps, data: TileJobData): Prom
 }
 
 /**
- * The study's latest earlier analysis by the same pipeline and model that succeeded, and its SR
- * (as stored in the PACS): what a re-analysis replaces. Undefined on a study's first analysis.
+ * The study's latest earlier analysis by the same pipeline and model that succeeded, and its SRs
+ * (TID 1500 and CAD, as stored in the PACS): what a re-analysis replaces. Undefined on a study's first analysis.
  */
-async function predecessorOf(deps: AnalyzeDeps, job: JobRow): Promise<{ jobId: string; sr: DocumentRef } | undefined> {
+async function predecessorOf(deps: AnalyzeDeps, job: JobRow): Promise<{ jobId: string; srs: DocumentRef[] } | undefined> {
   const [earlier] = await deps.ds.query(
     `select j.id from jobs j where j.study_instance_uid = $1 and j.pipeline = $2 and j.model_id = $3 and j.state = 'succeeded'
        and j.id <> $4 and j.created_at <= $5 order by j.finished_at desc limit 1`,
     [job.studyInstanceUid, job.pipeline, job.modelId, job.id, job.createdAt],
   ) as Array<{ id: string }>;
   if (!earlier) return undefined;
-  const sr = await deps.ds.getRepository(OutboxRow).findOne({ where: { jobId: earlier.id, label: 'SR', destination: IsNull() }, order: { createdAt: 'ASC' } });
-  if (!sr) return undefined;
-  const header = readNaturalizedHeader(new Uint8Array(sr.payload));
+  const rows = await deps.ds.getRepository(OutboxRow).find({ where: { jobId: earlier.id, label: In(['SR', 'CAD SR']), destination: IsNull() }, order: { createdAt: 'ASC' } });
+  if (rows.length === 0) return undefined;
   return {
     jobId: earlier.id,
-    sr: { studyInstanceUid: job.studyInstanceUid, seriesInstanceUid: String(header.SeriesInstanceUID), sopClassUid: String(header.SOPClassUID), sopInstanceUid: sr.objectUid },
+    srs: rows.map((sr) => {
+      const header = readNaturalizedHeader(new Uint8Array(sr.payload));
+      return { studyInstanceUid: job.studyInstanceUid, seriesInstanceUid: String(header.SeriesInstanceUID), sopClassUid: String(header.SOPClassUID), sopInstanceUid: sr.objectUid };
+    }),
   };
 }
 
@@ -237,7 +239,7 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string, epoch 
       now: new Date(),
       scoring: rangedScoring(deps, job, onProgress),
       onProgress,
-      ...(earlier ? { predecessor: earlier.sr } : {}),
+      ...(earlier ? { predecessors: earlier.srs } : {}),
     });
     const outbox = await persist(deps, job, out, started);
     // Queued now if Redis answers; otherwise the sweeper queues them from the outbox.

@@ -58,7 +58,7 @@ const succeeded = (uid: string) => async (): Promise<JobRow | undefined> => {
 };
 const allDelivered = (jobId: string) => async (): Promise<OutboxRow[] | undefined> => {
   const rows = await h.services.ds.getRepository(OutboxRow).findBy({ jobId });
-  return rows.length === 3 && rows.every((r) => r.state === 'delivered') ? rows : undefined;
+  return rows.length === 4 && rows.every((r) => r.state === 'delivered') ? rows : undefined;
 };
 
 it('Redis down for a minute: intake keeps accepting, /health says degraded, and what was taken in meanwhile runs once Redis is back; the audit trail shows it all', async () => {

@@ -93,8 +93,8 @@ describe('the DICOM C-STORE SCP', () => {
     }, 90_000);
     expect(rows.jobs).toHaveLength(1);
     // Into the PACS by STOW-RS, and each object again to the DICOM destination; one ORU.
-    expect(rows.out.filter((r) => r.destination === null).map((r) => r.label).sort()).toEqual(['ORU^R01', 'SEG', 'SEG', 'SR']);
-    expect(rows.out.filter((r) => r.destination === 'results').map((r) => r.label).sort()).toEqual(['SEG', 'SEG', 'SR']);
+    expect(rows.out.filter((r) => r.destination === null).map((r) => r.label).sort()).toEqual(['CAD SR', 'ORU^R01', 'SEG', 'SEG', 'SR']);
+    expect(rows.out.filter((r) => r.destination === 'results').map((r) => r.label).sort()).toEqual(['CAD SR', 'SEG', 'SEG', 'SR']);
 
     // The destination holds exactly the objects sent, as dcmtk reads them.
     const sentUids = rows.out.filter((r) => r.destination === 'results').map((r) => r.objectUid).sort();

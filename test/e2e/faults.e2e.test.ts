@@ -71,7 +71,7 @@ async function resultsInPacs(uid: string): Promise<{ SEG: number; SR: number }> 
 
 async function deliveredRows(jobId: string): Promise<OutboxRow[] | undefined> {
   const rows = await ds.getRepository(OutboxRow).findBy({ jobId });
-  return rows.length >= 3 && rows.every((r) => r.state === 'delivered') ? rows : undefined;
+  return rows.length >= 4 && rows.every((r) => r.state === 'delivered') ? rows : undefined;
 }
 
 beforeAll(async () => {
@@ -137,7 +137,7 @@ it('SIGKILL mid-analysis, restart: the study finishes once, within seconds of th
   expect(done.epoch).toBe(1);
   await waitUntil('SEG, SR and ORU delivered', () => deliveredRows(done.id), 60_000);
   expect(await ds.getRepository(JobRow).findBy({ studyInstanceUid: study.studyInstanceUid })).toHaveLength(1);
-  expect(await resultsInPacs(study.studyInstanceUid)).toEqual({ SEG: 2, SR: 1 });
+  expect(await resultsInPacs(study.studyInstanceUid)).toEqual({ SEG: 2, SR: 2 });
   expect(orusFor(study)).toHaveLength(1);
 });
 
@@ -194,7 +194,7 @@ it('SIGTERM mid-analysis: the job is handed back, nothing is left running, and t
   }, 60_000);
   await waitUntil('delivered', () => deliveredRows(done.id), 60_000);
   expect(orusFor(study)).toHaveLength(1);
-  expect(await resultsInPacs(study.studyInstanceUid)).toEqual({ SEG: 2, SR: 1 });
+  expect(await resultsInPacs(study.studyInstanceUid)).toEqual({ SEG: 2, SR: 2 });
 });
 
 it("Redis emptied (Sentinel's own keys) while a job runs and another waits: both finish, with no restart", async () => {

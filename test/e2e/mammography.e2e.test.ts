@@ -64,21 +64,22 @@ describe('mammography end to end', () => {
     const seconds = (Date.now() - t0) / 1000;
     console.log(`storescu to SEG+SR stored and ORU acknowledged: ${seconds.toFixed(1)} s`);
 
-    expect(rows.map((r) => r.label).sort()).toEqual(['ORU^R01', 'SEG', 'SEG', 'SR']);
+    expect(rows.map((r) => r.label).sort()).toEqual(['CAD SR', 'ORU^R01', 'SEG', 'SEG', 'SR']);
     const series = await h.services.dicomweb.searchSeries(first.study.studyInstanceUid);
-    // A SEG series for each image with findings (OHIF shows one SEG per series), one SR.
+    // A SEG series for each image with findings (OHIF shows one SEG per series), the TID 1500 SR and the Mammography CAD SR.
     expect(series.filter((s) => s.modality === 'SEG')).toHaveLength(2);
-    expect(series.filter((s) => s.modality === 'SR')).toHaveLength(1);
+    expect(series.filter((s) => s.modality === 'SR')).toHaveLength(2);
     // The objects in the study are exactly the ones the outbox sent: same SOP Instance UIDs, same kinds.
     const stored: Array<[string, string]> = [];
     for (const s of series.filter((x) => x.modality === 'SEG' || x.modality === 'SR')) {
       for (const meta of await h.services.dicomweb.seriesMetadata(first.study.studyInstanceUid, s.seriesInstanceUid)) {
         const sop = String(meta['00080018']?.Value?.[0]);
-        stored.push([sop, s.modality]);
+        const cad = meta['00080016']?.Value?.[0] === '1.2.840.10008.5.1.4.1.1.88.50';
+        stored.push([sop, cad ? 'CAD SR' : s.modality]);
         const bytes = await h.services.dicomweb.retrieveInstance(first.study.studyInstanceUid, s.seriesInstanceUid, sop);
         expect(dciodvfy(bytes).errors).toEqual([]);
         expect(dcmdump(bytes)).toContain(first.study.studyInstanceUid);
-        if (s.modality === 'SR') expect(dsrdump(bytes)).toContain('Measurement Group');
+        if (s.modality === 'SR') expect(dsrdump(bytes)).toContain(cad ? 'Single Image Finding' : 'Measurement Group');
       }
     }
     expect(stored.sort()).toEqual(rows.filter((r) => r.kind === 'dicom').map((r) => [r.objectUid, r.label]).sort());

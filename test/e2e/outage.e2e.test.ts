@@ -62,9 +62,9 @@ it('a study stored while the PACS API is down is analysed and delivered once it 
   }, 90_000);
   const rows = await waitUntil('SEG, SR and ORU delivered', async () => {
     const r = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: job.id });
-    return r.length === 3 && r.every((x) => x.state === 'delivered') ? r : undefined;
+    return r.length === 4 && r.every((x) => x.state === 'delivered') ? r : undefined;
   }, 60_000);
-  expect(rows.map((r) => r.label).sort()).toEqual(['ORU^R01', 'SEG', 'SR']);
+  expect(rows.map((r) => r.label).sort()).toEqual(['CAD SR', 'ORU^R01', 'SEG', 'SR']);
   expect(job.source).toBe('orthanc-changes');
   expect(await h.services.ds.getRepository(JobRow).findBy({ studyInstanceUid: study.studyInstanceUid })).toHaveLength(1);
   expect(h.his.messages.filter((m) => m.includes(study.accessionNumber))).toHaveLength(1);
@@ -95,7 +95,7 @@ it('the PACS going down between intake and analysis: the job waits with its reas
   expect(done.attempts).toBeGreaterThan(1);
   await waitUntil('SEG, SR and ORU delivered', async () => {
     const r = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: done.id });
-    return r.length === 3 && r.every((x) => x.state === 'delivered') ? r : undefined;
+    return r.length === 4 && r.every((x) => x.state === 'delivered') ? r : undefined;
   }, 60_000);
   expect(h.his.messages.filter((m) => m.includes(study.accessionNumber))).toHaveLength(1);
 });
@@ -113,7 +113,7 @@ it('the PACS refusing writes when results go back: SEG and SR wait in the outbox
     }, 90_000);
     const waiting = await waitUntil('SEG and SR refused at least twice', async () => {
       const r = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: job.id, kind: 'dicom' });
-      return r.length === 2 && r.every((x) => x.attempts >= 2 && x.lastError) ? r : undefined;
+      return r.length === 3 && r.every((x) => x.attempts >= 2 && x.lastError) ? r : undefined;
     }, 60_000);
     expect(waiting.every((r) => r.state === 'pending')).toBe(true);
     expect(waiting[0]?.lastError).toMatch(/unreachable|reset|closed|socket hang up/i);
@@ -128,6 +128,6 @@ it('the PACS refusing writes when results go back: SEG and SR wait in the outbox
     return r.every((x) => x.state === 'delivered') ? r : undefined;
   }, 60_000);
   const series = await h.services.dicomweb.searchSeries(study.studyInstanceUid);
-  expect(series.filter((s) => s.modality === 'SR')).toHaveLength(1);
+  expect(series.filter((s) => s.modality === 'SR')).toHaveLength(2); // TID 1500 and Mammography CAD
   expect(series.filter((s) => s.modality === 'SEG')).toHaveLength(1);
 });

@@ -83,6 +83,11 @@ describe('re-analysis when a study changes', () => {
     expect(dump).toContain('PredecessorDocumentsSequence');
     expect(dump).toContain(firstSr.objectUid);
     expect(dcmdump(firstSr.payload)).not.toContain('PredecessorDocumentsSequence');
+    // And the Mammography CAD SR names the CAD SR it replaces.
+    const firstCad = a.out.find((r) => r.label === 'CAD SR')!;
+    const secondCad = b.out.find((r) => r.label === 'CAD SR')!;
+    expect(dcmdump(secondCad.payload)).toContain(firstCad.objectUid);
+    expect(dcmdump(secondCad.payload)).not.toContain(firstSr.objectUid);
 
     expect(obr25(a.out.find((r) => r.label === 'ORU^R01')!.payload.toString('utf8'))).toBe('F');
     expect(obr25(b.out.find((r) => r.label === 'ORU^R01')!.payload.toString('utf8'))).toBe('C');

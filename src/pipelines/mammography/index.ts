@@ -52,5 +52,6 @@ export const mammography: InstancePipeline<'mammography'> = {
   reporting: {
     procedure: Codes.mammography,
     oruService: { code: 'SEN-MG-AI', text: 'AI analysis of mammography' },
+    cadReport: 'mammography',
   },
 };

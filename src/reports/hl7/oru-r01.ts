@@ -106,11 +106,15 @@ export function buildOruR01(input: OruInput): string {
     s.set('14', hl7Timestamp(input.timestamp));
   };
   const ratio: [string, string, string] = ['{ratio}', 'ratio', 'UCUM'];
+  const scale: [string, string, string] = ['{score}', 'score', 'UCUM'];
   obx('NM', 'AISCORE', 'AI suspicion score', round(result.score), { units: ratio });
+  if (result.examScore !== undefined) obx('NM', 'AIEXAM', 'AI exam score (1-10)', String(result.examScore), { units: scale });
   obx('CWE', 'AICAT', 'AI suspicion category', [result.category.toUpperCase(), `${result.category} suspicion`, LOCAL_CODING_SYSTEM]);
   for (const side of ['R', 'L'] as const) {
     const b = result.breasts[side];
-    if (b) obx('NM', `AISCORE-${side}`, `AI suspicion score, ${side === 'R' ? 'right' : 'left'} breast`, round(b.score), { units: ratio });
+    const breast = side === 'R' ? 'right' : 'left';
+    if (b) obx('NM', `AISCORE-${side}`, `AI suspicion score, ${breast} breast`, round(b.score), { units: ratio });
+    if (b?.examScore !== undefined) obx('NM', `AIEXAM-${side}`, `AI exam score (1-10), ${breast} breast`, String(b.examScore), { units: scale });
   }
   result.images.forEach((image, i) => {
     if (!image.classification) return;
@@ -126,6 +130,7 @@ export function buildOruR01(input: OruInput): string {
     const parts = [
       f.type,
       `score ${round(f.score)}`,
+      ...(f.examScore !== undefined ? [`exam score ${f.examScore}`] : []),
       `image ${f.image.sopInstanceUid}${f.image.frameNumber ? ` frame ${f.image.frameNumber}` : ''}`,
       `centre ${Math.round(f.centre.x)},${Math.round(f.centre.y)} px`,
       ...(f.areaMm2 !== undefined ? [`area ${round(f.areaMm2, 1)} mm2`] : []),

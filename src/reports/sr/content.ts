@@ -2,7 +2,7 @@
 import type { NaturalizedDataset } from '../../dicom/write';
 import type { Code } from '../../domain/codes';
 
-export type Relationship = 'CONTAINS' | 'HAS OBS CONTEXT' | 'HAS CONCEPT MOD' | 'INFERRED FROM' | 'SELECTED FROM' | 'HAS PROPERTIES';
+export type Relationship = 'CONTAINS' | 'HAS OBS CONTEXT' | 'HAS ACQ CONTEXT' | 'HAS CONCEPT MOD' | 'INFERRED FROM' | 'SELECTED FROM' | 'HAS PROPERTIES';
 
 export const container = (rel: Relationship, name: Code, children: NaturalizedDataset[]): NaturalizedDataset => ({
   RelationshipType: rel, ValueType: 'CONTAINER', ConceptNameCodeSequence: [name], ContinuityOfContent: 'SEPARATE',

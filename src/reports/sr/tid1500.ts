@@ -10,7 +10,8 @@ import { type DocumentRef, type Finding, type SegmentRef, type StudyResult, allF
 import type { PipelineReporting } from '../../domain/reporting';
 import { SentinelError } from '../../errors/errors';
 import { type AlgorithmInfo, type SeriesInfo, equipment, newInstance, patientAndStudy } from '../seg/common';
-import { type SopRef, container } from './content';
+import { container } from './content';
+import { documentGeneral, imageEvidence } from './document';
 import { deviceObserver, imageLibrary, language, procedureReported, qualitativeEvaluations } from './templates/report';
 import { tid1410Group } from './templates/tid1410';
 import { tid1501Group } from './templates/tid1501';
@@ -44,14 +45,10 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
   const laterality = new Map(result.images.map((i) => [i.image.sopInstanceUid, i.laterality]));
 
   // The evidence: every object the content tree refers to, the images and the SEGs.
-  const bySeries = new Map<string, SopRef[]>();
-  const cite = (series: string, ref: SopRef): void => {
-    const list = bySeries.get(series) ?? [];
-    if (!list.some((r) => r.ReferencedSOPInstanceUID === ref.ReferencedSOPInstanceUID)) list.push(ref);
-    bySeries.set(series, list);
-  };
-  for (const s of sources) cite(String(s.SeriesInstanceUID), { ReferencedSOPClassUID: String(s.SOPClassUID), ReferencedSOPInstanceUID: String(s.SOPInstanceUID) });
-  for (const { seg } of input.segments?.values() ?? []) cite(seg.seriesInstanceUid, { ReferencedSOPClassUID: seg.sopClassUid, ReferencedSOPInstanceUID: seg.sopInstanceUid });
+  const evidence = [
+    ...sources.map(imageEvidence),
+    ...[...input.segments?.values() ?? []].map(({ seg }) => ({ seriesInstanceUid: seg.seriesInstanceUid, ref: { ReferencedSOPClassUID: seg.sopClassUid, ReferencedSOPInstanceUID: seg.sopInstanceUid } })),
+  ];
 
   const findings = allFindings(result);
   const content: NaturalizedDataset[] = [
@@ -71,10 +68,7 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
     // SCOORD3D needs Comprehensive 3D SR.
     ...newInstance(findings.some((f) => f.slide) ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR, 'SR', series, 'Sentinel AI report (research use only)', input.now ?? new Date()),
     ...equipment(algorithm, input.now),
-    ReferencedPerformedProcedureStepSequence: [],
-    PerformedProcedureCodeSequence: [],
-    CompletionFlag: 'COMPLETE',
-    VerificationFlag: 'UNVERIFIED',
+    ...documentGeneral(String(first.StudyInstanceUID), evidence, input.predecessor),
     ValueType: 'CONTAINER',
     ConceptNameCodeSequence: [Codes.imagingMeasurementReport],
     ContinuityOfContent: 'SEPARATE',
@@ -83,19 +77,6 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
       CodingSchemeDesignator: '99SENTINEL',
       CodingSchemeName: 'Sentinel local codes',
       CodingSchemeResponsibleOrganization: 'Sentinel project',
-    }],
-    ...(input.predecessor ? {
-      PredecessorDocumentsSequence: [{
-        StudyInstanceUID: input.predecessor.studyInstanceUid,
-        ReferencedSeriesSequence: [{
-          SeriesInstanceUID: input.predecessor.seriesInstanceUid,
-          ReferencedSOPSequence: [{ ReferencedSOPClassUID: input.predecessor.sopClassUid, ReferencedSOPInstanceUID: input.predecessor.sopInstanceUid }],
-        }],
-      }],
-    } : {}),
-    CurrentRequestedProcedureEvidenceSequence: [{
-      StudyInstanceUID: first.StudyInstanceUID,
-      ReferencedSeriesSequence: [...bySeries.entries()].map(([uid, refs]) => ({ SeriesInstanceUID: uid, ReferencedSOPSequence: refs })),
     }],
     ContentSequence: content,
   };

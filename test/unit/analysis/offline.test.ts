@@ -81,9 +81,10 @@ describe('sentinel analyze (offline)', () => {
     expect(s.score).toBeGreaterThan(0.5);
     expect(s.outputs.seg).toHaveLength(1); // only the image with a finding gets a SEG
     expect(s.outputs.sr).toHaveLength(1);
+    expect(s.outputs.cadsr).toHaveLength(1); // the Mammography CAD SR beside the TID 1500 SR
     expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(summary)));
 
-    for (const rel of [...(s.outputs.seg ?? []), ...(s.outputs.sr ?? [])]) {
+    for (const rel of [...(s.outputs.seg ?? []), ...(s.outputs.sr ?? []), ...(s.outputs.cadsr ?? [])]) {
       const bytes = fs.readFileSync(path.join(out, rel));
       expect(dciodvfy(bytes).errors).toEqual([]);
       expect(dcmdump(bytes)).toContain(study.studyInstanceUid);
@@ -109,7 +110,11 @@ describe('sentinel analyze (offline)', () => {
     expect(py.status).toBe(0);
     const [first, uids] = py.stdout.trim().split('\n');
     expect(first!.split(' ')).toEqual(['ACC42', s.score!.toFixed(3)]);
-    expect(uids!.split(' ')).toEqual([`113014=${study.studyInstanceUid}/O`, `AISRUID=${String(sr.SOPInstanceUID)}/O`]);
+    const cad = readDataset(fs.readFileSync(path.join(out, s.outputs.cadsr![0]!)));
+    expect(uids!.split(' ')).toEqual([
+      `113014=${study.studyInstanceUid}/O`, `AISRUID=${String(sr.SOPInstanceUID)}/O`,
+      `113014=${study.studyInstanceUid}/O`, `AISRUID=${String(cad.SOPInstanceUID)}/O`,
+    ]);
   });
 
   it('a study no rule routes is listed as skipped with the reason', async () => {

@@ -38,6 +38,7 @@ export function findingItems(f: Finding, laterality: 'L' | 'R' | undefined, trac
     ],
     concept: [codeItem('CONTAINS', Codes.finding, findingCode(f)), site],
     tail: [
+      ...(f.examScore !== undefined ? [numItem('CONTAINS', Codes.examScore, f.examScore, Codes.scoreUnit)] : []),
       ...(f.areaMm2 !== undefined ? [numItem('CONTAINS', Codes.area, f.areaMm2, Codes.squareMillimetre)] : []),
       ...(segment ? [imageItem('CONTAINS', {
         ReferencedSOPClassUID: segment.seg.sopClassUid,

@@ -41,9 +41,20 @@ function categoryCode(c: Category): Code {
 }
 
 export function qualitativeEvaluations(result: StudyResult, reporting: PipelineReporting): NaturalizedDataset {
+  const side = (s: 'L' | 'R'): NaturalizedDataset => codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast, [codeItem('HAS CONCEPT MOD', Codes.laterality, s === 'R' ? Codes.right : Codes.left)]);
   return container('CONTAINS', Codes.qualitativeEvaluations, [
     numItem('CONTAINS', Score, result.score, Codes.ratio),
+    ...(result.examScore !== undefined ? [numItem('CONTAINS', Codes.examScore, result.examScore, Codes.scoreUnit)] : []),
     codeItem('CONTAINS', Codes.suspicionCategory, categoryCode(result.category)),
+    // Per breast: its score, exam score and category, the breast as a concept modifier.
+    ...(['R', 'L'] as const).flatMap((s) => {
+      const b = result.breasts[s];
+      return b ? [
+        numItem('CONTAINS', Score, b.score, Codes.ratio, [side(s)]),
+        ...(b.examScore !== undefined ? [numItem('CONTAINS', Codes.examScore, b.examScore, Codes.scoreUnit, [side(s)])] : []),
+        codeItem('CONTAINS', Codes.suspicionCategory, categoryCode(b.category), [side(s)]),
+      ] : [];
+    }),
     // Whole-image classifications: the predicted class with its probability, per image.
     ...result.images.flatMap((i) => (i.classification ? [codeItem('CONTAINS', Codes.aiClassification, classCode(i.classification.predicted), [
       numItem('HAS PROPERTIES', Score, i.score, Codes.ratio),

@@ -14,15 +14,24 @@
 // card's validation figures. Exit code 0 with the JSON; 2 when the request is wrong (unknown
 // task, model or split, missing folder, wrong layout), with the reason on stderr; 1 on any
 // other failure. A metric that is undefined (an AUC with one class absent) prints as null.
+//
+// --calibrate (with --split, normally validation) writes the deciles of the scores into the
+// model's manifest, `calibration.examScore`: the scale of the 1-10 exam score. Tasks that
+// score whole films, images or slides have one (mini-mias, busi, idc-slides); tile tasks not.
 import path from 'node:path';
 import { loadConfig, projectRoot } from '../config/load';
+import { writeCalibration } from '../evaluation/calibration';
 import { EvalError } from '../evaluation/errors';
 import { EVAL_TASKS, evaluate, usage } from '../evaluation/run';
 import { ModelRegistry } from '../inference/registry';
 
-export async function runEval(task: string, folder: string, opts: { model?: string; models?: string; split?: string }): Promise<number> {
+export async function runEval(task: string, folder: string, opts: { model?: string; models?: string; split?: string; calibrate?: boolean }): Promise<number> {
   if (!EVAL_TASKS[task]) {
     console.error(`sentinel eval: unknown task "${task}"; tasks:\n${usage()}`);
+    return 2;
+  }
+  if (opts.calibrate && !opts.split) {
+    console.error('sentinel eval: --calibrate needs --split (the exam score scale is taken on a held-out split, normally validation)');
     return 2;
   }
   let registry: ModelRegistry | undefined;
@@ -31,6 +40,11 @@ export async function runEval(task: string, folder: string, opts: { model?: stri
     const modelsDir = path.resolve(opts.models ?? path.resolve(projectRoot, config.models.dir));
     registry = await ModelRegistry.load(modelsDir, { intraOpNumThreads: config.models.threads });
     const result = await evaluate(task, path.resolve(folder), { registry, modelsDir, model: opts.model, split: opts.split });
+    if (opts.calibrate) {
+      if (!('exam_score_scale' in result)) throw new EvalError(`task ${task} scores tiles, not whole films, images or slides: it gives no exam score scale`);
+      const file = writeCalibration(modelsDir, result.model, opts.split as string, result.exam_score_scale);
+      console.error(`sentinel eval: wrote the exam score scale (${result.exam_score_scale.n} ${result.exam_score_scale.unit}s of split ${opts.split}) into ${file}`);
+    }
     console.log(JSON.stringify(result));
     return 0;
   } catch (err) {

@@ -57,8 +57,9 @@ program
   .option('--model <id>', 'the installed model to evaluate (default: the one for the task)')
   .option('--models <dir>', 'folder of model manifests (default: config models.dir)')
   .option('--split <name>', "only the slides/patients/images of this split in the model's <id>.split.json (e.g. validation)")
+  .option('--calibrate', "write the scores' deciles into the model's manifest as its exam score scale (needs --split)", false)
   .description('run a model through the service runtime on labelled data; prints one JSON object of metrics')
-  .action(async (task: string, folder: string, opts: { model?: string; models?: string; split?: string }) => exit(await runEval(task, folder, opts)));
+  .action(async (task: string, folder: string, opts: { model?: string; models?: string; split?: string; calibrate?: boolean }) => exit(await runEval(task, folder, opts)));
 
 program
   .command('dicomize')

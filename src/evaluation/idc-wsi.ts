@@ -4,6 +4,7 @@
 // the labelled tiles, and the Dice of the map thresholded at the manifest's detection
 // threshold against the IDC tiles. A labelled tile the tissue detector skipped counts as
 // predicted 0 (that is what the pipeline reports for it).
+import { type ScoreScale, scoreScale } from './calibration';
 import path from 'node:path';
 import { threshold } from '../inference/manifest';
 import type { LoadedModel } from '../inference/registry';
@@ -27,6 +28,8 @@ export interface WholeSlideResult {
   slides: SlideAgreement[];
   slide_auc_mean: number | null;
   dice_mean: number;
+  /** The deciles of the slides' scores. */
+  exam_score_scale: ScoreScale;
 }
 
 /** Dice of two boolean sets over the same tiles; 1 when both are empty. */
@@ -81,5 +84,6 @@ export async function evaluateWholeSlides(dir: string, model: LoadedModel, pixel
     slides,
     slide_auc_mean: aucs.length ? aucs.reduce((x, y) => x + y, 0) / aucs.length : null,
     dice_mean: slides.length ? slides.reduce((x, s) => x + s.dice, 0) / slides.length : 0,
+    exam_score_scale: scoreScale('slide', slides.map((s) => s.score)),
   };
 }

@@ -24,6 +24,7 @@
 //   one pixel in nine is one gray level apart. On the validation split this moves the image
 //   AUC from 0.6823 to 0.6840 and single FROC points by up to 2 false positives in 50 films;
 //   fed PIL's pixels, this code reproduces the metrics file exactly.
+import { type ScoreScale, scoreScale } from './calibration';
 import fs from 'node:fs';
 import { threshold } from '../inference/manifest';
 import path from 'node:path';
@@ -204,6 +205,8 @@ export interface MammographyResult {
    * breast mask and all) counted by the same rules: the operating point the service reports.
    */
   pipeline_at_detection: { threshold: number; fp_per_image: number; sensitivity: number };
+  /** The deciles of the films' scores: the exam score's scale when taken on the validation split. */
+  exam_score_scale: ScoreScale;
 }
 
 export async function evaluateMiniMias(task: string, dir: string, model: LoadedModel, opts: { patients?: Set<string> } = {}): Promise<MammographyResult> {
@@ -227,5 +230,6 @@ export async function evaluateMiniMias(task: string, dir: string, model: LoadedM
     lesion_sensitivity_at_1fp: sensitivityAtFp(froc, 1),
     froc,
     pipeline_at_detection: { threshold: threshold(m, 'detection'), fp_per_image: atDetection.fpPerImage, sensitivity: atDetection.sensitivity },
+    exam_score_scale: scoreScale('film', films.map((f) => f.score)),
   };
 }

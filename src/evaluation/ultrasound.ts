@@ -3,6 +3,7 @@
 // each image through classifyUltrasound (the service's code), then the mean of the
 // one-vs-rest ROC AUCs, argmax accuracy and the confusion matrix (rows truth, columns
 // predicted, classes in manifest order).
+import { type ScoreScale, scoreScale } from './calibration';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LoadedModel } from '../inference/registry';
@@ -45,6 +46,8 @@ export interface UltrasoundResult {
   macro_auc: number;
   accuracy: number;
   confusion: number[][];
+  /** The deciles of the images' scores (probability of the manifest's scoreClass). */
+  exam_score_scale: ScoreScale;
 }
 
 export async function evaluateBusi(task: string, dir: string, model: LoadedModel, opts: { images?: Set<string> } = {}): Promise<UltrasoundResult> {
@@ -59,5 +62,10 @@ export async function evaluateBusi(task: string, dir: string, model: LoadedModel
     probabilities.push(spec.classes.map((c) => r.probabilities[c] as number));
   }
   const m = multiclassMetrics(items.map((i) => i.truth), probabilities, spec.classes.length);
-  return { task, model: model.manifest.id, n: m.n, macro_auc: m.macro_auc, accuracy: m.accuracy, confusion: m.confusion };
+  const scoreIndex = spec.classes.indexOf(spec.scoreClass ?? '');
+  if (scoreIndex < 0) throw new EvalError(`model ${model.manifest.id} names no scoreClass for its class_probabilities output`);
+  return {
+    task, model: model.manifest.id, n: m.n, macro_auc: m.macro_auc, accuracy: m.accuracy, confusion: m.confusion,
+    exam_score_scale: scoreScale('image', probabilities.map((p) => p[scoreIndex] as number)),
+  };
 }

@@ -49,6 +49,7 @@ async function persist(deps: Pick<AnalyzeDeps, 'ds' | 'config'>, job: JobRow, ou
       trackingUid: f.trackingUid,
       type: f.type,
       score: f.score,
+      examScore: f.examScore ?? null,
       sopInstanceUid: f.image.sopInstanceUid,
       frameNumber: f.image.frameNumber ?? null,
       centre: f.centre,
@@ -64,7 +65,7 @@ async function persist(deps: Pick<AnalyzeDeps, 'ds' | 'config'>, job: JobRow, ou
     const { result } = out;
     job.state = 'succeeded';
     job.error = out.skipped.length > 0 ? `analysed with ${out.skipped.length} image(s) skipped: ${out.skipped.map((s) => s.reason).join('; ')}` : null;
-    job.result = { score: result.score, category: result.category, breasts: result.breasts, model: result.model, images: result.images.length, findings: allFindings(result).length };
+    job.result = { score: result.score, examScore: result.examScore ?? null, category: result.category, breasts: result.breasts, model: result.model, images: result.images.length, findings: allFindings(result).length };
     job.finishedAt = new Date();
     job.durationMs = Date.now() - startedAt;
     job.leaseOwner = null;
@@ -73,6 +74,7 @@ async function persist(deps: Pick<AnalyzeDeps, 'ds' | 'config'>, job: JobRow, ou
     await m.getRepository(StudyRow).update({ studyInstanceUid: job.studyInstanceUid }, {
       pipeline: job.pipeline,
       score: result.score,
+      examScore: result.examScore ?? null,
       category: result.category,
       analysedAt: job.finishedAt,
       accessionNumber: out.context.accessionNumber ?? null,

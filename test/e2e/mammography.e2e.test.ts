@@ -196,9 +196,14 @@ describe('mammography end to end', () => {
     const health = await request(h.baseUrl).get('/health').expect(200);
     expect((health.body as { dependencies: Array<{ ok: boolean }> }).dependencies.every((d) => d.ok)).toBe(true);
     const list = await request(h.baseUrl).get('/studies').set('Authorization', `Bearer ${h.token}`).expect(200);
-    const studies = (list.body as { studies: Array<{ score: number | null }> }).studies;
-    const scores = studies.map((s) => s.score ?? -1);
-    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    // Ranked by exam score (1-10), then raw score, most suspicious first; the test model's
+    // scale is tenths, so an analysed study's exam score is ceil(10 x score).
+    const studies = (list.body as { studies: Array<{ score: number | null; examScore: number | null }> }).studies;
+    const keys = studies.map((s) => [s.examScore ?? -1, s.score ?? -1] as const);
+    expect(keys).toEqual([...keys].sort((a, b) => b[0] - a[0] || b[1] - a[1]));
+    const analysed = studies.filter((s) => s.score !== null);
+    expect(analysed.length).toBeGreaterThan(1);
+    for (const s of analysed) expect(s.examScore).toBe(Math.min(10, Math.max(1, Math.ceil(10 * (s.score as number)))));
   });
 
   it("Orthanc's own DICOMweb push (a \"Servers\" entry pointing at Sentinel's STOW-RS, token as password) is taken in and analysed once", async () => {

@@ -80,14 +80,17 @@ it('the PACS going down between intake and analysis: the job waits with its reas
   const created = await waitUntil('the job created', async () => (await jobs.findBy({ studyInstanceUid: study.studyInstanceUid }))[0], 1500);
   await pacs.down();
   expect(created.state).toBe('queued');
-  const waiting = await waitUntil('the analysis refused by the down PACS', async () => {
-    const j = await jobs.findOneBy({ id: created.id });
-    return j && j.attempts >= 1 && j.error ? j : undefined;
-  }, 30_000);
-  expect(waiting.state).toBe('queued'); // not failed: it will be tried again
-  expect(waiting.error).toMatch(/unreachable|ECONNREFUSED|unavailable/i);
-
-  await pacs.up();
+  try {
+    const waiting = await waitUntil('the analysis refused by the down PACS', async () => {
+      const j = await jobs.findOneBy({ id: created.id });
+      return j && j.attempts >= 1 && j.error ? j : undefined;
+    }, 30_000);
+    // Not failed: it will be tried again (and may already be, on a busy machine: backoff is 200 ms here).
+    expect(['queued', 'running']).toContain(waiting.state);
+    expect(waiting.error).toMatch(/unreachable|ECONNREFUSED|unavailable/i);
+  } finally {
+    await pacs.up();
+  }
   const done = await waitUntil('the job succeeded after the PACS came back', async () => {
     const j = await jobs.findOneBy({ id: created.id });
     return j?.state === 'succeeded' ? j : undefined;

@@ -34,8 +34,10 @@ export function studiesRouter({ ds, queues, config }: StudiesDeps): Router {
 
   router.get('/studies', async (req, res) => {
     const limit = Math.min(500, Math.max(1, Number(req.query.limit ?? 100) || 100));
+    // Most suspicious first: the exam score (1-10) where the model is calibrated, then the raw score.
     const rows = await ds.getRepository(StudyRow).createQueryBuilder('s')
-      .orderBy('s.score', 'DESC', 'NULLS LAST')
+      .orderBy('s.exam_score', 'DESC', 'NULLS LAST')
+      .addOrderBy('s.score', 'DESC', 'NULLS LAST')
       .addOrderBy('s.first_seen_at', 'ASC')
       .limit(limit)
       .getMany();

@@ -23,6 +23,9 @@ export class FindingRow {
   @Column({ type: 'double precision' })
   score!: number;
 
+  @Column({ name: 'exam_score', type: 'smallint', nullable: true })
+  examScore!: number | null;
+
   @Column({ name: 'sop_instance_uid', type: 'varchar', length: 64 })
   sopInstanceUid!: string;
 

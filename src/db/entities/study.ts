@@ -1,4 +1,5 @@
-// A study Sentinel has seen, with its latest AI result: the worklist is ranked on `score`.
+// A study Sentinel has seen, with its latest AI result: the worklist is ranked on `examScore`
+// (1-10, where the model is calibrated), then on the raw `score`.
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 @Entity({ name: 'studies' })
@@ -17,6 +18,9 @@ export class StudyRow {
 
   @Column({ type: 'double precision', nullable: true })
   score!: number | null;
+
+  @Column({ name: 'exam_score', type: 'smallint', nullable: true })
+  examScore!: number | null;
 
   @Column({ type: 'varchar', length: 16, nullable: true })
   category!: string | null;

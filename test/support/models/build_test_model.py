@@ -52,6 +52,10 @@ manifest = {
     'outputs': [{'name': 'lesion_heatmap', 'role': 'lesion_heatmap', 'classes': ['mass'], 'activation': 'sigmoid'},
                 {'name': 'image_score', 'role': 'image_score', 'classes': ['abnormal'], 'activation': 'sigmoid'}],
     'thresholds': {'detection': 0.5, 'high': 0.9, 'intermediate': 0.5},
+    # A made-up exam score scale (tenths), not measured: the tests know the answer, 1 + the
+    # number of tenths a score exceeds.
+    'calibration': {'examScore': {'split': 'none (test scale)', 'unit': 'image', 'n': 10,
+                                  'deciles': [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]}},
     'intendedUse': 'Tests and demos of the plumbing only. Detects bright blobs; says nothing about cancer.',
 }
 with open(os.path.join(out_dir, 'sentinel-test-blob.json'), 'w') as f:

@@ -109,6 +109,13 @@ describe('sentinel analyze (offline)', () => {
     ].join('\n')], { input: oru, encoding: 'utf8' });
     expect(py.status).toBe(0);
     const [first, uids] = py.stdout.trim().split('\n');
+    // Exam scores on the test model's scale (tenths): in the ORU for the study, per breast and per finding, and in the SR.
+    const expected = (score: number): number => Math.min(10, Math.max(1, Math.ceil(10 * score)));
+    const obx = (code: string): string | undefined => oru.split('\r').find((l) => l.split('|')[3]?.startsWith(`${code}^`))?.split('|')[5];
+    expect(obx('AIEXAM')).toBe(String(expected(s.score!)));
+    expect(obx('AIEXAM-L')).toBe(String(expected(s.score!)));
+    expect(obx('AIFINDING')).toContain(`exam score ${expected(s.findings![0]!.score)}`);
+    expect(dsrdump(srBytes)).toContain(`"AI exam score (1-10)")="${expected(s.score!)}"`);
     expect(first!.split(' ')).toEqual(['ACC42', s.score!.toFixed(3)]);
     const cad = readDataset(fs.readFileSync(path.join(out, s.outputs.cadsr![0]!)));
     expect(uids!.split(' ')).toEqual([

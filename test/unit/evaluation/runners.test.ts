@@ -136,7 +136,9 @@ describe('idc tasks', () => {
     expect(r).toEqual({ task: 'idc-slides', model: TEST_IDC_MODEL_ID, n: 4, auc: 1, balanced_accuracy: 0.75,
       f1: expect.closeTo(2 / 3, 10) as number, sensitivity: 0.5, specificity: 1,
       slides: [{ slide: 'S1', auc: 0.5, dice: 0, tiles: 4, tissue_cells: 0, score: 0, seconds: expect.any(Number) as number }],
-      slide_auc_mean: 0.5, dice_mean: 0 });
+      slide_auc_mean: 0.5, dice_mean: 0,
+      // The one slide's score (0) is every decile of the exam score scale.
+      exam_score_scale: { unit: 'slide', n: 1, deciles: [0, 0, 0, 0, 0, 0, 0, 0, 0] } });
   });
 
   it('idc: both folders together, as train_idc.py formed its splits', async () => {
@@ -198,7 +200,11 @@ describe('busi task', () => {
     // 4 others (all but b2, 0.08): 6/8. AUC benign: b1 (0.787) above all 4 others, b2 (0.098)
     // below all: 4/8. AUC malignant: m1, m2 brightest: 1. Macro (0.75 + 0.5 + 1) / 3 = 0.75.
     expect(r).toEqual({ task: 'busi', model: TEST_US_MODEL_ID, n: 6, macro_auc: expect.closeTo(0.75, 12) as number, accuracy: 0.5,
-      confusion: [[1, 1, 0], [1, 1, 0], [0, 1, 1]] });
+      confusion: [[1, 1, 0], [1, 1, 0], [0, 1, 1]], exam_score_scale: expect.objectContaining({ unit: 'image', n: 6 }) as unknown });
+    // The scale: the deciles of the six images' malignant probabilities, ascending.
+    const { deciles } = r.exam_score_scale;
+    expect(deciles).toHaveLength(9);
+    expect(deciles).toEqual([...deciles].sort((a, b) => a - b));
   });
 
   it('--split keeps the images the split file lists', async () => {

@@ -144,6 +144,8 @@ export async function analyseInstances(req: {
     reporting: pipeline.reporting,
     predecessor: req.predecessors?.find((d) => d.sopClassUid !== SopClass.MammographyCadSR),
     segments,
+    outlineImagesWithoutFindings: true,
+    skipped,
     now: req.now,
   })));
   const reports: DocumentRef[] = [{ studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: srSeries, sopClassUid: SopClass.ComprehensiveSR, sopInstanceUid: srUid }];

@@ -158,6 +158,7 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
     algorithm,
     reporting: req.pipeline.reporting,
     segments,
+    skipped: req.skipped ?? [],
     now: req.now,
   })));
   const report = { studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: srSeries, sopClassUid: findings.length > 0 ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR, sopInstanceUid: srUid };

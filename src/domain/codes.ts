@@ -62,6 +62,9 @@ export const Codes = {
   aiClassification: code('AICLASS', '99SENTINEL', 'AI image classification'),
   examScore: code('AIEXAM', '99SENTINEL', 'AI exam score (1-10)'),
   scoreUnit: code('{score}', 'UCUM', 'score'),
+  noAiFinding: code('NOAIFINDING', '99SENTINEL', 'No AI finding'),
+  notAnalysed: code('NOTANALYSED', '99SENTINEL', 'Not analysed by AI'),
+  comment: code('121106', 'DCM', 'Comment'),
   referencedSegment: code('121191', 'DCM', 'Referenced Segment'),
   study: code('113014', 'DCM', 'Study'),
 } as const;

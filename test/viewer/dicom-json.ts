@@ -27,7 +27,12 @@ export const TAG = {
   graphicType: '00700023',
   frameOfReferenceUid: '00200052',
   referencedFrameOfReferenceUid: '30060024',
+  sopClassUid: '00080016',
+  textValue: '0040A160',
 } as const;
+
+/** The Mammography CAD SR's SOP class: an SR series OHIF's measurement reader does not read. */
+export const MAMMOGRAPHY_CAD_SR = '1.2.840.10008.5.1.4.1.1.88.50';
 
 export interface SeriesSummary {
   uid: string;
@@ -87,4 +92,16 @@ export function boxOf(points: number[][]): { x0: number; y0: number; x1: number;
   const xs = points.map((p) => p[0] ?? 0);
   const ys = points.map((p) => p[1] ?? 0);
   return { x0: Math.min(...xs), y0: Math.min(...ys), x1: Math.max(...xs), y1: Math.max(...ys) };
+}
+
+/** The TEXT values of every Comment (121106) under Imaging Measurements, in order. */
+export function srComments(meta: DicomJson): string[] {
+  const out: string[] = [];
+  const visit = (item: DicomJson): void => {
+    if (str(item, TAG.valueType) === 'TEXT' && str(seq(item, TAG.conceptName)[0], TAG.codeValue) === '121106') out.push(str(item, TAG.textValue) ?? '');
+    for (const child of seq(item, TAG.contentSequence)) visit(child);
+  };
+  const measurements = seq(meta, TAG.contentSequence).find((c) => str(seq(c, TAG.conceptName)[0], TAG.codeValue) === '126010');
+  if (measurements) visit(measurements);
+  return out;
 }

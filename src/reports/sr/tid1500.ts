@@ -6,15 +6,16 @@
 import { SopClass } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
 import { Codes } from '../../domain/codes';
-import { type DocumentRef, type Finding, type SegmentRef, type StudyResult, allFindings } from '../../domain/findings';
+import { type DocumentRef, type Finding, type SegmentRef, type SkippedFile, type StudyResult, allFindings } from '../../domain/findings';
+import { uidSequence } from '../../dicom/uid';
 import type { PipelineReporting } from '../../domain/reporting';
 import { SentinelError } from '../../errors/errors';
 import { type AlgorithmInfo, type SeriesInfo, equipment, newInstance, patientAndStudy } from '../seg/common';
-import { container } from './content';
+import { container, textItem } from './content';
 import { documentGeneral, imageEvidence } from './document';
 import { deviceObserver, imageLibrary, language, procedureReported, qualitativeEvaluations } from './templates/report';
 import { tid1410Group } from './templates/tid1410';
-import { tid1501Group } from './templates/tid1501';
+import { tid1501Group, tid1501WholeImageGroup } from './templates/tid1501';
 
 export { OHIF_TRACKING_IDENTIFIER } from './templates/tid1501';
 export { Score } from './templates/finding';
@@ -30,6 +31,10 @@ export interface Tid1500Input {
   predecessor?: DocumentRef;
   /** The SEG segment outlining each finding, by the finding's tracking UID. */
   segments?: ReadonlyMap<string, SegmentRef>;
+  /** Images (not slides): a whole-image group over each analysed image without outlined findings ("No AI finding", or its class). */
+  outlineImagesWithoutFindings?: boolean;
+  /** Files of the study not analysed, each listed with its reason. */
+  skipped?: SkippedFile[];
   now?: Date;
 }
 
@@ -51,22 +56,31 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
   ];
 
   const findings = allFindings(result);
+  // Name-based UIDs, so that the same report written again has the same tracking UIDs.
+  const groupUid = uidSequence(`${series.sopInstanceUid}:no-finding`);
+  const normal = input.outlineImagesWithoutFindings ? result.images.filter((i) => i.findings.length === 0) : [];
+  const groups = [
+    ...findings.map((f) => measurementGroup(f, laterality.get(f.image.sopInstanceUid), algorithm, input.segments?.get(f.trackingUid))),
+    ...normal.map((i) => tid1501WholeImageGroup(i, i.laterality, algorithm, groupUid())),
+  ];
+  const skipped = input.skipped ?? [];
   const content: NaturalizedDataset[] = [
     language(),
     ...deviceObserver(algorithm),
     procedureReported(reporting),
     imageLibrary(sources),
     // Imaging Measurements is optional in TID 1500: left out when there is nothing to measure.
-    ...(findings.length > 0
-      ? [container('CONTAINS', Codes.imagingMeasurements, findings.map((f) => measurementGroup(f, laterality.get(f.image.sopInstanceUid), algorithm, input.segments?.get(f.trackingUid))))]
-      : []),
-    qualitativeEvaluations(result, reporting),
+    ...(groups.length > 0 ? [container('CONTAINS', Codes.imagingMeasurements, groups)] : []),
+    qualitativeEvaluations(result, reporting, skipped.map((s) => textItem('CONTAINS', Codes.notAnalysed, `${s.sopInstanceUid ? `image ${s.sopInstanceUid}: ` : ''}${s.reason}`))),
   ];
+  // What the study browser shows of the report: its findings, and what was not analysed.
+  const said = [findings.length === 0 ? 'no findings' : `${findings.length} finding${findings.length === 1 ? '' : 's'}`];
+  if (skipped.length > 0) said.push(`${skipped.length} file${skipped.length === 1 ? '' : 's'} not analysed`);
 
   return {
     ...patientAndStudy(first),
     // SCOORD3D needs Comprehensive 3D SR.
-    ...newInstance(findings.some((f) => f.slide) ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR, 'SR', series, 'Sentinel AI report (research use only)', input.now ?? new Date()),
+    ...newInstance(findings.some((f) => f.slide) ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR, 'SR', series, `Sentinel AI (research use): ${said.join(', ')}`, input.now ?? new Date()),
     ...equipment(algorithm, input.now),
     ...documentGeneral(String(first.StudyInstanceUID), evidence, input.predecessor),
     ValueType: 'CONTAINER',

@@ -40,7 +40,9 @@ function segmentRefsOf(sr: Item): Array<{ trackingUid: string; segUid: string; s
   const groups: Item[] = [];
   const walk = (items: Item[]): void => items.forEach((i) => (conceptOf(i) === '125007' ? groups.push(i) : walk(list(i.ContentSequence))));
   walk(list(sr.ContentSequence));
-  return groups.map((g) => {
+  // Images without findings have a "No AI finding" group, with no segment.
+  const findingOf = (g: Item): string | undefined => list(list(g.ContentSequence).find((c) => conceptOf(c) === '121071')?.ConceptCodeSequence)[0]?.CodeValue as string | undefined;
+  return groups.filter((g) => findingOf(g) !== 'NOAIFINDING').map((g) => {
     const children = list(g.ContentSequence);
     const ref = list(children.find((c) => conceptOf(c) === '121191')?.ReferencedSOPSequence)[0] ?? {};
     return { trackingUid: String(children.find((c) => conceptOf(c) === '112040')?.UID), segUid: String(ref.ReferencedSOPInstanceUID), segmentNumber: Number(ref.ReferencedSegmentNumber) };
@@ -98,6 +100,9 @@ describe('sentinel analyze (offline)', () => {
     const sr = readDataset(srBytes);
     const refs = segmentRefsOf(sr);
     expect(refs).toHaveLength(1);
+    // The image without findings says so, in a group over the whole image.
+    expect(dsrdump(srBytes)).toMatch(/"Finding"\)=\(NOAIFINDING,99SENTINEL,"No AI finding"\)[\s\S]*inferred from SCOORD:=\(POLYLINE,0\/0,/);
+    expect(JSON.stringify(sr.ContentSequence)).toMatch(/"TextValue":"No AI finding on this image: AI score [0-9.]+, exam score \d+\/10"/);
     expect(refs[0]!.segUid).toBe(String(seg.SOPInstanceUID));
     expect(segmentsOf(seg).get(refs[0]!.segmentNumber)).toBe(refs[0]!.trackingUid);
 
@@ -171,6 +176,10 @@ describe('sentinel analyze: breast ultrasound, each image classified', () => {
       expect(tree).toContain('Ultrasonography of breast');
       expect(tree).toContain('(MALIGNANT,99SENTINEL,"malignant")');
       expect(tree).toContain('(BENIGN,99SENTINEL,"benign")');
+      // Each image, classified but not outlined, has a group over the whole image naming its class (what OHIF lists).
+      expect(tree.match(/Measurement Group/g)).toHaveLength(2);
+      expect(tree).toMatch(/"Finding"\)=\(MALIGNANT,99SENTINEL,"malignant"\)[\s\S]*"Finding"\)=\(BENIGN,99SENTINEL,"benign"\)/);
+      expect(JSON.stringify(readDataset(sr).ContentSequence)).toContain('"TextValue":"AI class malignant (whole image, no outline): AI score');
       const oru = fs.readFileSync(path.join(out, s.outputs.oru![0]!), 'utf8');
       const py = spawnSync('/usr/bin/python3', ['-c', 'import hl7,sys; m=hl7.parse(sys.stdin.read()); print(" ".join(str(o[5][0][1]) for o in m.segments("OBX") if str(o[3][0][0]) == "AICLASS"))'], { input: oru, encoding: 'utf8' });
       expect(py.status).toBe(0);

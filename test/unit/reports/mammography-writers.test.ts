@@ -96,6 +96,32 @@ describe('TID 1500 SR', () => {
     expect(JSON.stringify(ds.ContentSequence)).toContain(OHIF_TRACKING_IDENTIFIER);
   });
 
+  it('a normal exam: each image gets a "No AI finding" group over the whole image with its score and a comment (OHIF 3.13 quirk: its SR viewport fails on an SR without any measurement); what was not analysed is listed', () => {
+    const src = source(256);
+    const sr = buildTid1500Report({
+      sources: [src.header], result: { ...result([], src.ref), score: 0.05, category: 'low' }, series, algorithm, reporting: mammography.reporting,
+      outlineImagesWithoutFindings: true, skipped: [{ sopInstanceUid: '1.2.3.4', reason: 'the pixel data is truncated' }],
+    });
+    expect(dciodvfy(sr).errors).toEqual([]);
+    const text = dsrdump(sr);
+    expect(text.match(/Measurement Group/g)).toHaveLength(1);
+    expect(text).toContain('(NOAIFINDING,99SENTINEL,"No AI finding")');
+    // The outline is the image's border: (0,0), (256,0), (256,300), (0,300), closed.
+    const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(sr.buffer.slice(sr.byteOffset, sr.byteOffset + sr.length) as ArrayBuffer).dict);
+    expect(JSON.stringify(ds.ContentSequence)).toContain('"GraphicData":[0,0,256,0,256,300,0,300,0,0]');
+    // (dsrdump cuts long text; the dataset has it whole.)
+    expect(JSON.stringify(ds.ContentSequence)).toContain('"TextValue":"No AI finding on this image: AI score 0.9"');
+    expect(text).toContain('"Not analysed by AI")=');
+    expect(JSON.stringify(ds.ContentSequence)).toContain('"TextValue":"image 1.2.3.4: the pixel data is truncated"');
+    expect(ds.SeriesDescription).toBe('Sentinel AI (research use): no findings, 1 file not analysed');
+    // The same report written again has the same tracking UIDs.
+    const again = buildTid1500Report({
+      sources: [src.header], result: { ...result([], src.ref), score: 0.05, category: 'low' }, series, algorithm, reporting: mammography.reporting, outlineImagesWithoutFindings: true,
+    });
+    const uids = (t: string): string[] => [...t.matchAll(/"Tracking Unique Identifier"\)="([0-9.]+)"/g)].map((m) => m[1] as string);
+    expect(uids(dsrdump(again))).toEqual(uids(text));
+  });
+
   it('is valid with no findings (study score and category only)', () => {
     const src = source(256);
     const sr = buildTid1500Report({ sources: [src.header], result: { ...result([], src.ref), score: 0.05, category: 'low' }, series, algorithm, reporting: mammography.reporting });

@@ -40,7 +40,7 @@ function categoryCode(c: Category): Code {
   return c === 'high' ? Codes.high : c === 'intermediate' ? Codes.intermediate : Codes.low;
 }
 
-export function qualitativeEvaluations(result: StudyResult, reporting: PipelineReporting): NaturalizedDataset {
+export function qualitativeEvaluations(result: StudyResult, reporting: PipelineReporting, extra: NaturalizedDataset[] = []): NaturalizedDataset {
   const side = (s: 'L' | 'R'): NaturalizedDataset => codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast, [codeItem('HAS CONCEPT MOD', Codes.laterality, s === 'R' ? Codes.right : Codes.left)]);
   return container('CONTAINS', Codes.qualitativeEvaluations, [
     numItem('CONTAINS', Score, result.score, Codes.ratio),
@@ -61,5 +61,6 @@ export function qualitativeEvaluations(result: StudyResult, reporting: PipelineR
       imageItem('INFERRED FROM', { ReferencedSOPClassUID: i.image.sopClassUid, ReferencedSOPInstanceUID: i.image.sopInstanceUid }),
     ])] : [])),
     ...(reporting.measurements?.(result) ?? []).map((m) => numItem('CONTAINS', m.concept, m.value, m.unit)),
+    ...extra,
   ]);
 }

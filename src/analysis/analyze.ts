@@ -10,6 +10,7 @@ import { type Output, output } from '../domain/outputs';
 import type { LoadedModel } from '../inference/registry';
 import { type CellScoring, type PipelineDefinition, scoreHere } from '../pipelines/definition';
 import { assertModelFits } from '../pipelines/registry';
+import { buildFhirBundle } from '../reports/fhir/diagnostic-report';
 import { oruForStudy } from '../reports/hl7/oru-r01';
 import { analyseInstances, fetchStudyInstances } from './instances';
 import { analyseSlides } from './slides';
@@ -27,7 +28,9 @@ export interface AnalyzeRequest {
   source: StudySource;
   pipeline: PipelineDefinition;
   model: LoadedModel;
-  config: Pick<Config, 'hl7' | 'output'>;
+  config: Pick<Config, 'hl7' | 'output' | 'fhir'>;
+  /** Write the FHIR Bundle (default: when a FHIR server is configured). */
+  fhir?: boolean;
   newUid: () => string;
   now: Date;
   /** Slides: how tissue cells are scored (default: here, in this process). */
@@ -62,11 +65,18 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
       : { slides: await describeStudySlides(source.dicomweb, source.studyInstanceUid, pipeline), frames: source.dicomweb };
     study = await analyseSlides({ ...common, pipeline, slides, frames, scoring: req.scoring ?? scoreHere, onProgress: req.onProgress });
   }
-  const oru = oruForStudy(study.result, study.context, req.config.hl7, pipeline.reporting, req.now, { corrected: (req.predecessors ?? []).length > 0, reports: study.reports });
-  return {
-    result: study.result,
-    context: study.context,
-    outputs: [...study.objects, output('hl7', 'ORU^R01', oru.controlId, Buffer.from(oru.text, 'utf8'))],
-    skipped: study.skipped,
-  };
+  const corrected = (req.predecessors ?? []).length > 0;
+  const oru = oruForStudy(study.result, study.context, req.config.hl7, pipeline.reporting, req.now, { corrected, reports: study.reports });
+  const outputs = [...study.objects, output('hl7', 'ORU^R01', oru.controlId, Buffer.from(oru.text, 'utf8'))];
+  if (req.fhir ?? req.config.fhir.baseUrl !== '') {
+    const m = req.model.manifest;
+    const bundle = buildFhirBundle({
+      result: study.result, study: study.context, reporting: pipeline.reporting, reports: study.reports, corrected, now: req.now,
+      algorithm: { name: m.name, version: m.version, modelId: m.id },
+      // The same analysis (a job run again) gives the same Bundle identities.
+      seed: study.reports[0]?.sopInstanceUid ?? study.result.studyInstanceUid,
+    });
+    outputs.push(output('fhir', 'FHIR', String(bundle.id), Buffer.from(JSON.stringify(bundle), 'utf8')));
+  }
+  return { result: study.result, context: study.context, outputs, skipped: study.skipped };
 }

@@ -1,7 +1,7 @@
 // `sentinel analyze`: DICOM files and folders in, everything Sentinel would send back out,
 // with no server at all. Files are grouped by study, each study is routed by the same
 // rules as the service and analysed by the same analyzeStudy; per study the SEG and SR go
-// to DIR/<StudyInstanceUID>/ as .dcm, the ORU as .hl7, and DIR/summary.json lists it all.
+// to DIR/<StudyInstanceUID>/ as .dcm, the ORU as .hl7, the FHIR Bundle as .json, and DIR/summary.json lists it all.
 // One unreadable file or failed study is recorded and the others go on.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -65,7 +65,7 @@ export function collectFiles(paths: string[]): string[] {
 export async function analyzeFiles(opts: {
   paths: string[];
   outDir: string;
-  config: Pick<Config, 'hl7' | 'output' | 'routing'>;
+  config: Pick<Config, 'hl7' | 'output' | 'routing' | 'fhir'>;
   registry: ModelRegistry;
   /** Use this model instead of the routing rule's (its task must fit the pipeline). */
   modelId?: string;
@@ -109,7 +109,8 @@ export async function analyzeFiles(opts: {
     try {
       const model = opts.registry.model(modelId);
       const now = opts.now ?? new Date();
-      const analysed = await analyze({ source: { kind: 'files', files: entry.files }, pipeline: pipelineNamed(decision.pipeline), model, config: opts.config, newUid, now });
+      // Every message is written for inspection, the FHIR Bundle too, whether a FHIR server is configured or not.
+      const analysed = await analyze({ source: { kind: 'files', files: entry.files }, pipeline: pipelineNamed(decision.pipeline), model, config: opts.config, newUid, now, fhir: true });
       const dir = path.join(opts.outDir, studyInstanceUid);
       fs.mkdirSync(dir, { recursive: true });
       for (const o of analysed.outputs) {

@@ -71,6 +71,8 @@ const ENV_MAP: Array<[string, string, (v: string) => unknown]> = [
   ['SENTINEL_POLL_INTERVAL_MS', 'orthanc.pollIntervalMs', int],
   ['HL7_HOST', 'hl7.destination.host', String],
   ['HL7_PORT', 'hl7.destination.port', int],
+  ['FHIR_BASE_URL', 'fhir.baseUrl', String],
+  ['FHIR_TOKEN', 'fhir.token', String],
   ['SENTINEL_MODELS_DIR', 'models.dir', String],
   ['SENTINEL_MODEL_THREADS', 'models.threads', int],
   ['LOG_LEVEL', 'log.level', String],

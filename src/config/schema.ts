@@ -132,6 +132,16 @@ export const configSchema = z.object({
    * was (never). The same images arriving again are never analysed twice.
    */
   reanalyse: z.enum(['on-new-images', 'never']).default('on-new-images'),
+  /**
+   * FHIR R4: per analysed study a transaction Bundle (DiagnosticReport, Observations, Device)
+   * POSTed to this base URL from the outbox, retried like the ORU; empty: no FHIR output.
+   */
+  fhir: z.object({
+    baseUrl: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]),
+    /** A bearer token for the FHIR server (FHIR_TOKEN), if it wants one. */
+    token: z.string().optional(),
+    timeoutMs: z.number().int().positive(),
+  }).default({ baseUrl: '', timeoutMs: 10_000 }),
   output: z.object({ seriesNumber: z.number().int().positive() }),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }),
 });

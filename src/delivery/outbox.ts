@@ -14,6 +14,7 @@ import { SentinelError, describeError, isRetryable } from '../errors/errors';
 import type { Logger } from '../log/logger';
 import { checkAck } from '../reports/hl7';
 import { type DimseDestination, cStore } from './dimse-store';
+import { postBundle } from './fhir';
 import { sendMllp } from './mllp/send';
 import { recordAudit } from '../db/audit';
 import { LeaseLost, WORKER_ID, assertLeaseHeld, holdLease, leaseInterval } from '../db/leases';
@@ -79,7 +80,16 @@ const mllp: Deliverer = {
   auditDetail: (ack) => firstSegment(ack, 'MSA'),
 };
 
-export const DELIVERERS: { readonly [K in OutputKind]: Deliverer } = { dicom: stowRs, hl7: mllp };
+/** FHIR R4 Bundles: POST to the FHIR server's base URL, one at a time (a correction after its original). */
+const fhirRest: Deliverer = {
+  channel: 'fhir',
+  peer: (deps) => deps.config.fhir.baseUrl,
+  inOrder: true,
+  send: (deps, row) => postBundle(row.payload, deps.config.fhir),
+  auditDetail: (response) => response.slice(0, 200),
+};
+
+export const DELIVERERS: { readonly [K in OutputKind]: Deliverer } = { dicom: stowRs, hl7: mllp, fhir: fhirRest };
 
 /** A DICOM object to one configured DICOM destination, by C-STORE. */
 function cStoreTo(to: DimseDestination): Deliverer {

@@ -8,6 +8,8 @@ export const OUTPUT_KINDS = {
   dicom: { contentType: 'application/dicom', extension: 'dcm', text: false },
   /** An HL7 v2 message (ORU^R01), segments ending in CR. */
   hl7: { contentType: 'text/plain; charset=utf-8', extension: 'hl7', text: true },
+  /** A FHIR R4 transaction Bundle (DiagnosticReport, Observations, Device), JSON. */
+  fhir: { contentType: 'application/fhir+json', extension: 'json', text: true },
 } as const;
 
 export type OutputKind = keyof typeof OUTPUT_KINDS;

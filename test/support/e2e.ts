@@ -44,6 +44,8 @@ export interface HarnessOptions {
   databaseUrl?: string;
   /** The DIMSE listener's settings (off in the tests unless given a port). */
   dimse?: Partial<Config['dimse']>;
+  /** A FHIR server to deliver to (none in the tests unless given). */
+  fhir?: Partial<Config['fhir']>;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -61,6 +63,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     orthanc: { pollIntervalMs: 500, ...(opts.orthancUrl ? { url: opts.orthancUrl } : {}) },
     ...(opts.redisUrl ? { redis: { url: opts.redisUrl } } : {}),
     ...(opts.dimse ? { dimse: opts.dimse } : {}),
+    ...(opts.fhir ? { fhir: opts.fhir } : {}),
     ...(opts.databaseUrl ? { database: { url: opts.databaseUrl } } : {}),
     jobs: { sweepIntervalMs: 1000, analyzeAttempts: 3, deliverAttempts: 10, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: opts.tileRangeCells ?? 0, ...opts.jobs },
   });

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Fhir } from 'fhir';
 import sharp from 'sharp';
 import { analyzeFiles } from '../../../src/analysis/offline';
 import type { Config } from '../../../src/config/schema';
@@ -84,6 +85,11 @@ describe('sentinel analyze (offline)', () => {
     expect(s.outputs.seg).toHaveLength(1); // only the image with a finding gets a SEG
     expect(s.outputs.sr).toHaveLength(1);
     expect(s.outputs.cadsr).toHaveLength(1); // the Mammography CAD SR beside the TID 1500 SR
+    // The FHIR Bundle too, for inspection, though no FHIR server is configured; valid R4.
+    expect(s.outputs.fhir).toHaveLength(1);
+    const bundle = JSON.parse(fs.readFileSync(path.join(out, s.outputs.fhir![0]!), 'utf8')) as Record<string, unknown>;
+    expect(bundle).toMatchObject({ resourceType: 'Bundle', type: 'transaction' });
+    expect(new Fhir().validate(bundle, { errorOnUnexpected: true }).valid).toBe(true);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(summary)));
 
     for (const rel of [...(s.outputs.seg ?? []), ...(s.outputs.sr ?? []), ...(s.outputs.cadsr ?? [])]) {

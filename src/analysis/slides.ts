@@ -6,7 +6,7 @@
 import type { Config } from '../config/schema';
 import { studyContextFromJson } from '../dicom/study-context';
 import type { DicomwebClient } from '../dicomweb/client';
-import { type Finding, type ImageRef, type SegmentRef, type SkippedFile, type StudyContext, type StudyResult, findingTypeCode } from '../domain/findings';
+import { type DocumentRef, type Finding, type ImageRef, type SegmentRef, type SkippedFile, type StudyContext, type StudyResult, findingTypeCode } from '../domain/findings';
 import { SopClass } from '../dicom/uid';
 import { type Output, output } from '../domain/outputs';
 import { SentinelError } from '../errors/errors';
@@ -63,6 +63,8 @@ interface SlideStudyRequest {
   trackingPrefix?: string;
   /** Files of the study left out of the slide (reported with the result, see StudySlide). */
   skipped?: SkippedFile[];
+  /** The earlier SR of this slide that this one replaces (re-analysis). */
+  predecessor?: DocumentRef;
 }
 
 interface SlideStudyOutput extends StudyAnalysis {
@@ -159,6 +161,7 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
     reporting: req.pipeline.reporting,
     segments,
     skipped: req.skipped ?? [],
+    predecessor: req.predecessor,
     now: req.now,
   })));
   const report = { studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: srSeries, sopClassUid: findings.length > 0 ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR, sopInstanceUid: srUid };
@@ -170,15 +173,19 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
  * then one result for the study: the highest slide score and its category, every slide's
  * findings, every SEG and SR.
  */
-export async function analyseSlides(req: Omit<SlideStudyRequest, 'source' | 'levels' | 'frameOfReferenceUid' | 'pixelToSlideMm' | 'context' | 'skipped' | 'trackingPrefix'> & {
+export async function analyseSlides(req: Omit<SlideStudyRequest, 'source' | 'levels' | 'frameOfReferenceUid' | 'pixelToSlideMm' | 'context' | 'skipped' | 'trackingPrefix' | 'predecessor'> & {
   slides: StudySlide[];
   frames: Pick<DicomwebClient, 'retrieveFrames'>;
+  /** The study's earlier SRs this analysis replaces. */
+  predecessors?: DocumentRef[];
 }): Promise<StudyAnalysis> {
-  const { slides, frames, ...rest } = req;
+  const { slides, frames, predecessors, ...rest } = req;
   const requests = slides.map((slide) => slideStudyRequest(slide, frames, rest));
   const first = requests[0];
   if (!first) throw new SentinelError('bad_request', 'the study holds no slide');
-  if (requests.length === 1) return analyzeSlideStudy(first);
+  // A one-slide study's SR replaces the earlier one-slide SR. (With several slides, the earlier
+  // SRs are not told apart by slide here, so none is named: a known gap.)
+  if (requests.length === 1) return analyzeSlideStudy({ ...first, ...(predecessors?.length === 1 ? { predecessor: predecessors[0] } : {}) });
   const outs: SlideStudyOutput[] = [];
   for (const [i, r] of requests.entries()) outs.push(await analyzeSlideStudy({ ...r, trackingPrefix: `S${i + 1}-` }));
   const top = outs.reduce((a, b) => (b.result.score > a.result.score ? b : a));

@@ -6,7 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Fhir } from 'fhir';
 import sharp from 'sharp';
+import { analyze } from '../../../src/analysis/analyze';
 import { analyzeFiles } from '../../../src/analysis/offline';
+import { pipelineNamed } from '../../../src/pipelines/registry';
 import type { Config } from '../../../src/config/schema';
 import { loadConfig } from '../../../src/config/load';
 import { newUid } from '../../../src/dicom/uid';
@@ -215,6 +217,14 @@ describe('sentinel analyze: a whole slide from local files', () => {
       const refs = segmentRefsOf(readDataset(fs.readFileSync(path.join(out, s.outputs.sr![0]!))));
       expect(refs).toHaveLength(s.findings!.length);
       expect(refs.every((r) => r.segUid === String(seg.SOPInstanceUID) && r.segmentNumber === 1 && segmentsOf(seg).has(1))).toBe(true);
+
+      // Analysed again as a re-analysis: the slide's SR names the SR it replaces, the ORU is a correction.
+      const earlier = { studyInstanceUid: slide.studyInstanceUid, seriesInstanceUid: '2.25.1', sopClassUid: '1.2.840.10008.5.1.4.1.1.88.34', sopInstanceUid: '2.25.2' };
+      const files = fs.readdirSync(input).map((f) => new Uint8Array(fs.readFileSync(path.join(input, f))));
+      const again = await analyze({ source: { kind: 'files', files }, pipeline: pipelineNamed('wsi'), model: shipped.model('idc-tile-classifier'), config: loadConfig(), newUid, now: new Date(), predecessors: [earlier] });
+      const sr = again.outputs.find((o) => o.label === 'SR')!;
+      expect(dcmdump(sr.bytes)).toMatch(/PredecessorDocumentsSequence[\s\S]*2\.25\.2/);
+      expect(again.outputs.find((o) => o.label === 'ORU^R01')!.bytes.toString('utf8').split('\r').find((l) => l.startsWith('OBR'))?.split('|')[25]).toBe('C');
     } finally {
       await shipped.close();
     }

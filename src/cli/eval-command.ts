@@ -8,6 +8,7 @@
 //                train_idc.py formed its splits: the model card's IDC figures need this one)
 //   mini-mias    folder like ../shared/data/mammography/mini-mias
 //   busi         folder like ../shared/data/ultrasound/busi
+//   busi-seg     folder like ../shared/data/ultrasound (busi/ and busi-masks/ together)
 //
 // --split NAME keeps only the slides / patients / images that models/<id>.split.json lists
 // under NAME, e.g. `sentinel eval idc ../shared/data/pathology --split validation` gives the

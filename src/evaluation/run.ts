@@ -9,8 +9,9 @@ import { type IdcResult, type IdcSource, combinedSources, evaluateIdc } from './
 import { type MammographyResult, evaluateMiniMias } from './mammography';
 import { splitMembers } from './splits';
 import { type UltrasoundResult, evaluateBusi } from './ultrasound';
+import { type UltrasoundSegResult, evaluateBusiSeg } from './ultrasound-seg';
 
-export type EvalResult = IdcResult | (IdcResult & WholeSlideResult) | MammographyResult | UltrasoundResult;
+export type EvalResult = IdcResult | (IdcResult & WholeSlideResult) | MammographyResult | UltrasoundResult | UltrasoundSegResult;
 
 interface TaskSpec {
   modelTask: ModelManifest['task'];
@@ -23,6 +24,7 @@ export const EVAL_TASKS: Record<string, TaskSpec> = {
   idc: { modelTask: 'wsi-tile-classification', folder: 'like pathology/ (holding idc-slides/ and/or idc-patches/, evaluated together as train_idc.py did)' },
   'mini-mias': { modelTask: 'mammography-lesion-detection', folder: 'like mammography/mini-mias (images/*.png + truth.csv)' },
   busi: { modelTask: 'ultrasound-classification', folder: 'like ultrasound/busi (one folder of PNGs per class)' },
+  'busi-seg': { modelTask: 'ultrasound-segmentation', folder: 'like ultrasound/ (holding busi/ and busi-masks/)' },
 };
 
 export function usage(): string {
@@ -76,6 +78,8 @@ export async function evaluate(task: string, folder: string, opts: EvalOptions):
       return evaluateMiniMias(task, folder, model, { patients: members });
     case 'busi':
       return evaluateBusi(task, folder, model, { images: members });
+    case 'busi-seg':
+      return evaluateBusiSeg(task, folder, model, { images: members });
     default:
       throw new EvalError(`unknown task "${task}"; tasks:\n${usage()}`);
   }

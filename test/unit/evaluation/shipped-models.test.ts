@@ -1,7 +1,7 @@
 // The shipped models, run through `sentinel eval`'s code (ModelRegistry, onnxruntime-node, the
 // pipelines) on their validation split of ../shared/data, reproduce the validation figures
 // their training scripts wrote to models/<id>.metrics.json (the model cards' figures).
-// All three see the same pixels as PyTorch did (same decoders; PIL's resize, BOX for the
+// All of them see the same pixels as PyTorch did (same decoders; PIL's resize, BOX for the
 // mammograms' 0.2 -> 0.8 mm, reproduced bit for bit), so the figures agree to float rounding.
 // This test needs the shared data (CI always has it): it fails, never skips, without it.
 import fs from 'node:fs';
@@ -10,6 +10,7 @@ import type { IdcResult } from '../../../src/evaluation/idc';
 import type { MammographyResult } from '../../../src/evaluation/mammography';
 import { evaluate } from '../../../src/evaluation/run';
 import type { UltrasoundResult } from '../../../src/evaluation/ultrasound';
+import type { UltrasoundSegResult } from '../../../src/evaluation/ultrasound-seg';
 import { ModelRegistry } from '../../../src/inference/registry';
 
 const repo = path.resolve(__dirname, '../../..');
@@ -91,5 +92,20 @@ describe('shipped models reproduce their validation figures', () => {
     expect(r.macro_auc).toBeCloseTo(card.macro_auc as number, DIGITS);
     expect(r.accuracy).toBeCloseTo(card.accuracy as number, DIGITS);
     expect(r.confusion).toEqual(card.confusion);
+  });
+
+  it('busi-segmenter: validation images, masks from busi-masks, Dice and normal-image false area as train_busi_seg.py computed them', async () => {
+    const dir = requireData('ultrasound/busi-masks') && requireData('ultrasound');
+    const card = cardFigures('busi-segmenter');
+    const r = await evaluate('busi-seg', dir, { registry, modelsDir, split: 'validation' }) as UltrasoundSegResult;
+    expect(r).toMatchObject({ task: 'busi-seg', model: 'busi-segmenter', n: card.n_images, n_lesion_images: card.n_lesion_images });
+    for (const k of ['dice_mean', 'iou_mean', 'dice_benign', 'dice_malignant', 'lesion_images_missed', 'normal_fp_fraction'] as const) {
+      expect({ [k]: r[k] }).toEqual({ [k]: expect.closeTo(card[k] as number, 3) });
+    }
+  }, 300_000); // 97 images through the U-Net on a shared 2-core machine
+
+  it('busi-seg: a folder without busi-masks/ is refused with the layout it needs', async () => {
+    const dir = requireData('ultrasound/busi');
+    await expect(evaluate('busi-seg', dir, { registry, modelsDir, split: 'validation' })).rejects.toThrow(/has no busi-masks\/ folder \(expected a folder like ultrasound\/, holding busi\/ and busi-masks\/\)/);
   });
 });

@@ -9,6 +9,7 @@
 //   mini-mias    folder like ../shared/data/mammography/mini-mias
 //   busi         folder like ../shared/data/ultrasound/busi
 //   busi-seg     folder like ../shared/data/ultrasound (busi/ and busi-masks/ together)
+//   mini-mias-density  folder like ../shared/data/mammography/mini-mias (background tissue F/G/D)
 //
 // --split NAME keeps only the slides / patients / images that models/<id>.split.json lists
 // under NAME, e.g. `sentinel eval idc ../shared/data/pathology --split validation` gives the

@@ -52,7 +52,7 @@ program
 
 program
   .command('eval')
-  .argument('<task>', 'idc-patches | idc-slides | idc | mini-mias | busi | busi-seg')
+  .argument('<task>', 'idc-patches | idc-slides | idc | mini-mias | mini-mias-density | busi | busi-seg')
   .argument('<folder>', 'a folder laid out like the matching one in ../shared/data')
   .option('--model <id>', 'the installed model to evaluate (default: the one for the task)')
   .option('--models <dir>', 'folder of model manifests (default: config models.dir)')

@@ -10,8 +10,9 @@ import { type MammographyResult, evaluateMiniMias } from './mammography';
 import { splitMembers } from './splits';
 import { type UltrasoundResult, evaluateBusi } from './ultrasound';
 import { type UltrasoundSegResult, evaluateBusiSeg } from './ultrasound-seg';
+import { type DensityEvalResult, evaluateDensity } from './density';
 
-export type EvalResult = IdcResult | (IdcResult & WholeSlideResult) | MammographyResult | UltrasoundResult | UltrasoundSegResult;
+export type EvalResult = IdcResult | (IdcResult & WholeSlideResult) | MammographyResult | UltrasoundResult | UltrasoundSegResult | DensityEvalResult;
 
 interface TaskSpec {
   modelTask: ModelManifest['task'];
@@ -24,6 +25,7 @@ export const EVAL_TASKS: Record<string, TaskSpec> = {
   idc: { modelTask: 'wsi-tile-classification', folder: 'like pathology/ (holding idc-slides/ and/or idc-patches/, evaluated together as train_idc.py did)' },
   'mini-mias': { modelTask: 'mammography-lesion-detection', folder: 'like mammography/mini-mias (images/*.png + truth.csv)' },
   busi: { modelTask: 'ultrasound-classification', folder: 'like ultrasound/busi (one folder of PNGs per class)' },
+  'mini-mias-density': { modelTask: 'mammography-density', folder: 'like mammography/mini-mias (images/*.png + truth.csv with background_tissue)' },
   'busi-seg': { modelTask: 'ultrasound-segmentation', folder: 'like ultrasound/ (holding busi/ and busi-masks/)' },
 };
 
@@ -78,6 +80,8 @@ export async function evaluate(task: string, folder: string, opts: EvalOptions):
       return evaluateMiniMias(task, folder, model, { patients: members });
     case 'busi':
       return evaluateBusi(task, folder, model, { images: members });
+    case 'mini-mias-density':
+      return evaluateDensity(task, folder, model, { patients: members });
     case 'busi-seg':
       return evaluateBusiSeg(task, folder, model, { images: members });
     default:

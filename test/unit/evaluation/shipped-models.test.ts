@@ -11,6 +11,7 @@ import type { MammographyResult } from '../../../src/evaluation/mammography';
 import { evaluate } from '../../../src/evaluation/run';
 import type { UltrasoundResult } from '../../../src/evaluation/ultrasound';
 import type { UltrasoundSegResult } from '../../../src/evaluation/ultrasound-seg';
+import type { DensityEvalResult } from '../../../src/evaluation/density';
 import { ModelRegistry } from '../../../src/inference/registry';
 
 const repo = path.resolve(__dirname, '../../..');
@@ -108,4 +109,14 @@ describe('shipped models reproduce their validation figures', () => {
     const dir = requireData('ultrasound/busi');
     await expect(evaluate('busi-seg', dir, { registry, modelsDir, split: 'validation' })).rejects.toThrow(/has no busi-masks\/ folder \(expected a folder like ultrasound\/, holding busi\/ and busi-masks\/\)/);
   });
+
+  it('mini-mias-density: validation patients\' films, accuracy, kappa and confusion as train_density.py computed them', async () => {
+    const dir = requireData('mammography/mini-mias');
+    const card = cardFigures('mini-mias-density');
+    const r = await evaluate('mini-mias-density', dir, { registry, modelsDir, split: 'validation' }) as DensityEvalResult;
+    expect(r).toMatchObject({ task: 'mini-mias-density', model: 'mini-mias-density', n: card.n, confusion: card.confusion });
+    expect(r.accuracy).toBeCloseTo(card.accuracy as number, DIGITS);
+    expect(r.kappa).toBeCloseTo(card.kappa as number, DIGITS);
+    expect(r.kappa_quadratic).toBeCloseTo(card.kappa_quadratic as number, DIGITS);
+  }, 120_000);
 });

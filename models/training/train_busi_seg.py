@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """Train `busi-segmenter`: breast-ultrasound lesion segmentation, a small U-Net from scratch
 that turns a whole grayscale ultrasound image into a per-pixel lesion probability (sigmoid in
-the graph, left-right flip averaging in the graph).
+the graph, left-right flip averaging in the graph). A lesion-present head on the bottleneck
+(normal vs benign/malignant) is trained with the masks and used in the graph: where it says
+"lesion" but no pixel would survive the mask threshold and minimum component area, the map is
+rescaled so that its strongest region does (the miss fallback); where it says "normal" with
+confidence, the map can be zeroed (the normal gate). Both are chosen on validation.
 
 Data: BUSI images (../shared/data/ultrasound/busi; Al-Dhabyani et al. 2020, Data in Brief
 28:104863) and the release's ground-truth masks (../shared/data/ultrasound/busi-masks,
@@ -14,6 +18,13 @@ are computed per image at the images' own resolution (the probability map is res
 before thresholding). Research use only.
 
     /usr/bin/python3 models/training/train_busi_seg.py [--data DIR] [--epochs N] [--threads N] [--seed N]
+
+Training: whole images resized to 160 x 160, augmented, then a random 128 x 128 crop per image
+(cheaper steps; the network is run on the whole 160 x 160 image), 60 epochs, about 72 min on
+one thread here. Development options: --size N (model input), --crop N (0: no crop), --out
+DIR (where the model files go; default models/), --no-test (skip the test split: for
+candidate runs), --save-weights / --weights (evaluate and export saved weights), --dump DIR
+(validation inputs and outputs for the onnxruntime-node check).
 """
 import argparse
 import json
@@ -30,11 +41,19 @@ import common
 import train_busi
 
 MODEL_ID = 'busi-segmenter'
+VERSION = '1.1.0'
 CLASSES = train_busi.CLASSES          # normal, benign, malignant (train_busi's label order)
-SIZE = 160                            # model input (the data's images are 256 x 256)
+SIZE = 160                            # model input (the data's images are 256 x 256); --size
 BASE = 16                             # U-Net channels: 16-32-64-128-256
-THRESHOLDS = [round(t, 2) for t in np.arange(0.30, 0.751, 0.05)]
+CLS_WEIGHT = 0.3                      # weight of the lesion-present head's loss
+THRESHOLDS = [round(t, 2) for t in np.arange(0.30, 0.901, 0.05)]
 MIN_AREAS = [0.0, 0.0005, 0.001, 0.002, 0.004, 0.007, 0.01, 0.015, 0.02]   # fraction of the image
+# In-graph rules driven by the lesion-present probability c (chosen on validation, 0 = off):
+FALLBACK_CLS = [0.0, 0.5, 0.7, 0.9]   # miss fallback when c >= this (0: never)
+FALLBACK_REL = [0.3, 0.5, 0.7]        # ... keeping the pixels >= this fraction of the image's peak
+# normal gate: map zeroed when c < this (0: never); kept <= 0.3: on validation the lowest lesion
+# images' c is 0.54-0.58, so a higher gate would rest on a few hundredths
+GATE_CLS = [0.0, 0.05, 0.1, 0.2, 0.3]
 
 
 # ---------------------------------------------------------------------------- data
@@ -70,7 +89,8 @@ def cbr(i, o):
 
 class UNet(nn.Module):
     """4 down / 4 up levels, two 3x3 conv + BN + ReLU per level, max-pool down, transposed
-    conv up, skip connections by concatenation; one logit channel."""
+    conv up, skip connections by concatenation; one logit channel. A lesion-present head
+    (global average + max pooling of the bottleneck, one linear layer) gives a second logit."""
 
     def __init__(self, base=BASE, levels=4):
         super().__init__()
@@ -80,6 +100,7 @@ class UNet(nn.Module):
         self.dec = nn.ModuleList([nn.Sequential(*cbr(2 * ch[i], ch[i]), *cbr(ch[i], ch[i])) for i in range(levels)])
         self.drop = nn.Dropout2d(0.2)
         self.head = nn.Conv2d(ch[0], 1, 1)
+        self.cls = nn.Linear(2 * ch[-1], 1)
 
     def forward(self, x):
         skips = []
@@ -89,37 +110,67 @@ class UNet(nn.Module):
             x = enc(x)
             skips.append(x)
         x = self.drop(skips.pop())
+        c = self.cls(torch.cat([x.mean((2, 3)), x.amax((2, 3))], 1))
         for i in reversed(range(len(self.dec))):
             x = self.dec[i](torch.cat([self.up[i](x), skips[i]], 1))
-        return self.head(x)
+        return self.head(x), c
+
+
+def tta(net, x, rev):
+    """Sigmoid map and lesion-present probability, each the mean over the image and its mirror."""
+    s, c = net(x)
+    s2, c2 = net(x.index_select(3, rev))
+    return (torch.sigmoid(s) + torch.sigmoid(s2).index_select(3, rev)) * 0.5, (torch.sigmoid(c) + torch.sigmoid(c2)) * 0.5
+
+
+def apply_rules(p, c, threshold, min_area, fallback_cls, fallback_rel, gate_cls):
+    """The in-graph post-processing driven by the lesion-present probability c ([N, 1]):
+    - miss fallback (fallback_cls > 0): where c >= fallback_cls and the area >= threshold is
+      below min_area of the image (so nothing would survive the pipeline's minimum component
+      area), the map is multiplied by threshold / (fallback_rel * peak), capped at 1, so that the
+      pixels >= fallback_rel x the image's peak pass the threshold;
+    - normal gate (gate_cls > 0): where c < gate_cls, the map is zeroed.
+    The result is still a map in [0, 1] that the pipeline thresholds as before."""
+    c = c.view(-1, 1, 1, 1)
+    if fallback_cls > 0:
+        peak = p.amax((2, 3), keepdim=True).clamp_min(1e-6)
+        area = (p >= threshold).float().mean((2, 3), keepdim=True)
+        fire = (c >= fallback_cls) & (area < max(min_area, 1e-9))
+        p = torch.where(fire, (p * (threshold / fallback_rel) / peak).clamp_max(1.0), p)
+    if gate_cls > 0:
+        p = torch.where(c < gate_cls, torch.zeros_like(p), p)
+    return p
 
 
 class Segmenter(nn.Module):
-    """What is exported: mean of the sigmoid over the image and its left-right mirror."""
+    """What is exported: mean of the sigmoid over the image and its left-right mirror, then
+    apply_rules with the post-processing chosen on validation."""
 
-    def __init__(self, net, size=SIZE):
+    def __init__(self, net, size=SIZE, rules=None):
         super().__init__()
         self.net = net
+        self.rules = rules
         self.register_buffer('rev', torch.arange(size - 1, -1, -1))
 
     def forward(self, x):
-        p = torch.sigmoid(self.net(x))
-        q = torch.sigmoid(self.net(x.index_select(3, self.rev))).index_select(3, self.rev)
-        return (p + q) * 0.5
+        p, c = tta(self.net, x, self.rev)
+        if self.rules:
+            p = apply_rules(p, c, **self.rules)
+        return p
 
 
 # ---------------------------------------------------------------------------- training
 
 def augment(x, y):
-    """Same random left-right flip and affine (rotation +-12 degrees, scale +-15%, shift
-    +-10%) for image and mask (intensity jitter is applied before, see intensity())."""
+    """Same random left-right flip and affine (rotation +-15 degrees, scale +-20%, shift
+    +-12%) for image and mask (intensity jitter is applied before, see intensity())."""
     n = x.shape[0]
     flip = (torch.rand(n) < 0.5).view(n, 1, 1, 1)
     x = torch.where(flip, x.flip(3), x)
     y = torch.where(flip, y.flip(3), y)
-    ang = (torch.rand(n) - 0.5) * 0.42
-    sc = 1 + (torch.rand(n) - 0.5) * 0.3
-    tx, ty = (torch.rand(n) - 0.5) * 0.2, (torch.rand(n) - 0.5) * 0.2
+    ang = (torch.rand(n) - 0.5) * 0.52
+    sc = 1 + (torch.rand(n) - 0.5) * 0.4
+    tx, ty = (torch.rand(n) - 0.5) * 0.24, (torch.rand(n) - 0.5) * 0.24
     theta = torch.stack([torch.stack([sc * torch.cos(ang), -sc * torch.sin(ang), tx], 1),
                          torch.stack([sc * torch.sin(ang), sc * torch.cos(ang), ty], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
@@ -128,37 +179,71 @@ def augment(x, y):
     return x, y
 
 
+def random_crop(x, y, size):
+    """The same random size x size window of image and mask, drawn per image (training only:
+    the network is fully convolutional and is run on the whole SIZE x SIZE image)."""
+    n, _, h, w = x.shape
+    oy = torch.randint(0, h - size + 1, (n,)); ox = torch.randint(0, w - size + 1, (n,))
+    xs = torch.stack([x[k, :, oy[k]:oy[k] + size, ox[k]:ox[k] + size] for k in range(n)])
+    ys = torch.stack([y[k, :, oy[k]:oy[k] + size, ox[k]:ox[k] + size] for k in range(n)])
+    return xs, ys
+
+
 def intensity(u8):
-    """Gamma, contrast and brightness jitter on [0, 1] pixel values (before normalisation)."""
+    """Gamma, contrast and brightness jitter on [0, 1] pixel values (before normalisation),
+    and Gaussian pixel noise on half the images."""
     n = u8.shape[0]
     g = torch.exp((torch.rand(n, 1, 1, 1) - 0.5) * 0.6)
     v = u8.clamp(0, 1) ** g
-    return v * (1 + 0.2 * torch.randn(n, 1, 1, 1)) + 0.08 * torch.randn(n, 1, 1, 1)
+    v = v * (1 + 0.2 * torch.randn(n, 1, 1, 1)) + 0.08 * torch.randn(n, 1, 1, 1)
+    noisy = (torch.rand(n, 1, 1, 1) < 0.5).float()
+    return v + noisy * 0.03 * torch.randn_like(v)
 
 
-def loss_fn(logits, y):
-    """BCE + soft Dice over the batch (normal images have empty masks, so Dice is pooled)."""
+def loss_fn(logits, cls_logit, y):
+    """BCE over all pixels + soft Dice per image averaged over the images that hold a lesion
+    (so a missed small lesion costs as much as a missed large one) + CLS_WEIGHT x BCE of the
+    lesion-present head."""
     bce = F.binary_cross_entropy_with_logits(logits, y)
     p = torch.sigmoid(logits)
-    dice = 1 - (2 * (p * y).sum() + 1) / (p.sum() + y.sum() + 1)
-    return bce + dice
+    inter, ps, ys = (p * y).sum((1, 2, 3)), p.sum((1, 2, 3)), y.sum((1, 2, 3))
+    present = ys > 1.0
+    dice = (1 - (2 * inter + 1) / (ps + ys + 1))[present].mean() if present.any() else logits.sum() * 0
+    cls = F.binary_cross_entropy_with_logits(cls_logit[:, 0], present.float())
+    return bce + dice + CLS_WEIGHT * cls
 
 
 # ---------------------------------------------------------------------------- evaluation
 
-def predict(model, imgs, mean, std, tta=True, bs=32):
-    """Probability maps at the images' own resolution (bilinear resize of the model's map)."""
+def model_maps(model, imgs, mean, std, flip=True, bs=32):
+    """Model-resolution probability maps [N, 1, SIZE, SIZE] and lesion-present probabilities [N, 1]."""
     model.eval()
-    seg = Segmenter(model) if tta else None
-    out = []
+    rev = torch.arange(SIZE - 1, -1, -1)
+    ps, cs = [], []
     with torch.no_grad():
         for i in range(0, len(imgs), bs):
-            chunk = imgs[i:i + bs]
-            x = to_tensor([resize(a, SIZE) for a in chunk], mean, std)
-            p = seg(x) if tta else torch.sigmoid(model(x))
-            for a, q in zip(chunk, p):
-                out.append(F.interpolate(q[None], size=a.shape, mode='bilinear', align_corners=False)[0, 0].numpy())
-    return out
+            x = to_tensor([resize(a, SIZE) for a in imgs[i:i + bs]], mean, std)
+            if flip:
+                p, c = tta(model, x, rev)
+            else:
+                s, c = model(x)
+                p, c = torch.sigmoid(s), torch.sigmoid(c)
+            ps.append(p); cs.append(c)
+    return torch.cat(ps), torch.cat(cs)
+
+
+def to_image_size(p, imgs):
+    """Bilinear resize of each model-resolution map back to its image's own size."""
+    return [F.interpolate(q[None], size=a.shape, mode='bilinear', align_corners=False)[0, 0].numpy() for a, q in zip(imgs, p)]
+
+
+def predict(model, imgs, mean, std, tta=True, bs=32, rules=None):
+    """Probability maps at the images' own resolution (bilinear resize of the model's map),
+    after the in-graph rules if given: what the exported graph and the pipeline produce."""
+    p, c = model_maps(model, imgs, mean, std, flip=tta, bs=bs)
+    if rules:
+        p = apply_rules(p, c, **rules)
+    return to_image_size(p, imgs)
 
 
 def components(mask):
@@ -272,18 +357,65 @@ def dice_at(probs, masks, labels, threshold=0.5):
 
 # ---------------------------------------------------------------------------- main
 
+def choose_postprocessing(p, c, imgs, masks, labels):
+    """Grid over threshold, minimum component area, largest component only and the in-graph
+    rules (miss fallback, normal gate) on validation. p, c: model-resolution maps and
+    lesion-present probabilities. Components are computed once per threshold, and for the
+    fallback once per (threshold, fallback_rel) on the images where it can fire. Objective: mean Dice over all images, a normal image
+    counting 1 if nothing is predicted on it and 0 otherwise; ties go to the earlier (simpler)
+    choice."""
+    full = to_image_size(p, imgs)
+    cc = c.view(-1).numpy()
+    area = {t: (p >= t).float().mean((1, 2, 3)).numpy() for t in THRESHOLDS}
+    st_thr = {t: [component_stats(q >= t, m) for q, m in zip(full, masks)] for t in THRESHOLDS}
+    st_fb = {}
+
+    def fallback_stats(i, t, r):
+        if (i, t, r) not in st_fb:
+            q = apply_rules(p[i:i + 1], c[i:i + 1], t, 1.0, 1e-9, r, 0.0)     # fires: area < 1
+            st_fb[i, t, r] = component_stats(to_image_size(q, imgs[i:i + 1])[0] >= t, masks[i])
+        return st_fb[i, t, r]
+    gt = [int(m.sum()) for m in masks]
+    npix = [m.size for m in masks]
+    fallbacks = [(0.0, None)] + [(fc, r) for fc in FALLBACK_CLS if fc > 0 for r in FALLBACK_REL]
+    grid = []
+    for t in THRESHOLDS:
+        for a in MIN_AREAS:
+            for largest in (False, True):
+                for fc, r in fallbacks:
+                    fire = (cc >= fc) & (area[t] < max(a, 1e-9)) if fc > 0 else np.zeros(len(cc), bool)
+                    for g in GATE_CLS:
+                        gated = cc < g if g > 0 else np.zeros(len(cc), bool)
+                        rows = []
+                        for i in range(len(imgs)):
+                            stats = [] if gated[i] else (fallback_stats(i, t, r) if fire[i] else st_thr[t][i])
+                            d, j, frac = image_scores(stats, gt[i], npix[i], a, largest)
+                            rows.append((int(labels[i]), d, j, frac))
+                        grid.append({'threshold': t, 'min_area_fraction': a, 'largest_only': largest,
+                                     'fallback_cls': fc, 'fallback_rel': r if fc > 0 else 0.0, 'gate_cls': g, **summarise(rows)})
+    return grid
+
+
 def main():
+    global SIZE
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', default=common.DEFAULT_DATA)
-    ap.add_argument('--epochs', type=int, default=100)
+    ap.add_argument('--epochs', type=int, default=60)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--seed', type=int, default=11)
+    ap.add_argument('--size', type=int, default=SIZE, help='model input size (square)')
+    ap.add_argument('--crop', type=int, default=128, help='train on random crops of this size (0: whole images)')
+    ap.add_argument('--out', default=common.MODELS, help='directory for the model files (default models/)')
+    ap.add_argument('--no-test', action='store_true', help='do not evaluate the test split (candidate runs)')
     ap.add_argument('--save-weights', help='also save the selected weights (a .pt file) here')
     ap.add_argument('--weights', help='skip training: load these weights (from --save-weights) and evaluate/export')
+    ap.add_argument('--dump', help='write the validation inputs and outputs here (for the onnxruntime-node check)')
     args = ap.parse_args()
+    SIZE = args.size
     common.seed_everything(args.seed)
     common.threads(args.threads)
     t0 = time.time()
+    os.makedirs(args.out, exist_ok=True)
 
     imgs, masks, labels, names, hashes = load(args.data)
     groups, pairs = train_busi.duplicate_groups(hashes)
@@ -312,9 +444,15 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     history, best_epoch = [], 0
     if args.weights:
-        model.load_state_dict(torch.load(args.weights))
-        common.log(f'loaded {args.weights}')
+        saved = torch.load(args.weights)
+        if saved.get('size') != SIZE:
+            raise ValueError(f'{args.weights} was trained at {saved.get("size")}, not --size {SIZE}')
+        model.load_state_dict(saved['state'])
+        history, best_epoch, train_minutes, epochs = saved['history'], saved['best_epoch'], saved['train_minutes'], saved['epochs']
+        args.crop = saved.get('crop', 0)
+        common.log(f'loaded {args.weights} (epoch {best_epoch} of {epochs})')
     else:
+        epochs = args.epochs
         bs = 16
         opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
         steps = args.epochs * int(np.ceil(len(tr) / bs))
@@ -332,7 +470,9 @@ def main():
                 x = intensity(torch.from_numpy(tx[b]).float().unsqueeze(1) / 255.0)
                 y = torch.from_numpy(ty[b]).unsqueeze(1)
                 x, y = augment((x - mean) / std, y)
-                loss = loss_fn(model(x), y)
+                if args.crop:
+                    x, y = random_crop(x, y, args.crop)
+                loss = loss_fn(*model(x), y)
                 opt.zero_grad(); loss.backward(); opt.step(); sched.step()
                 total += float(loss) * len(b)
                 with torch.no_grad():
@@ -353,51 +493,60 @@ def main():
             common.log(f'epoch {epoch + 1}/{args.epochs} loss {total / len(order):.4f} validation Dice@0.5 (EMA) {vd:.4f} '
                        f'({(time.time() - t0) / 60:.1f} min)')
         model.load_state_dict(best_state)
+        train_minutes = (time.time() - t0) / 60
         if args.save_weights:
-            torch.save(best_state, args.save_weights)
-    train_minutes = (time.time() - t0) / 60
+            torch.save({'state': best_state, 'history': history, 'best_epoch': best_epoch, 'train_minutes': train_minutes,
+                        'epochs': epochs, 'size': SIZE, 'crop': args.crop}, args.save_weights)
     model.eval()
 
-    # Post-processing on validation only: threshold, minimum component area (fraction of the
-    # image), largest component only or not. Objective: mean Dice over all validation images,
-    # a normal image counting 1 if nothing is predicted on it and 0 otherwise; ties go to the
-    # earlier (simpler) choice.
-    vprob = predict(model, vimgs, mean, std)
-    cache = {}
-    grid = []
-    for t in THRESHOLDS:
-        for a in MIN_AREAS:
-            for largest in (False, True):
-                s = summarise(per_image(vprob, vmasks, vlab, t, a, largest, cache))
-                grid.append({'threshold': t, 'min_area_fraction': a, 'largest_only': largest, **s})
-    chosen = max(grid, key=lambda g: (round(g['dice_all_images'], 6), round(g['dice_mean'], 6)))
+    # Post-processing on validation only (choose_postprocessing): threshold, minimum component
+    # area (fraction of the image), largest component only, and the in-graph miss fallback and
+    # normal gate driven by the lesion-present head.
+    vp, vc = model_maps(model, vimgs, mean, std)
+    grid = choose_postprocessing(vp, vc, vimgs, vmasks, vlab)
+    key = lambda g: (round(g['dice_all_images'], 6), round(g['dice_mean'], 6))
+    chosen = max(grid, key=key)
     thr, min_area, largest = chosen['threshold'], chosen['min_area_fraction'], chosen['largest_only']
-    plain = next(g for g in grid if g['threshold'] == 0.5 and g['min_area_fraction'] == 0 and not g['largest_only'])
-    common.log(f'validation: threshold {thr}, min area {min_area}, largest only {largest}: Dice (lesion images) '
-               f'{chosen["dice_mean"]:.4f}, all images {chosen["dice_all_images"]:.4f}, normal FP {chosen["normal_fp_fraction"]:.4f} '
-               f'(plain 0.5: {plain["dice_mean"]:.4f} / {plain["dice_all_images"]:.4f} / {plain["normal_fp_fraction"]:.4f})')
+    rules = {'threshold': thr, 'min_area': min_area, 'fallback_cls': chosen['fallback_cls'],
+             'fallback_rel': chosen['fallback_rel'], 'gate_cls': chosen['gate_cls']}
+    plain = next(g for g in grid if g['threshold'] == 0.5 and g['min_area_fraction'] == 0 and not g['largest_only']
+                 and g['fallback_cls'] == 0 and g['gate_cls'] == 0)
+    no_rules = max((g for g in grid if g['fallback_cls'] == 0 and g['gate_cls'] == 0), key=key)
+    brief = lambda g: {k: g[k] for k in ('threshold', 'min_area_fraction', 'largest_only', 'fallback_cls', 'fallback_rel', 'gate_cls',
+                                         'dice_mean', 'dice_all_images', 'lesion_images_missed', 'normal_fp_fraction')}
+    common.log(f'validation: chosen {brief(chosen)}')
+    common.log(f'validation: best without the head rules {brief(no_rules)}')
+    common.log(f'validation: plain 0.5 {brief(plain)}')
+    vt = (vc.view(-1).numpy(), vlab > 0)
+    common.log(f'validation: lesion-present head AUC {common.roc_auc(vt[1], vt[0]):.3f}')
 
     results = {}
-    for name in ('validation', 'test'):
+    for name in ('validation',) if args.no_test else ('validation', 'test'):
         ii = idx[name]
-        probs = vprob if name == 'validation' else predict(model, [imgs[i] for i in ii], mean, std)
+        probs = predict(model, [imgs[i] for i in ii], mean, std, rules=rules)     # what the exported graph gives
         rows = per_image(probs, [masks[i] for i in ii], labels[ii], thr, min_area, largest)
         metrics = summarise(rows)
+        if name == 'validation' and abs(metrics['dice_all_images'] - chosen['dice_all_images']) > 1e-9:
+            raise RuntimeError(f'graph rules give {metrics["dice_all_images"]}, the grid {chosen["dice_all_images"]}')
         g = groups[ii]
         payload = [[rows[k] for k in np.nonzero(g == u)[0]] for u in np.unique(g)]
         metrics['ci95'] = common.bootstrap_ci(payload, lambda gs: summarise([r for grp in gs for r in grp]))
-        metrics['per_image'] = {names[i]: {'dice': round(r[1], 4), 'iou': round(r[2], 4), 'predicted_area_fraction': round(r[3], 5)}
-                                for i, r in zip(ii, rows)}
+        _, cls_p = model_maps(model, [imgs[i] for i in ii], mean, std)
+        metrics['lesion_present_auc'] = common.roc_auc(labels[ii] > 0, cls_p.view(-1).numpy())
+        metrics['per_image'] = {names[i]: {'dice': round(r[1], 4), 'iou': round(r[2], 4), 'predicted_area_fraction': round(r[3], 5),
+                                           'lesion_present': round(float(q), 4)}
+                                for i, r, q in zip(ii, rows, cls_p.view(-1))}
         results[name] = metrics
         common.log(f'{name}: Dice {metrics["dice_mean"]:.4f} {metrics["ci95"].get("dice_mean")} IoU {metrics["iou_mean"]:.4f} '
-                   f'benign {metrics["dice_benign"]:.4f} malignant {metrics["dice_malignant"]:.4f} normal FP {metrics["normal_fp_fraction"]:.4f}')
+                   f'benign {metrics["dice_benign"]:.4f} malignant {metrics["dice_malignant"]:.4f} missed {metrics["lesion_images_missed"]:.4f} '
+                   f'normal FP {metrics["normal_fp_fraction"]:.4f}')
 
-    onnx_path = os.path.join(common.MODELS, f'{MODEL_ID}.onnx')
-    sha = common.export_onnx(Segmenter(model), torch.zeros(1, 1, SIZE, SIZE), onnx_path, 'input', ['lesion_probability'])
+    onnx_path = os.path.join(args.out, f'{MODEL_ID}.onnx')
+    sha = common.export_onnx(Segmenter(model, SIZE, rules), torch.zeros(1, 1, SIZE, SIZE), onnx_path, 'input', ['lesion_probability'])
     manifest = {
         'id': MODEL_ID,
         'name': 'Sentinel breast ultrasound lesion segmenter (small U-Net, from scratch)',
-        'version': '1.0.0',
+        'version': VERSION,
         'task': 'ultrasound-segmentation',
         'modality': 'US',
         'file': f'{MODEL_ID}.onnx',
@@ -424,24 +573,41 @@ def main():
         },
         'intendedUse': 'Research use only. Not a medical device. Not for diagnosis.',
     }
-    common.write_json(os.path.join(common.MODELS, f'{MODEL_ID}.json'), manifest)
-    common.write_json(os.path.join(common.MODELS, f'{MODEL_ID}.split.json'), {
+    common.write_json(os.path.join(args.out, f'{MODEL_ID}.json'), manifest)
+    common.write_json(os.path.join(args.out, f'{MODEL_ID}.split.json'), {
         'unit': 'image (no patient ids in BUSI); near-duplicate groups kept in one split', 'seed': args.seed,
         'hash': f'dHash 8x8, Hamming distance <= {train_busi.HASH_DISTANCE}', 'near_duplicate_pairs': pairs,
         'same_as': 'busi-classifier.split.json' if same_as_classifier else None, **split})
-    common.write_json(os.path.join(common.MODELS, f'{MODEL_ID}.metrics.json'), {
+    common.write_json(os.path.join(args.out, f'{MODEL_ID}.metrics.json'), {
         'model': MODEL_ID, 'version': manifest['version'], 'evaluated_by': 'models/training/train_busi_seg.py (PyTorch)',
         'unit': 'image; Dice and IoU per image at the image\'s own resolution (256 x 256), averaged over benign and malignant '
                 'images; normal_fp_fraction = mean predicted-lesion fraction of the image on normal images; '
-                'CIs by bootstrap over near-duplicate groups (1000 resamples)',
-        'epochs': args.epochs, 'selected_epoch': best_epoch, 'parameters': n_params, 'threads': args.threads,
+                'CIs by bootstrap over near-duplicate groups (1000 resamples); lesion_present = the head\'s probability',
+        'input_size': SIZE, 'training_crop': args.crop or None, 'epochs': epochs, 'selected_epoch': best_epoch, 'parameters': n_params, 'threads': args.threads,
         'training_minutes': round(train_minutes, 1),
-        'postprocessing_chosen_on_validation': {'threshold': thr, 'min_area_fraction': min_area, 'largest_only': bool(largest),
-                                                'objective': 'mean Dice over all validation images (normal image: 1 if nothing predicted, else 0)',
-                                                'plain_threshold_0.5': {k: plain[k] for k in ('dice_mean', 'dice_all_images', 'normal_fp_fraction')}},
+        'postprocessing_chosen_on_validation': {
+            'threshold': thr, 'min_area_fraction': min_area, 'largest_only': bool(largest),
+            'miss_fallback': {'lesion_present_at_least': rules['fallback_cls'], 'relative_to_peak': rules['fallback_rel']}
+            if rules['fallback_cls'] > 0 else None,
+            'normal_gate': {'lesion_present_below': rules['gate_cls']} if rules['gate_cls'] > 0 else None,
+            'objective': 'mean Dice over all validation images (normal image: 1 if nothing predicted, else 0)',
+            'without_head_rules': brief(no_rules),
+            'plain_threshold_0.5': {k: plain[k] for k in ('dice_mean', 'dice_all_images', 'normal_fp_fraction')}},
         **results,
         'history': history,
     })
+    if args.dump:
+        # For the onnxruntime-node check: the validation inputs (normalised, model size) and
+        # PyTorch's output of the exported module on them, float32, with their names.
+        x = to_tensor([resize(a, SIZE) for a in vimgs], mean, std)
+        with torch.no_grad():
+            y = Segmenter(model, SIZE, rules).eval()(x)
+        x.numpy().astype(np.float32).tofile(os.path.join(args.dump, 'validation_input.f32'))
+        y.numpy().astype(np.float32).tofile(os.path.join(args.dump, 'validation_output.f32'))
+        common.write_json(os.path.join(args.dump, 'validation.json'), {
+            'names': [names[i] for i in idx['validation']], 'shape': list(x.shape), 'threshold': thr, 'min_area_fraction': min_area,
+            'largest_only': bool(largest), 'dice_all_images': results['validation']['dice_all_images'],
+            'dice_mean': results['validation']['dice_mean']})
     common.log(f'wrote {onnx_path} ({(time.time() - t0) / 60:.1f} min in all)')
 
 

@@ -132,7 +132,10 @@ it('SIGKILL mid-analysis, restart: the study finishes once, within seconds of th
     return j?.state === 'succeeded' ? j : undefined;
   }, 60_000);
   const seconds = (Date.now() - restartedAt) / 1000;
-  expect(seconds).toBeLessThan(15); // the dead worker's lease is not waited out
+  console.log(`SIGKILL restart: the job finished ${seconds.toFixed(1)} s after the restart`);
+  // The dead worker's lease is not waited out: the new worker took the job while that lease
+  // still ran (it saw the holder's process gone). Judged by the rows, not by a stopwatch.
+  expect(done.startedAt!.getTime()).toBeLessThan(orphan!.leaseUntil!.getTime());
   expect(done.attempts).toBe(2);
   expect(done.epoch).toBe(1);
   await waitUntil('SEG, SR and ORU delivered', () => deliveredRows(done.id), 60_000);

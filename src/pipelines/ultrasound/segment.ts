@@ -8,22 +8,19 @@ import { SentinelError } from '../../errors/errors';
 import { threshold } from '../../inference/manifest';
 import type { LoadedModel } from '../../inference/registry';
 import { normalizationLuts } from '../../inference/tensor';
+import { connectedComponents } from '../common/image-ops';
 import { pilResize } from '../common/pil-resample';
 import type { UltrasoundInput } from './classify';
-
-export interface LesionComponent {
-  /** Pixels in the component. */
-  area: number;
-  /** Inclusive pixel bounds. */
-  box: { x0: number; y0: number; x1: number; y1: number };
-  /** Its pixel indices (row-major), ascending. */
-  pixels: Uint32Array;
-}
 
 export interface UltrasoundSegmentation {
   /** width x height, 1 inside a kept component. */
   mask: Uint8Array;
-  components: LesionComponent[];
+  /** width x height: the kept components' labels (0 = none), as connectedComponents gave them. */
+  labels: Int32Array;
+  /** The kept components: label and area in pixels. */
+  components: Array<{ label: number; area: number }>;
+  /** The lesion probability at the image's size. */
+  probability: Float32Array;
   width: number;
   height: number;
 }
@@ -58,43 +55,6 @@ export function resizeMap(src: Float32Array | Uint8Array, sw: number, sh: number
   return out;
 }
 
-/** Connected components of a binary mask (8- or 4-connected), by breadth-first search. */
-export function connectedComponents(mask: Uint8Array, width: number, height: number, connectivity: 4 | 8): LesionComponent[] {
-  const seen = new Uint8Array(mask.length);
-  const queue = new Uint32Array(mask.length);
-  const out: LesionComponent[] = [];
-  const steps = connectivity === 8 ? [[-1, -1], [0, -1], [1, -1], [-1, 0], [1, 0], [-1, 1], [0, 1], [1, 1]] : [[0, -1], [-1, 0], [1, 0], [0, 1]];
-  for (let start = 0; start < mask.length; start++) {
-    if (!mask[start] || seen[start]) continue;
-    let head = 0;
-    let tail = 0;
-    queue[tail++] = start;
-    seen[start] = 1;
-    const box = { x0: width, y0: height, x1: -1, y1: -1 };
-    while (head < tail) {
-      const i = queue[head++] as number;
-      const x = i % width;
-      const y = (i - x) / width;
-      if (x < box.x0) box.x0 = x;
-      if (x > box.x1) box.x1 = x;
-      if (y < box.y0) box.y0 = y;
-      if (y > box.y1) box.y1 = y;
-      for (const [dx, dy] of steps) {
-        const nx = x + (dx as number);
-        const ny = y + (dy as number);
-        if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
-        const j = ny * width + nx;
-        if (mask[j] && !seen[j]) {
-          seen[j] = 1;
-          queue[tail++] = j;
-        }
-      }
-    }
-    out.push({ area: tail, box, pixels: queue.slice(0, tail).sort() });
-  }
-  return out;
-}
-
 export async function segmentUltrasound(input: UltrasoundInput, model: LoadedModel): Promise<UltrasoundSegmentation> {
   const m = model.manifest;
   const spec = m.outputs.find((o) => o.role === 'segmentation_probability');
@@ -118,10 +78,19 @@ export async function segmentUltrasound(input: UltrasoundInput, model: LoadedMod
   const cut = threshold(m, 'mask');
   const raw = new Uint8Array(width * height);
   for (let i = 0; i < raw.length; i++) raw[i] = (probability[i] as number) >= Math.fround(cut) ? 1 : 0;
-  let components = connectedComponents(raw, width, height, post.componentConnectivity ?? 8)
+  const found = connectedComponents(raw, width, height, post.componentConnectivity ?? 8);
+  let components = found.sizes.map((area, label) => ({ label, area })).slice(1)
     .filter((c) => c.area >= (post.minComponentAreaFraction ?? 0) * width * height);
   if (post.largestComponentOnly && components.length > 1) components = [components.reduce((a, b) => (b.area > a.area ? b : a))];
+  const kept = new Set(components.map((c) => c.label));
   const mask = new Uint8Array(width * height);
-  for (const c of components) for (const i of c.pixels) mask[i] = 1;
-  return { mask, components, width, height };
+  const labels = new Int32Array(width * height);
+  for (let i = 0; i < mask.length; i++) {
+    const l = found.labels[i] as number;
+    if (l && kept.has(l)) {
+      mask[i] = 1;
+      labels[i] = l;
+    }
+  }
+  return { mask, labels, components, probability, width, height };
 }

@@ -7,8 +7,8 @@ import type { Config } from '../config/schema';
 import type { DicomwebClient } from '../dicomweb/client';
 import type { DocumentRef, SkippedFile, StudyContext, StudyResult } from '../domain/findings';
 import { type Output, output } from '../domain/outputs';
-import type { LoadedModel } from '../inference/registry';
-import { type CellScoring, type PipelineDefinition, scoreHere } from '../pipelines/definition';
+import type { LoadedModel, ModelRegistry } from '../inference/registry';
+import { type CellScoring, type Companions, type PipelineDefinition, scoreHere } from '../pipelines/definition';
 import { assertModelFits } from '../pipelines/registry';
 import { buildFhirBundle } from '../reports/fhir/diagnostic-report';
 import { oruForStudy } from '../reports/hl7/oru-r01';
@@ -31,6 +31,8 @@ export interface AnalyzeRequest {
   config: Pick<Config, 'hl7' | 'output' | 'fhir'>;
   /** Write the FHIR Bundle (default: when a FHIR server is configured). */
   fhir?: boolean;
+  /** The pipeline's companion models that are installed (companionModels). */
+  companions?: Companions;
   newUid: () => string;
   now: Date;
   /** Slides: how tissue cells are scored (default: here, in this process). */
@@ -50,6 +52,16 @@ export interface AnalysisOutput {
   skipped: SkippedFile[];
 }
 
+/** For each companion role of the pipeline, the installed model of its task and modality, if any. */
+export function companionModels(pipeline: PipelineDefinition, registry: Pick<ModelRegistry, 'forTask' | 'model'>): Companions {
+  const out: Record<string, LoadedModel> = {};
+  for (const [role, task] of Object.entries(pipeline.companions ?? {})) {
+    const found = registry.forTask(task).find((m) => m.modality === pipeline.modality);
+    if (found) out[role] = registry.model(found.id);
+  }
+  return out;
+}
+
 export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
   const { pipeline, source } = req;
   // First of all: a model for another pipeline would read pixels for nothing, then score them wrongly.
@@ -58,7 +70,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
   let study: StudyAnalysis;
   if (pipeline.input === 'instances') {
     const files = source.kind === 'files' ? source.files : await fetchStudyInstances(source.dicomweb, source.studyInstanceUid, pipeline.modalities);
-    study = await analyseInstances({ ...common, pipeline, files });
+    study = await analyseInstances({ ...common, pipeline, files, companions: req.companions });
   } else {
     const { slides, frames } = source.kind === 'files'
       ? localSlides(source.files, pipeline)

@@ -16,7 +16,7 @@ import { type Output, output } from '../domain/outputs';
 import { SentinelError, describeError } from '../errors/errors';
 import { threshold } from '../inference/manifest';
 import type { LoadedModel } from '../inference/registry';
-import type { InstancePipeline, PipelineDefinition } from '../pipelines/definition';
+import type { Companions, InstancePipeline, PipelineDefinition } from '../pipelines/definition';
 import { withExamScores } from '../pipelines/common/category';
 import { sopClassNotRead } from '../pipelines/registry';
 import { buildImageSeg } from '../reports/seg/image';
@@ -80,6 +80,7 @@ export async function analyseInstances(req: {
   newUid: () => string;
   now: Date;
   predecessors?: DocumentRef[];
+  companions?: Companions;
 }): Promise<StudyAnalysis> {
   const { pipeline, model } = req;
   const { images, skipped } = readStudyImages(req.files, pipeline);
@@ -93,7 +94,7 @@ export async function analyseInstances(req: {
   const perImage: ImageResult[] = [];
   for (const { parsed } of images) {
     try {
-      perImage.push(await pipeline.analyseImage(parsed, model, ids));
+      perImage.push(await pipeline.analyseImage(parsed, model, ids, req.companions ?? {}));
     } catch (err) {
       skipped.push({ sopInstanceUid: parsed.sopInstanceUid, reason: reasonOf(err) });
     }

@@ -14,7 +14,7 @@ import { outputFileName, outputStem } from '../domain/outputs';
 import type { ModelRegistry } from '../inference/registry';
 import { type PipelineName, pipelineNamed } from '../pipelines/registry';
 import { assertRoutingRules, routeStudy } from '../pipelines/routing';
-import { analyze } from './analyze';
+import { analyze, companionModels } from './analyze';
 
 export interface OfflineStudySummary {
   studyInstanceUid: string;
@@ -110,7 +110,7 @@ export async function analyzeFiles(opts: {
       const model = opts.registry.model(modelId);
       const now = opts.now ?? new Date();
       // Every message is written for inspection, the FHIR Bundle too, whether a FHIR server is configured or not.
-      const analysed = await analyze({ source: { kind: 'files', files: entry.files }, pipeline: pipelineNamed(decision.pipeline), model, config: opts.config, newUid, now, fhir: true });
+      const analysed = await analyze({ source: { kind: 'files', files: entry.files }, pipeline: pipelineNamed(decision.pipeline), model, config: opts.config, newUid, now, fhir: true, companions: companionModels(pipelineNamed(decision.pipeline), opts.registry) });
       const dir = path.join(opts.outDir, studyInstanceUid);
       fs.mkdirSync(dir, { recursive: true });
       for (const o of analysed.outputs) {

@@ -65,6 +65,11 @@ export const Codes = {
   noAiFinding: code('NOAIFINDING', '99SENTINEL', 'No AI finding'),
   notAnalysed: code('NOTANALYSED', '99SENTINEL', 'Not analysed by AI'),
   comment: code('121106', 'DCM', 'Comment'),
+  lesionProbability: code('AISEGP', '99SENTINEL', 'AI lesion probability, mean over the outline'),
+  longAxis: code('103339001', 'SCT', 'Long Axis'),
+  millimetre: code('mm', 'UCUM', 'millimeter'),
+  pixels: code('{pixels}', 'UCUM', 'pixels'),
+  squarePixels: code('{square pixels}', 'UCUM', 'square pixels'),
   referencedSegment: code('121191', 'DCM', 'Referenced Segment'),
   study: code('113014', 'DCM', 'Study'),
 } as const;

@@ -45,8 +45,16 @@ export interface Finding {
   box: { x: number; y: number; width: number; height: number };
   /** Present when the source gives a pixel spacing. */
   areaMm2?: number;
+  /** Further measurements of the finding (e.g. an ultrasound lesion's area and longest diameter, in mm or in pixels). */
+  measurements?: FindingMeasurement[];
   /** Whole-slide findings: the contour in the slide's frame of reference (mm), for SCOORD3D. */
   slide?: { frameOfReferenceUid: string; contourMm: Point3[] };
+}
+
+export interface FindingMeasurement {
+  concept: Code;
+  value: number;
+  unit: Code;
 }
 
 export interface Point3 {

@@ -12,7 +12,7 @@ import type { DicomwebClient } from '../dicomweb/client';
 import { SentinelError, describeError, isRetryable } from '../errors/errors';
 import type { Logger } from '../log/logger';
 import type { ModelRegistry } from '../inference/registry';
-import { type AnalysisOutput, analyze } from '../analysis/analyze';
+import { type AnalysisOutput, analyze, companionModels } from '../analysis/analyze';
 import { describeStudySlides, slideSource } from '../analysis/study-slides';
 import type { LoadedModel } from '../inference/registry';
 import { type DocumentRef, allFindings } from '../domain/findings';
@@ -242,6 +242,7 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string, epoch 
       scoring: rangedScoring(deps, job, onProgress),
       onProgress,
       ...(earlier ? { predecessors: earlier.srs } : {}),
+      companions: companionModels(pipeline, deps.models),
     });
     const outbox = await persist(deps, job, out, started);
     // Queued now if Redis answers; otherwise the sweeper queues them from the outbox.

@@ -22,7 +22,15 @@ interface PipelineBase<N extends string> {
   task: ModelManifest['task'];
   modality: ModelManifest['modality'];
   reporting: PipelineReporting;
+  /**
+   * Further models the pipeline uses when one is installed, by role: the task each must
+   * declare (e.g. an ultrasound segmenter beside the classifier). None is required.
+   */
+  companions?: Readonly<Record<string, ModelManifest['task']>>;
 }
+
+/** The companion models found for a study, by role. */
+export type Companions = Readonly<Record<string, LoadedModel | undefined>>;
 
 export interface FindingIds {
   newUid: () => string;
@@ -32,7 +40,7 @@ export interface FindingIds {
 /** Reads whole Part 10 instances, one image at a time; the study result is summarised from them. */
 export interface InstancePipeline<N extends string = string> extends PipelineBase<N> {
   input: 'instances';
-  analyseImage(parsed: ParsedDicom, model: LoadedModel, ids: FindingIds): Promise<ImageResult>;
+  analyseImage(parsed: ParsedDicom, model: LoadedModel, ids: FindingIds, companions: Companions): Promise<ImageResult>;
   summarise(images: ImageResult[], manifest: ModelManifest): Pick<StudyResult, 'score' | 'category' | 'breasts'>;
 }
 

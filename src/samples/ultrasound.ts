@@ -5,9 +5,27 @@ import { SopClass, newUid } from '../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../dicom/write';
 import { type SampleStudy, sampleStudyAttributes } from './mammogram';
 
-export function buildUltrasoundDataset(study: SampleStudy, image: { seriesInstanceUid?: string; instanceNumber?: number; sopInstanceUid?: string; laterality?: 'L' | 'R' }, pixels: { rows: number; columns: number; data: Uint8Array }): NaturalizedDataset {
+export function buildUltrasoundDataset(study: SampleStudy, image: { seriesInstanceUid?: string; instanceNumber?: number; sopInstanceUid?: string; laterality?: 'L' | 'R'; regionSpacingMm?: number }, pixels: { rows: number; columns: number; data: Uint8Array }): NaturalizedDataset {
   const { date, attributes } = sampleStudyAttributes(study, '100000');
+  // A calibrated region over the whole image (US Region Calibration module), as scanners write
+  // them: a 2-D tissue region, physical units cm (3) both ways.
+  const region = image.regionSpacingMm ? {
+    SequenceOfUltrasoundRegions: [{
+      RegionSpatialFormat: 1,
+      RegionDataType: 1,
+      RegionFlags: 0,
+      RegionLocationMinX0: 0,
+      RegionLocationMinY0: 0,
+      RegionLocationMaxX1: pixels.columns - 1,
+      RegionLocationMaxY1: pixels.rows - 1,
+      PhysicalUnitsXDirection: 3,
+      PhysicalUnitsYDirection: 3,
+      PhysicalDeltaX: image.regionSpacingMm / 10,
+      PhysicalDeltaY: image.regionSpacingMm / 10,
+    }],
+  } : {};
   return {
+    ...region,
     ...attributes,
     SOPClassUID: SopClass.UltrasoundImage,
     SOPInstanceUID: image.sopInstanceUid ?? newUid(),

@@ -134,6 +134,7 @@ export function buildOruR01(input: OruInput): string {
       `image ${f.image.sopInstanceUid}${f.image.frameNumber ? ` frame ${f.image.frameNumber}` : ''}`,
       `centre ${Math.round(f.centre.x)},${Math.round(f.centre.y)} px`,
       ...(f.areaMm2 !== undefined ? [`area ${round(f.areaMm2, 1)} mm2`] : []),
+      ...(f.measurements ?? []).map((x) => `${x.concept.CodeMeaning.toLowerCase()} ${round(x.value, 1)} ${x.unit.CodeMeaning}`),
     ];
     obx('ST', 'AIFINDING', 'AI finding', parts.join('; '), { subId: f.trackingId });
   }

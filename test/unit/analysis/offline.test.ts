@@ -17,6 +17,8 @@ import { buildSyntheticMammogram } from '../../../src/samples/mammogram';
 import { ultrasoundFromImage } from '../../../src/samples/ultrasound';
 import { dicomize } from '../../../src/wsi/dicomize';
 import { readNaturalizedHeader } from '../../../src/dicom/part10';
+import { parseDicom } from '../../../src/dicom/read';
+import { decodeFrame } from '../../../src/dicom/pixels/decode';
 import { dciodvfy, dcmdump, dsrdump } from '../../support/dicom-judges';
 import { TEST_US_MODEL_ID, buildEvalTestModels } from '../../support/models/eval-test-models';
 import { TEST_MODEL_ID, buildTestModel } from '../../support/models/test-model';
@@ -254,3 +256,64 @@ describe('sentinel analyze: a whole slide from local files', () => {
     }
   });
 });
+
+describe('sentinel analyze: breast ultrasound with the lesion segmenter', () => {
+  // The shipped classifier and segmenter on two BUSI images: a benign one with a calibrated
+  // ultrasound region (0.1 mm per pixel), a malignant one without.
+  it('each lesion is a finding outlined on its image: a SEG per image (0 dciodvfy errors) matching BUSI\'s own mask, an SR with area and longest diameter in mm or in pixels, the ORU', async () => {
+    const shipped = await ModelRegistry.load(path.resolve(__dirname, '../../../models'), { intraOpNumThreads: 2 });
+    try {
+      const input = path.join(dir, 'us-seg');
+      fs.mkdirSync(input);
+      const study = { studyInstanceUid: newUid(), accessionNumber: 'USSEG', patientId: 'P88', patientName: 'Seg^Test' };
+      const series = newUid();
+      const names = ['benign/benign (10).png', 'malignant/malignant (10).png'];
+      for (const [i, name] of names.entries()) {
+        fs.writeFileSync(path.join(input, `${i}.dcm`), await ultrasoundFromImage(sharedData(`ultrasound/busi/${name}`), study, { seriesInstanceUid: series, instanceNumber: i + 1, laterality: 'L', ...(i === 0 ? { regionSpacingMm: 0.1 } : {}) }));
+      }
+      const out = path.join(dir, 'out-us-seg');
+      const c = loadConfig();
+      const summary = await analyzeFiles({ paths: [input], outDir: out, config: c, registry: shipped });
+      const s = summary.studies[0]!;
+      expect(s).toMatchObject({ status: 'analysed', pipeline: 'ultrasound', model: { id: 'busi-classifier' } });
+      expect(s.findings!.length).toBeGreaterThanOrEqual(2);
+      expect(s.outputs.seg).toHaveLength(2);
+      for (const rel of [...s.outputs.seg!, ...s.outputs.sr!]) expect(dciodvfy(fs.readFileSync(path.join(out, rel))).errors).toEqual([]);
+
+      // Each SEG's segments, drawn over its image, agree with BUSI's ground-truth mask.
+      for (const rel of s.outputs.seg!) {
+        const bytes = fs.readFileSync(path.join(out, rel));
+        const seg = readDataset(bytes);
+        const source = String(list(list(seg.ReferencedSeriesSequence)[0]?.ReferencedInstanceSequence)[0]?.ReferencedSOPInstanceUID);
+        const i = fs.readdirSync(input).map((f) => readNaturalizedHeader(new Uint8Array(fs.readFileSync(path.join(input, f))))).findIndex((h) => h.SOPInstanceUID === source);
+        const truth = await sharp(sharedData(`ultrasound/busi-masks/${names[i]!.replace('.png', '_mask.png')}`)).greyscale().raw().toBuffer({ resolveWithObject: true });
+        const parsed = parseDicom(new Uint8Array(bytes));
+        const frames = parsed.frames();
+        const { rows, columns } = { rows: Number(seg.Rows), columns: Number(seg.Columns) };
+        expect([columns, rows]).toEqual([truth.info.width, truth.info.height]);
+        const union = new Uint8Array(rows * columns);
+        for (const f of frames) {
+          const pixels = await decodeFrame(f, parsed.transferSyntaxUid, { ...parsed.pixelDescription(), rows, columns });
+          pixels.data.forEach((v, k) => { if (v) union[k] = 1; });
+        }
+        let a = 0; let b = 0; let both = 0;
+        union.forEach((v, k) => { const t = (truth.data[k] as number) > 127; if (v) a++; if (t) b++; if (v && t) both++; });
+        const dice = (2 * both) / (a + b);
+        console.log(`US SEG over ${names[i]}: Dice ${dice.toFixed(3)} against BUSI's mask`);
+        expect(dice).toBeGreaterThan(0.6);
+      }
+
+      const tree = dsrdump(fs.readFileSync(path.join(out, s.outputs.sr![0]!)));
+      expect(tree).toContain('(52988006,SCT,"Lesion")');
+      expect(tree).toMatch(/"Long Axis"\)="[0-9.]+" \(mm,UCUM,"millimeter"\)/); // the calibrated image
+      expect(tree).toMatch(/"Long Axis"\)="[0-9.]+" \(\{pixels\},UCUM,"pixels"\)/); // the other, in pixels, said so
+      expect(tree).toMatch(/"Area"\)="[0-9.]+" \(\{square pixels\},UCUM,"square pixels"\)/);
+      expect(tree).toMatch(/"Referenced Segment"\)=\(SG image,,1\)/);
+      const oru = fs.readFileSync(path.join(out, s.outputs.oru![0]!), 'utf8');
+      expect(oru).toMatch(/AIFINDING\^AI finding\^99SEN\|F1\|lesion; .*area [0-9.]+ mm2; long axis [0-9.]+ millimeter/);
+    } finally {
+      await shipped.close();
+    }
+  }, 120_000);
+});
+

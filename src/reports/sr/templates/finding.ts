@@ -40,6 +40,7 @@ export function findingItems(f: Finding, laterality: 'L' | 'R' | undefined, trac
     tail: [
       ...(f.examScore !== undefined ? [numItem('CONTAINS', Codes.examScore, f.examScore, Codes.scoreUnit)] : []),
       ...(f.areaMm2 !== undefined ? [numItem('CONTAINS', Codes.area, f.areaMm2, Codes.squareMillimetre)] : []),
+      ...(f.measurements ?? []).map((m) => numItem('CONTAINS', m.concept, m.value, m.unit)),
       ...(segment ? [imageItem('CONTAINS', {
         ReferencedSOPClassUID: segment.seg.sopClassUid,
         ReferencedSOPInstanceUID: segment.seg.sopInstanceUid,

@@ -2,7 +2,8 @@
 // Orthanc, PostgreSQL, Redis) opened in OHIF (the pinned @ohif/app served by `sentinel viewer`)
 // in Debian's headless Chromium. A mammography study with findings (SEG over each image, SR
 // measurements on the SR's outlines), a normal one and one whose images could not all be read
-// (the SR opens without an error and says so on each image), a breast ultrasound study, and a
+// (the SR opens without an error and says so on each image), a breast ultrasound study (the
+// segmenter's lesion outlines as SEG and SR), and a
 // slide (OHIF's microscopy mode, and the SEG drawn by dicom-microscopy-viewer). The checks
 // are test/viewer/checks.ts, the same `npm run viewer:check` runs against the demo.
 import fs from 'node:fs';
@@ -68,7 +69,7 @@ const studies: Record<'findings' | 'normal' | 'partial' | 'ultrasound' | 'slide'
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`the viewer test needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
   h = await startHarness({
-    shippedModels: ['idc-tile-classifier', 'busi-classifier'],
+    shippedModels: ['idc-tile-classifier', 'busi-classifier', 'busi-segmenter'],
     rules: [
       { name: 'pathology', modalities: ['SM'], pipeline: 'wsi', models: ['idc-tile-classifier'] },
       { name: 'ultrasound', modalities: ['US'], pipeline: 'ultrasound', models: ['busi-classifier'] },
@@ -149,8 +150,8 @@ describe('what OHIF shows of Sentinel\'s objects, in Chromium', () => {
     await expectShown(() => checkReport(ctx, viewer, auth, studies.partial, 'Partly read mammography', { unreadable: [unreadable] }));
   });
 
-  it('breast ultrasound (classification, no outline): the SR opens without an error and says each image\'s class', async () => {
-    await expectShown(() => checkReport(ctx, viewer, auth, studies.ultrasound, 'Ultrasound'));
+  it('breast ultrasound (classifier and segmenter): each SEG over its image where the SR outlines the lesion; the SR measurements on the SR\'s points', async () => {
+    await expectShown(() => checkMammography(ctx, viewer, auth, studies.ultrasound, 'Ultrasound'));
   });
 
   it('a slide: OHIF\'s microscopy mode shows the SR regions on the SR\'s points; the SEG drawn as Slim draws it', async () => {

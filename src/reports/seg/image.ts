@@ -43,8 +43,9 @@ export function buildImageSegDataset(input: ImageSegInput): NaturalizedDataset |
   const dimensionOrganizationUid = newUid();
   const ds: NaturalizedDataset = {
     ...patientAndStudy(source),
-    // Named by view: each image's SEG is its own series, listed side by side in a viewer.
-    ...newInstance(SopClass.Segmentation, 'SEG', series, `Sentinel AI findings${image.laterality || image.view ? ` ${image.laterality ?? ''}${image.view ?? ''}` : ''} (research use only)`, input.now ?? new Date()),
+    // Named by view (or, without one, by the image's number): each image's SEG is its own
+    // series, listed side by side in a viewer.
+    ...newInstance(SopClass.Segmentation, 'SEG', series, `Sentinel AI findings ${image.laterality || image.view ? `${image.laterality ?? ''}${image.view ?? ''}` : `image ${String(source.InstanceNumber ?? '')}`.trim()} (research use only)`, input.now ?? new Date()),
     ...equipment(algorithm, input.now),
     ImageType: ['DERIVED', 'PRIMARY'],
     ContentLabel: 'AI_FINDINGS',
@@ -78,7 +79,10 @@ export function buildImageSegDataset(input: ImageSegInput): NaturalizedDataset |
     SegmentSequence: image.findings.map((f, i) => segmentDescription(f, i + 1, algorithm)),
     SharedFunctionalGroupsSequence: [{
       PlaneOrientationSequence: [{ ImageOrientationPatient: [1, 0, 0, 0, 1, 0] }],
-      ...(spacing ? { PixelMeasuresSequence: [{ PixelSpacing: spacing, SliceThickness: 1 }] } : {}),
+      // Without a known spacing the item still holds the slice thickness: OHIF 3.13 reads the
+      // SEG's Pixel Measures unconditionally ("Cannot destructure property 'SpacingBetweenSlices'"),
+      // and drops an empty item.
+      PixelMeasuresSequence: [spacing ? { PixelSpacing: spacing, SliceThickness: 1 } : { SliceThickness: 1 }],
     }],
     PerFrameFunctionalGroupsSequence: image.findings.map((_f, i) => ({
       DerivationImageSequence: [{

@@ -23,9 +23,13 @@ jest.setTimeout(180_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-fhir-e2e-'));
 const validator = new Fhir();
 
-/** The test FHIR server: what it answers next, and every request it got. */
+/**
+ * The test FHIR server: by study (its Study Instance UID in the Bundle), what it answers to
+ * the next Bundles of that study, and every request it got. Keyed by study because the tests'
+ * Orthanc may still announce an earlier suite's studies, whose Bundles come here too.
+ */
 const fhirServer = {
-  answers: [] as Array<'busy' | 'accept' | 'refuse'>,
+  answers: new Map<string, Array<'busy' | 'accept' | 'refuse'>>(),
   received: [] as Array<{ path: string; contentType: string | undefined; auth: string | undefined; body: string }>,
   server: undefined as http.Server | undefined,
 };
@@ -42,7 +46,8 @@ async function startFhirServer(): Promise<number> {
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
       fhirServer.received.push({ path: req.url ?? '', contentType: req.headers['content-type'], auth: req.headers.authorization, body });
-      const mode = fhirServer.answers.shift() ?? 'accept';
+      const study = [...fhirServer.answers.keys()].find((uid) => body.includes(uid));
+      const mode = (study ? fhirServer.answers.get(study)?.shift() : undefined) ?? 'accept';
       if (mode === 'busy') return answer(res, 503, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient', diagnostics: 'busy, try later' }] });
       if (mode === 'refuse') {
         return answer(res, 422, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing', diagnostics: 'Patient with identifier PID-refused is not known here' }] });
@@ -92,8 +97,8 @@ async function settledRows(studyInstanceUid: string): Promise<OutboxRow[] | unde
 
 describe('FHIR R4 to a FHIR server', () => {
   it('each analysed study: a transaction Bundle POSTed to the FHIR base URL, retried while the server is busy, valid R4 throughout, naming the study and its SRs', async () => {
-    fhirServer.answers.push('busy');
     const { study, files } = writeStudy('accepted');
+    fhirServer.answers.set(study.studyInstanceUid, ['busy']);
     storescu(h.config, files);
     const rows = await waitUntil('every output delivered', () => settledRows(study.studyInstanceUid), 90_000);
     expect(rows.every((r) => r.state === 'delivered')).toBe(true);
@@ -129,8 +134,8 @@ describe('FHIR R4 to a FHIR server', () => {
   });
 
   it('a Bundle the server refuses (4xx with an OperationOutcome) fails at once with the server\'s words as the reason; the other outputs are delivered', async () => {
-    fhirServer.answers.push('refuse');
     const { study, files } = writeStudy('refused');
+    fhirServer.answers.set(study.studyInstanceUid, ['refuse']);
     storescu(h.config, files);
     const rows = await waitUntil('every output settled', () => settledRows(study.studyInstanceUid), 90_000);
     const fhir = rows.find((r) => r.kind === 'fhir')!;

@@ -16,6 +16,8 @@ export const Codes = {
   lesion: code('52988006', 'SCT', 'Lesion'),
   neoplasm: code('108369006', 'SCT', 'Neoplasm'),
   breast: code('76752008', 'SCT', 'Breast'),
+  rightBreast: code('73056007', 'SCT', 'Right breast'),
+  leftBreast: code('80248007', 'SCT', 'Left breast'),
   right: code('24028007', 'SCT', 'Right'),
   left: code('7771000', 'SCT', 'Left'),
   laterality: code('272741003', 'SCT', 'Laterality'),

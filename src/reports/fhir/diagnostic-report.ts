@@ -63,9 +63,7 @@ function fhirDate(da: string | undefined): string | undefined {
 
 /** Right breast, left breast, or the breast (CID 6022 Side's SNOMED CT concepts). */
 function bodySite(laterality: 'L' | 'R' | undefined): CodeableConcept {
-  if (laterality === 'R') return { coding: [{ system: SYSTEMS.SCT, code: '73056007', display: 'Right breast' }] };
-  if (laterality === 'L') return { coding: [{ system: SYSTEMS.SCT, code: '80248007', display: 'Left breast' }] };
-  return concept(Codes.breast);
+  return concept(laterality === 'R' ? Codes.rightBreast : laterality === 'L' ? Codes.leftBreast : Codes.breast);
 }
 
 export function buildFhirBundle(input: FhirInput): Bundle {

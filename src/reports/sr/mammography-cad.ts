@@ -65,8 +65,6 @@ export const CadCodes = {
   breastDensity: sct('129793001', 'Mammography breast density'),
   calcificationCluster: sct('129769006', 'Calcification Cluster'),
   // CID 6022 Side.
-  leftBreast: sct('80248007', 'Left breast'),
-  rightBreast: sct('73056007', 'Right breast'),
   bothBreasts: sct('63762007', 'Both breasts'),
   millimetre: { CodeValue: 'mm', CodingSchemeDesignator: 'UCUM', CodeMeaning: 'millimeter' },
   percent: { CodeValue: '%', CodingSchemeDesignator: 'UCUM', CodeMeaning: 'Percent' },
@@ -113,7 +111,7 @@ const dateItem = (name: Code, date: string): Item => ({ RelationshipType: 'HAS A
 const timeItem = (name: Code, time: string): Item => ({ RelationshipType: 'HAS ACQ CONTEXT', ValueType: 'TIME', ConceptNameCodeSequence: [name], Time: time });
 
 function sideCode(laterality: unknown): Code | undefined {
-  return laterality === 'L' ? CadCodes.leftBreast : laterality === 'R' ? CadCodes.rightBreast : laterality === 'B' ? CadCodes.bothBreasts : undefined;
+  return laterality === 'L' ? Codes.leftBreast : laterality === 'R' ? Codes.rightBreast : laterality === 'B' ? CadCodes.bothBreasts : undefined;
 }
 
 /** TID 4020: the film and what of its acquisition the image itself says. */

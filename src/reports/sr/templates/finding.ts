@@ -27,10 +27,15 @@ export function scoreItem(f: Finding, algorithm: AlgorithmInfo, children: Natura
   ]);
 }
 
-export function findingItems(f: Finding, laterality: 'L' | 'R' | undefined, trackingIdentifier: string, segment?: SegmentRef): { context: NaturalizedDataset[]; concept: NaturalizedDataset[]; tail: NaturalizedDataset[] } {
-  const site = laterality
+/** Finding site: the breast, with its laterality as a modifier when known. */
+export function findingSite(laterality: 'L' | 'R' | undefined): NaturalizedDataset {
+  return laterality
     ? codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast, [codeItem('HAS CONCEPT MOD', Codes.laterality, laterality === 'R' ? Codes.right : Codes.left)])
     : codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast);
+}
+
+export function findingItems(f: Finding, laterality: 'L' | 'R' | undefined, trackingIdentifier: string, segment?: SegmentRef): { context: NaturalizedDataset[]; concept: NaturalizedDataset[]; tail: NaturalizedDataset[] } {
+  const site = findingSite(laterality);
   return {
     context: [
       textItem('HAS OBS CONTEXT', Codes.trackingIdentifier, trackingIdentifier),

@@ -8,7 +8,7 @@ import type { Category, StudyResult } from '../../../domain/findings';
 import type { PipelineReporting } from '../../../domain/reporting';
 import { type AlgorithmInfo, deviceUid } from '../../seg/common';
 import { codeItem, container, imageItem, numItem, textItem, uidItem } from '../content';
-import { Score } from './finding';
+import { Score, findingSite } from './finding';
 
 export function language(): NaturalizedDataset {
   return codeItem('HAS CONCEPT MOD', Codes.languageOfContent, Codes.english, [codeItem('HAS CONCEPT MOD', Codes.countryOfLanguage, Codes.unitedStates)]);
@@ -41,7 +41,7 @@ function categoryCode(c: Category): Code {
 }
 
 export function qualitativeEvaluations(result: StudyResult, reporting: PipelineReporting, extra: NaturalizedDataset[] = []): NaturalizedDataset {
-  const side = (s: 'L' | 'R'): NaturalizedDataset => codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast, [codeItem('HAS CONCEPT MOD', Codes.laterality, s === 'R' ? Codes.right : Codes.left)]);
+  const side = findingSite;
   return container('CONTAINS', Codes.qualitativeEvaluations, [
     numItem('CONTAINS', Score, result.score, Codes.ratio),
     ...(result.examScore !== undefined ? [numItem('CONTAINS', Codes.examScore, result.examScore, Codes.scoreUnit)] : []),

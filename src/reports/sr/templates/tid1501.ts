@@ -11,7 +11,7 @@ import type { Finding, ImageResult, SegmentRef } from '../../../domain/findings'
 import type { AlgorithmInfo } from '../../seg/common';
 import { codeItem, container, numItem, scoordItem, textItem, uidItem } from '../content';
 import { Codes, classCode } from '../../../domain/codes';
-import { Score, findingItems, refOf, scoreItem } from './finding';
+import { Score, findingItems, findingSite, refOf, scoreItem } from './finding';
 
 /** OHIF maps a measurement group to a tool by its tracking identifier. */
 export const OHIF_TRACKING_IDENTIFIER = 'Cornerstone3DTools@^0.1.0:PlanarFreehandROI';
@@ -40,9 +40,7 @@ export function wholeImageComment(image: ImageResult): string {
 }
 
 export function tid1501WholeImageGroup(image: ImageResult, laterality: 'L' | 'R' | undefined, algorithm: AlgorithmInfo, trackingUid: string): NaturalizedDataset {
-  const site = laterality
-    ? codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast, [codeItem('HAS CONCEPT MOD', Codes.laterality, laterality === 'R' ? Codes.right : Codes.left)])
-    : codeItem('HAS CONCEPT MOD', Codes.findingSite, Codes.breast);
+  const site = findingSite(laterality);
   const ref = { ReferencedSOPClassUID: image.image.sopClassUid, ReferencedSOPInstanceUID: image.image.sopInstanceUid, ...(image.image.frameNumber ? { ReferencedFrameNumber: image.image.frameNumber } : {}) };
   return container('CONTAINS', Codes.measurementGroup, [
     textItem('HAS OBS CONTEXT', Codes.trackingIdentifier, OHIF_TRACKING_IDENTIFIER),

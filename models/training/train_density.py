@@ -206,6 +206,14 @@ def main():
         common.log(f'{name}: accuracy {met["accuracy"]:.3f} {met["ci95"].get("accuracy")} kappa {met["kappa"]:.3f} '
                    f'{met["ci95"].get("kappa")} confusion {conf}')
 
+    # How Sentinel's reports code each class: the nearest BI-RADS (5th edition) breast
+    # composition of DICOM CID 6000, an approximation the model card states (mini-MIAS's dense
+    # class spans BI-RADS c and d and is coded c).
+    CLASS_CODES = {
+        'fatty': {'CodeValue': '129716005', 'CodingSchemeDesignator': 'SCT', 'CodeMeaning': 'Almost entirely fatty'},
+        'fatty-glandular': {'CodeValue': '129717001', 'CodingSchemeDesignator': 'SCT', 'CodeMeaning': 'Scattered fibroglandular densities'},
+        'dense-glandular': {'CodeValue': '129718006', 'CodingSchemeDesignator': 'SCT', 'CodeMeaning': 'Heterogeneously dense'},
+    }
     onnx_path = os.path.join(args.out, f'{MODEL_ID}.onnx')
     sha = common.export_onnx(final, torch.zeros(1, 1, SIZE, SIZE), onnx_path, 'input', ['class_probabilities'])
     manifest = {
@@ -220,7 +228,8 @@ def main():
             'name': 'input', 'layout': 'NCHW', 'channels': 1, 'channelOrder': 'GRAY', 'height': SIZE, 'width': SIZE,
             'normalization': {'scale': 1 / 255, 'mean': [round(mean, 5)], 'std': [round(std, 5)]},
         },
-        'outputs': [{'name': 'class_probabilities', 'role': 'class_probabilities', 'classes': CLASSES, 'activation': 'softmax'}],
+        'outputs': [{'name': 'class_probabilities', 'role': 'class_probabilities', 'classes': CLASSES, 'activation': 'softmax',
+                     'classCodes': CLASS_CODES}],
         'thresholds': {},
         'training': {
             'data': 'mini-MIAS (Suckling et al. 1994, Mammographic Image Analysis Society): ../shared/data/mammography/mini-mias, background_tissue F/G/D',

@@ -92,9 +92,10 @@ export async function analyseInstances(req: {
   let next = 0;
   const ids = { newUid: req.newUid, nextTrackingId: () => `F${++next}` };
   const perImage: ImageResult[] = [];
+  const study = images.map((i) => i.parsed);
   for (const { parsed } of images) {
     try {
-      perImage.push(await pipeline.analyseImage(parsed, model, ids, req.companions ?? {}));
+      perImage.push(await pipeline.analyseImage(parsed, model, ids, req.companions ?? {}, study));
     } catch (err) {
       skipped.push({ sopInstanceUid: parsed.sopInstanceUid, reason: reasonOf(err) });
     }
@@ -107,7 +108,7 @@ export async function analyseInstances(req: {
     studyInstanceUid: first.parsed.studyInstanceUid,
     pipeline: pipeline.name,
     model: { id: manifest.id, version: manifest.version, name: manifest.name },
-    ...pipeline.summarise(perImage, manifest),
+    ...pipeline.summarise(perImage, manifest, req.companions ?? {}),
     images: perImage,
   }, manifest);
 

@@ -74,6 +74,9 @@ export const Codes = {
   squarePixels: code('{square pixels}', 'UCUM', 'square pixels'),
   referencedSegment: code('121191', 'DCM', 'Referenced Segment'),
   study: code('113014', 'DCM', 'Study'),
+  // CID 6014's "Breast composition" concept; the value is the model's class code (e.g. CID 6000).
+  breastComposition: code('129715009', 'SCT', 'Breast composition'),
+  classProbability: code('AICLASSP', '99SENTINEL', 'AI probability of the class'),
 } as const;
 
 /** A model's class name as a local code (e.g. "malignant" -> MALIGNANT). */

@@ -73,6 +73,20 @@ export interface ImageResult {
   findings: Finding[];
   /** Whole-image classifiers (ultrasound): probability per class and the predicted class. */
   classification?: { probabilities: Record<string, number>; predicted: string };
+  /** The film's breast composition, where a density model is installed (mammography). */
+  density?: DensityAssessment;
+}
+
+/** Breast composition of a film, a breast or an exam, by a density model. */
+export interface DensityAssessment {
+  /** The most probable class; for an exam, the denser breast's. */
+  predicted: string;
+  /** Where the class stands in the model's classes, from least dense (0). */
+  rank: number;
+  probabilities: Record<string, number>;
+  /** The class as a coded concept (its manifest's classCodes, e.g. a BI-RADS composition), when the model gives one. */
+  code?: Code;
+  model: ModelIdentity;
 }
 
 export interface ModelIdentity {
@@ -92,6 +106,8 @@ export interface StudyResult {
   category: Category;
   /** Per-breast scores for mammography; empty for other pipelines. */
   breasts: Partial<Record<'L' | 'R', { score: number; examScore?: number; category: Category }>>;
+  /** Breast composition per breast and for the exam, where the films were assessed. */
+  density?: { exam: DensityAssessment; breasts: Partial<Record<'L' | 'R', DensityAssessment>> };
   images: ImageResult[];
 }
 

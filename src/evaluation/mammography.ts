@@ -160,9 +160,18 @@ export interface ScoredFilm {
   heatmap: Heatmap;
 }
 
-/** One film through analyzeMammogram, keeping the heatmap the pipeline computed. */
-export async function scoreFilm(dir: string, record: MiasRecord, model: LoadedModel): Promise<ScoredFilm> {
+/**
+ * The other film of the woman (mini-MIAS: one MLO film per breast), the partner a pair
+ * model is given; undefined for a single-image model or a woman with one film.
+ */
+export function miasPartner(record: MiasRecord, records: readonly MiasRecord[]): MiasRecord | undefined {
+  return records.find((r) => r !== record && r.patient === record.patient && r.laterality !== undefined && record.laterality !== undefined && r.laterality !== record.laterality);
+}
+
+/** One film (with its partner, for a pair model) through analyzeMammogram, keeping the heatmap the pipeline computed. */
+export async function scoreFilm(dir: string, record: MiasRecord, model: LoadedModel, partner?: MiasRecord): Promise<ScoredFilm> {
   const img = await decodeGray8(path.join(dir, 'images', `${record.image}.png`));
+  const other = partner && model.manifest.input.views === 'pair' ? await decodeGray8(path.join(dir, 'images', `${partner.image}.png`)) : undefined;
   let captured: ModelOutputs | undefined;
   const capturing: LoadedModel = {
     manifest: model.manifest,
@@ -175,6 +184,7 @@ export async function scoreFilm(dir: string, record: MiasRecord, model: LoadedMo
     pixelSpacingMm: [MIAS_SPACING_MM, MIAS_SPACING_MM],
     laterality: record.laterality,
     view: 'MLO',
+    partner: other ? { gray8: other.gray8, rows: other.height, columns: other.width, pixelSpacingMm: [MIAS_SPACING_MM, MIAS_SPACING_MM] } : undefined,
   }, capturing, { newUid: () => `2.25.9.${++uid}`, nextTrackingId: () => `F${uid}` });
   if (!captured) throw new EvalError(`model ${model.manifest.id} was not run on ${record.image}`);
   return {
@@ -211,12 +221,13 @@ export interface MammographyResult {
 
 export async function evaluateMiniMias(task: string, dir: string, model: LoadedModel, opts: { patients?: Set<string> } = {}): Promise<MammographyResult> {
   const m = model.manifest;
-  if (m.input.channels !== 1) throw new EvalError(`model ${m.id} takes ${m.input.channels}-channel input; mammograms are gray`);
+  if (m.input.channelOrder !== 'GRAY') throw new EvalError(`model ${m.id} takes ${m.input.channelOrder} input; mammograms are gray`);
   if (!m.outputs.some((o) => o.role === 'lesion_heatmap')) throw new EvalError(`model ${m.id} has no lesion_heatmap output`);
   const records = readMiniMias(dir, opts.patients);
   if (!records.length) throw new EvalError(`no films to evaluate in ${dir}${opts.patients ? ' for the split asked' : ''}`);
   const films: ScoredFilm[] = [];
-  for (const r of records) films.push(await scoreFilm(dir, r, model));
+  // A pair model sees each film with the woman's other film; the split keeps a woman's films together.
+  for (const r of records) films.push(await scoreFilm(dir, r, model, miasPartner(r, records)));
   const froc = FROC_THRESHOLDS.map((t): [number, number] => {
     const p = frocPoint(films.map((f) => frocImage(f.record, heatmapDetections(f.heatmap, t))));
     return [p.fpPerImage, p.sensitivity];

@@ -12,6 +12,8 @@ const normalization = z.object({
   std: z.array(z.number().positive()).min(1),
 });
 
+const codedConcept = z.object({ CodeValue: z.string().min(1), CodingSchemeDesignator: z.string().min(1), CodeMeaning: z.string().min(1) });
+
 const output = z.object({
   /** Name of the ONNX graph output. */
   name: z.string().min(1),
@@ -35,8 +37,11 @@ const output = z.object({
    * What the positive class is, as a coded concept (e.g. SCT 82711006 "Infiltrating duct
    * carcinoma" for a tile classifier): the SEG's segmented property and the SR's finding.
    */
-  findingCode: z.object({ CodeValue: z.string().min(1), CodingSchemeDesignator: z.string().min(1), CodeMeaning: z.string().min(1) }).optional(),
-}).refine((o) => o.scoreClass === undefined || o.classes.includes(o.scoreClass), { message: 'scoreClass must be one of classes' });
+  findingCode: codedConcept.optional(),
+  /** class_probabilities: the coded concept each class stands for (e.g. a density class's BI-RADS breast composition). */
+  classCodes: z.record(z.string(), codedConcept).optional(),
+}).refine((o) => o.scoreClass === undefined || o.classes.includes(o.scoreClass), { message: 'scoreClass must be one of classes' })
+  .refine((o) => Object.keys(o.classCodes ?? {}).every((k) => o.classes.includes(k)), { message: 'classCodes must name classes of the output' });
 
 export const modelManifestSchema = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
@@ -50,8 +55,18 @@ export const modelManifestSchema = z.object({
   input: z.object({
     name: z.string().min(1),
     layout: z.literal('NCHW'),
-    channels: z.union([z.literal(1), z.literal(3)]),
+    /** 1 gray, 3 RGB, or 2 for a gray model that takes a pair of films (`views: 'pair'`). */
+    channels: z.union([z.literal(1), z.literal(2), z.literal(3)]),
     channelOrder: z.enum(['GRAY', 'RGB']),
+    /**
+     * What one input holds: `single`, one image; `pair` (mammography), two gray channels:
+     * channel 0 a window of the film analysed, channel 1 the same window of the other
+     * breast's film of the same view, resampled to the same spacing, mirrored left to right
+     * (so both breasts face the same way) and brought to the film's size; where the study
+     * has no such film, channel 1 repeats channel 0 (the film itself, not mirrored). The
+     * outputs are the channel-0 film's. Normalisation is one mean/std for both channels.
+     */
+    views: z.enum(['single', 'pair']).default('single'),
     height: z.number().int().positive(),
     width: z.number().int().positive(),
     /**
@@ -110,6 +125,9 @@ export const modelManifestSchema = z.object({
     script: z.string(),
   }).optional(),
   intendedUse: z.string().default('Research use only. Not a medical device.'),
+}).refine((m) => (m.input.views === 'pair') === (m.input.channels === 2) && (m.input.views !== 'pair' || m.input.channelOrder === 'GRAY'), {
+  message: "input.views 'pair' goes with input.channels 2 and channelOrder GRAY (and only with them)",
+  path: ['input', 'views'],
 });
 
 /** The operating points each task's models must give in `thresholds`. */

@@ -52,9 +52,10 @@ export function readManifest(file: string): { manifest?: ModelManifest; problems
     const sha = crypto.createHash('sha256').update(fs.readFileSync(onnx)).digest('hex');
     if (sha !== m.sha256) problems.push(`${name}: ${m.file} sha256 is ${sha}, manifest says ${m.sha256}`);
   }
-  const c = m.input.channels;
+  // A pair of gray films shares one mean and std.
+  const c = m.input.views === 'pair' ? 1 : m.input.channels;
   if (m.input.normalization.mean.length !== c || m.input.normalization.std.length !== c) {
-    problems.push(`${name}: normalization needs ${c} mean and std values`);
+    problems.push(`${name}: normalization needs ${c} mean and std values${m.input.views === 'pair' ? ' (one for both films of a pair)' : ''}`);
   }
   return problems.length ? { problems } : { manifest: m, problems };
 }

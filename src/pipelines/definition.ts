@@ -37,11 +37,14 @@ export interface FindingIds {
   nextTrackingId: () => string;
 }
 
-/** Reads whole Part 10 instances, one image at a time; the study result is summarised from them. */
+/**
+ * Reads whole Part 10 instances, one image at a time, with the study's other images at hand
+ * (a mammogram's other breast); the study result is summarised from them.
+ */
 export interface InstancePipeline<N extends string = string> extends PipelineBase<N> {
   input: 'instances';
-  analyseImage(parsed: ParsedDicom, model: LoadedModel, ids: FindingIds, companions: Companions): Promise<ImageResult>;
-  summarise(images: ImageResult[], manifest: ModelManifest): Pick<StudyResult, 'score' | 'category' | 'breasts'>;
+  analyseImage(parsed: ParsedDicom, model: LoadedModel, ids: FindingIds, companions: Companions, study: readonly ParsedDicom[]): Promise<ImageResult>;
+  summarise(images: ImageResult[], manifest: ModelManifest, companions: Companions): Pick<StudyResult, 'score' | 'category' | 'breasts' | 'density'>;
 }
 
 /**

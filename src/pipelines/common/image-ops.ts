@@ -63,7 +63,6 @@ export function resize(img: GrayImage, width: number, height: number): GrayImage
   return { width, height, pixels: out };
 }
 
-/** Resample so one pixel is `to` mm, from a [row, column] spacing. */
 /**
  * To the model's pixel spacing: shrinking averages the source pixels exactly as Pillow's BOX
  * filter does (how the training scripts prepared their inputs, so the model sees the same

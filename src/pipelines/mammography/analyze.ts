@@ -1,13 +1,15 @@
 // One mammogram in, one ImageResult out: resample to the model's spacing, slide the model
 // over the image in half-overlapping windows, max-merge the heatmaps, keep only what lies
 // on the breast, and turn each connected region above the detection threshold into a
-// finding in SOURCE pixel coordinates. Everything model-specific comes from the manifest.
+// finding in SOURCE pixel coordinates. Everything model-specific comes from the manifest;
+// a model that takes a pair (manifest `input.views` 'pair') gets, beside each window of the
+// film, the same window of the other breast's film of the view, mirrored.
 import type { LoadedModel, ModelOutputs } from '../../inference/registry';
 import { threshold } from '../../inference/manifest';
 import { SentinelError } from '../../errors/errors';
 import { normalizationLuts, packGray8 } from '../../inference/tensor';
 import type { Finding, FindingType, ImageRef, ImageResult } from '../../domain/findings';
-import { type GrayImage, connectedComponents, convexHull, polygonArea, resampleToSpacing } from '../common/image-ops';
+import { type GrayImage, connectedComponents, convexHull, polygonArea, resampleToSpacing, resize } from '../common/image-ops';
 import { findBreastRegion } from './breast-region';
 
 export interface MammogramInput {
@@ -18,6 +20,15 @@ export interface MammogramInput {
   pixelSpacingMm?: [number, number];
   laterality?: 'L' | 'R';
   view?: string;
+  /** The other breast's film of the same view, for a pair model; without one the film is its own partner. */
+  partner?: MammogramFilm;
+}
+
+export interface MammogramFilm {
+  gray8: Uint8Array;
+  rows: number;
+  columns: number;
+  pixelSpacingMm?: [number, number];
 }
 
 export interface FindingIds {
@@ -59,15 +70,18 @@ export async function analyzeMammogram(input: MammogramInput, model: LoadedModel
   const ys = windowOrigins(img.height, ih);
   const windows = ys.flatMap((y) => xs.map((x) => ({ x, y })));
   const lut = normalizationLuts(m)[0] as Float32Array;
-  const batch = new Float32Array(windows.length * iw * ih);
+  const planes = m.input.views === 'pair' ? [img, partnerPlane(input.partner, img, target)] : [img];
+  const batch = new Float32Array(windows.length * planes.length * iw * ih);
   const crop = new Uint8Array(iw * ih);
   windows.forEach((w, n) => {
-    crop.fill(0);
-    for (let r = 0; r < ih && w.y + r < img.height; r++) {
-      const from = (w.y + r) * img.width + w.x;
-      crop.set(img.pixels.subarray(from, from + Math.min(iw, img.width - w.x)), r * iw);
-    }
-    packGray8(crop, lut, batch, n);
+    planes.forEach((plane, c) => {
+      crop.fill(0);
+      for (let r = 0; r < ih && w.y + r < plane.height; r++) {
+        const from = (w.y + r) * plane.width + w.x;
+        crop.set(plane.pixels.subarray(from, from + Math.min(iw, plane.width - w.x)), r * iw);
+      }
+      packGray8(crop, lut, batch, n * planes.length + c);
+    });
   });
   const outputs: ModelOutputs = await model.run(batch, windows.length);
 
@@ -95,6 +109,22 @@ export async function analyzeMammogram(input: MammogramInput, model: LoadedModel
     spacingAssumed: input.pixelSpacingMm === undefined,
     breastFraction: breast.fraction,
   };
+}
+
+/**
+ * A pair model's second channel: the other breast's film at the model's spacing, mirrored
+ * left to right and brought to the film's size; the film itself (unmirrored) without one.
+ */
+export function partnerPlane(partner: MammogramFilm | undefined, film: GrayImage, target: number): GrayImage {
+  if (!partner) return film;
+  let img = resampleToSpacing({ width: partner.columns, height: partner.rows, pixels: partner.gray8 }, partner.pixelSpacingMm ?? [target, target], target);
+  const mirrored = new Uint8Array(img.pixels.length);
+  for (let y = 0; y < img.height; y++) {
+    const row = y * img.width;
+    for (let x = 0; x < img.width; x++) mirrored[row + x] = img.pixels[row + img.width - 1 - x] as number;
+  }
+  img = { width: img.width, height: img.height, pixels: mirrored };
+  return img.width === film.width && img.height === film.height ? img : resize(img, film.width, film.height);
 }
 
 function suppressOutsideBreast(grid: Float32Array, gw: number, gh: number, stride: number, mask: Uint8Array, img: GrayImage): void {

@@ -1,5 +1,7 @@
 // The mammography pipeline: each MG image (For Presentation or For Processing) through the
-// lesion detector in windows, findings per breast, the study scored by its most suspicious image.
+// lesion detector in windows (with the other breast's film of the view, for a model that
+// takes a pair), findings per breast, the study scored by its most suspicious image; where a
+// density model is installed, each film's breast composition, summarised per breast and exam.
 import { SopClass } from '../../dicom/uid';
 import { Codes } from '../../domain/codes';
 import type { ImageResult } from '../../domain/findings';
@@ -9,12 +11,51 @@ import { decodeFrame } from '../../dicom/pixels/decode';
 import { toDisplayGray8 } from '../../dicom/pixels/display';
 import { SentinelError } from '../../errors/errors';
 import type { LoadedModel } from '../../inference/registry';
-import { type FindingIds, type InstancePipeline } from '../definition';
+import { type Companions, type FindingIds, type InstancePipeline } from '../definition';
 import { imageRefOf } from '../image-ref';
-import { analyzeMammogram } from './analyze';
+import { type MammogramFilm, analyzeMammogram } from './analyze';
+import { classifyDensity, summarizeDensity } from './density';
 import { summarizeStudy } from './summarize';
 
-async function analyseImage(parsed: ParsedDicom, model: LoadedModel, ids: FindingIds): Promise<ImageResult> {
+// A film's display pixels, decoded once per study even when it is also another film's partner.
+const films = new WeakMap<ParsedDicom, Promise<MammogramFilm>>();
+
+function filmOf(parsed: ParsedDicom): Promise<MammogramFilm> {
+  let film = films.get(parsed);
+  if (!film) {
+    film = (async () => {
+      const desc = parsed.pixelDescription();
+      const attrs = readImageAttributes(parsed);
+      const frame = await decodeFrame(parsed.frames()[0] as Uint8Array, parsed.transferSyntaxUid, desc);
+      return { gray8: toDisplayGray8(frame, attrs), rows: desc.rows, columns: desc.columns, pixelSpacingMm: attrs.pixelSpacingMm };
+    })();
+    films.set(parsed, film);
+  }
+  return film;
+}
+
+/**
+ * The other breast's film of the same view: of the study's gray images with the opposite
+ * laterality and the same view, the one of the same size if any, else the first. A film
+ * without a known view is paired only when the other breast has a single film.
+ */
+export function contralateralFilm(parsed: ParsedDicom, study: readonly ParsedDicom[]): ParsedDicom | undefined {
+  const own = readImageAttributes(parsed);
+  if (!own.laterality) return undefined;
+  const other = study.filter((p) => p !== parsed && p.hasPixelData && readImageAttributes(p).laterality === (own.laterality === 'L' ? 'R' : 'L'));
+  const sameView = own.view ? other.filter((p) => readImageAttributes(p).view === own.view) : other.length === 1 ? other : [];
+  const desc = parsed.pixelDescription();
+  return sameView.find((p) => p.pixelDescription().rows === desc.rows && p.pixelDescription().columns === desc.columns) ?? sameView[0];
+}
+
+async function partnerFilm(parsed: ParsedDicom, study: readonly ParsedDicom[]): Promise<MammogramFilm | undefined> {
+  const partner = contralateralFilm(parsed, study);
+  if (!partner || partner.pixelDescription().samplesPerPixel !== 1) return undefined;
+  // A partner that cannot be decoded leaves the film on its own (its own failure is reported when it is analysed).
+  return filmOf(partner).catch(() => undefined);
+}
+
+async function analyseImage(parsed: ParsedDicom, model: LoadedModel, ids: FindingIds, companions: Companions, study: readonly ParsedDicom[]): Promise<ImageResult> {
   const desc = parsed.pixelDescription();
   if (desc.samplesPerPixel !== 1) throw new SentinelError('unsupported', `MG image with ${desc.samplesPerPixel} samples per pixel`);
   const attrs = readImageAttributes(parsed);
@@ -25,14 +66,18 @@ async function analyseImage(parsed: ParsedDicom, model: LoadedModel, ids: Findin
     const found = parsed.string(Tag.ImageLaterality) ?? parsed.string(Tag.Laterality);
     throw new SentinelError('bad_request', `the mammogram has no Image Laterality (0020,0062) L or R${found ? ` (it says "${found}")` : ''}: its findings could not be given a breast`);
   }
-  const frame = await decodeFrame(parsed.frames()[0] as Uint8Array, parsed.transferSyntaxUid, desc);
-  return analyzeMammogram({
+  const film = await filmOf(parsed);
+  const result = await analyzeMammogram({
     ref: imageRefOf(parsed),
-    gray8: toDisplayGray8(frame, attrs),
+    gray8: film.gray8,
     pixelSpacingMm: attrs.pixelSpacingMm,
     laterality: attrs.laterality,
     view: attrs.view,
+    partner: model.manifest.input.views === 'pair' ? await partnerFilm(parsed, study) : undefined,
   }, model, ids);
+  const densityModel = companions.density;
+  if (!densityModel) return result;
+  return { ...result, density: await classifyDensity({ gray8: film.gray8, width: film.columns, height: film.rows }, densityModel) };
 }
 
 export const mammography: InstancePipeline<'mammography'> = {
@@ -46,9 +91,15 @@ export const mammography: InstancePipeline<'mammography'> = {
   },
   task: 'mammography-lesion-detection',
   modality: 'MG',
+  companions: { density: 'mammography-density' },
   input: 'instances',
   analyseImage,
-  summarise: summarizeStudy,
+  summarise: (images, manifest, companions) => {
+    const study = summarizeStudy(images, manifest);
+    const spec = companions.density?.manifest.outputs.find((o) => o.role === 'class_probabilities');
+    const density = spec ? summarizeDensity(images, spec.classes, spec.classCodes) : undefined;
+    return density ? { ...study, density } : study;
+  },
   reporting: {
     procedure: Codes.mammography,
     oruService: { code: 'SEN-MG-AI', text: 'AI analysis of mammography' },

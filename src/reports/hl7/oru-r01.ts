@@ -4,7 +4,7 @@
 // there is no LOINC code for an AI suspicion score.
 import { Message } from 'node-hl7-client';
 import type { Config } from '../../config/schema';
-import type { DocumentRef, StudyContext, StudyResult } from '../../domain/findings';
+import type { DensityAssessment, DocumentRef, StudyContext, StudyResult } from '../../domain/findings';
 import { allFindings } from '../../domain/findings';
 import type { PipelineReporting } from '../../domain/reporting';
 
@@ -115,6 +115,17 @@ export function buildOruR01(input: OruInput): string {
     const breast = side === 'R' ? 'right' : 'left';
     if (b) obx('NM', `AISCORE-${side}`, `AI suspicion score, ${breast} breast`, round(b.score), { units: ratio });
     if (b?.examScore !== undefined) obx('NM', `AIEXAM-${side}`, `AI exam score (1-10), ${breast} breast`, String(b.examScore), { units: scale });
+  }
+  if (result.density) {
+    // Breast composition: the class's code where the model gives one (SNOMED CT is "SCT" in HL7 table 0396 too), else Sentinel's.
+    const composition = (d: DensityAssessment): [string, string, string] => (d.code
+      ? [d.code.CodeValue, d.code.CodeMeaning, d.code.CodingSchemeDesignator]
+      : [d.predicted.toUpperCase(), d.predicted, LOCAL_CODING_SYSTEM]);
+    obx('CWE', 'AIDENS', 'AI breast composition', composition(result.density.exam));
+    for (const side of ['R', 'L'] as const) {
+      const d = result.density.breasts[side];
+      if (d) obx('CWE', `AIDENS-${side}`, `AI breast composition, ${side === 'R' ? 'right' : 'left'} breast`, composition(d));
+    }
   }
   result.images.forEach((image, i) => {
     if (!image.classification) return;

@@ -4,7 +4,7 @@
 // image's classification, the pipeline's study measurements).
 import type { NaturalizedDataset } from '../../../dicom/write';
 import { type Code, Codes, classCode } from '../../../domain/codes';
-import type { Category, StudyResult } from '../../../domain/findings';
+import type { Category, DensityAssessment, StudyResult } from '../../../domain/findings';
 import type { PipelineReporting } from '../../../domain/reporting';
 import { type AlgorithmInfo, deviceUid } from '../../seg/common';
 import { codeItem, container, imageItem, numItem, textItem, uidItem } from '../content';
@@ -61,6 +61,23 @@ export function qualitativeEvaluations(result: StudyResult, reporting: PipelineR
       imageItem('INFERRED FROM', { ReferencedSOPClassUID: i.image.sopClassUid, ReferencedSOPInstanceUID: i.image.sopInstanceUid }),
     ])] : [])),
     ...(reporting.measurements?.(result) ?? []).map((m) => numItem('CONTAINS', m.concept, m.value, m.unit)),
+    ...densityItems(result),
     ...extra,
   ]);
+}
+
+/** Breast composition per breast (the breast as finding site) and for the exam, with the probability and the density model. */
+function densityItems(result: StudyResult): NaturalizedDataset[] {
+  if (!result.density) return [];
+  const { exam, breasts } = result.density;
+  const item = (d: DensityAssessment, site: NaturalizedDataset[]): NaturalizedDataset => codeItem('CONTAINS', Codes.breastComposition, d.code ?? classCode(d.predicted), [
+    ...site,
+    numItem('HAS PROPERTIES', Codes.classProbability, d.probabilities[d.predicted] ?? 0, Codes.ratio),
+    textItem('HAS CONCEPT MOD', Codes.algorithmName, d.model.name),
+    textItem('HAS CONCEPT MOD', Codes.algorithmVersion, d.model.version),
+  ]);
+  return [
+    ...(['R', 'L'] as const).flatMap((s) => (breasts[s] ? [item(breasts[s], [findingSite(s)])] : [])),
+    item(exam, []),
+  ];
 }

@@ -7,6 +7,7 @@ import type { Config } from '../config/schema';
 import type { DicomwebClient } from '../dicomweb/client';
 import type { DocumentRef, SkippedFile, StudyContext, StudyResult } from '../domain/findings';
 import { type Output, output } from '../domain/outputs';
+import type { ModelManifest } from '../inference/manifest';
 import type { LoadedModel, ModelRegistry } from '../inference/registry';
 import { type CellScoring, type Companions, type PipelineDefinition, scoreHere } from '../pipelines/definition';
 import { assertModelFits } from '../pipelines/registry';
@@ -52,14 +53,19 @@ export interface AnalysisOutput {
   skipped: SkippedFile[];
 }
 
-/** For each companion role of the pipeline, the installed model of its task and modality, if any. */
-export function companionModels(pipeline: PipelineDefinition, registry: Pick<ModelRegistry, 'forTask' | 'model'>): Companions {
-  const out: Record<string, LoadedModel> = {};
+/** For each companion role of the pipeline, the manifest of the installed model of its task and modality, if any. */
+export function installedCompanions(pipeline: PipelineDefinition, registry: Pick<ModelRegistry, 'forTask'>): Record<string, ModelManifest> {
+  const out: Record<string, ModelManifest> = {};
   for (const [role, task] of Object.entries(pipeline.companions ?? {})) {
     const found = registry.forTask(task).find((m) => m.modality === pipeline.modality);
-    if (found) out[role] = registry.model(found.id);
+    if (found) out[role] = found;
   }
   return out;
+}
+
+/** For each companion role of the pipeline, the installed model of its task and modality, if any. */
+export function companionModels(pipeline: PipelineDefinition, registry: Pick<ModelRegistry, 'forTask' | 'model'>): Companions {
+  return Object.fromEntries(Object.entries(installedCompanions(pipeline, registry)).map(([role, m]) => [role, registry.model(m.id)]));
 }
 
 export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {

@@ -13,9 +13,10 @@ import { OutputKinds1764700000000 } from './migrations/1764700000000-output-kind
 import { OutboxDestinations1764800000000 } from './migrations/1764800000000-outbox-destinations';
 import { Reanalysis1764900000000 } from './migrations/1764900000000-reanalysis';
 import { ExamScores1765000000000 } from './migrations/1765000000000-exam-scores';
+import { JobCompanions1765100000000 } from './migrations/1765100000000-job-companions';
 
 export const entities = [StudyRow, JobRow, FindingRow, OutboxRow, CursorRow, AuditRow];
-export const migrations = [InitialSchema1763800000000, LeasesAndAudit1764600000000, OutputKinds1764700000000, OutboxDestinations1764800000000, Reanalysis1764900000000, ExamScores1765000000000];
+export const migrations = [InitialSchema1763800000000, LeasesAndAudit1764600000000, OutputKinds1764700000000, OutboxDestinations1764800000000, Reanalysis1764900000000, ExamScores1765000000000, JobCompanions1765100000000];
 
 export function createDataSource(url: string): DataSource {
   return new DataSource({

@@ -9,7 +9,7 @@ import type { DicomwebClient } from '../dicomweb/client';
 import type { Logger } from '../log/logger';
 import { type Queues, enqueueAnalyze, enqueueOrLeave } from '../jobs/queues';
 import { imageSetOf } from '../analysis/image-set';
-import { pipelineNamed } from '../pipelines/registry';
+import { type PipelineName, pipelineNamed } from '../pipelines/registry';
 import { type ModelVersion, routeStudy } from '../pipelines/routing';
 
 export interface IntakeDeps {
@@ -18,6 +18,8 @@ export interface IntakeDeps {
   queues: Queues;
   dicomweb: DicomwebClient;
   findModel: (id: string) => ModelVersion | undefined;
+  /** The installed companion models of a pipeline: part of the job's identity. */
+  findCompanions: (pipeline: PipelineName) => readonly ModelVersion[];
   log: Logger;
 }
 
@@ -34,7 +36,7 @@ export async function intakeStudy(
 ): Promise<IntakeOutcome> {
   const series = await deps.dicomweb.searchSeries(studyInstanceUid);
   if (series.length === 0) return { outcome: 'ignored', reason: 'study not found in the PACS' };
-  const decision = routeStudy(studyInstanceUid, series.map((s) => s.modality), deps.config.routing.rules, deps.findModel);
+  const decision = routeStudy(studyInstanceUid, series.map((s) => s.modality), deps.config.routing.rules, deps.findModel, deps.findCompanions);
 
   await deps.ds.createQueryBuilder().insert().into(StudyRow)
     .values({ studyInstanceUid, modalities: decision.modalities })
@@ -46,7 +48,7 @@ export async function intakeStudy(
     await recordAudit(deps.ds, {
       direction: 'in', channel, peer: deps.dicomweb.target.url, studyInstanceUid,
       outcome: decision.kind === 'ignore' ? 'refused' : 'accepted',
-      detail: decision.kind === 'ignore' ? decision.reason : `${decision.pipeline} ${decision.model.id}@${decision.model.version}`,
+      detail: decision.kind === 'ignore' ? decision.reason : `${decision.pipeline} ${decision.model.id}@${decision.model.version}${decision.companions ? ` with ${decision.companions}` : ''}`,
     });
   }
   if (decision.kind === 'ignore') {
@@ -60,7 +62,7 @@ export async function intakeStudy(
   // job (unless reanalyse is never), keyed by their fingerprint.
   const imageSet = await imageSetOf(deps.dicomweb, studyInstanceUid, pipelineNamed(decision.pipeline), series);
   const earlier = await deps.ds.getRepository(JobRow).find({
-    where: { studyInstanceUid, pipeline: decision.pipeline, modelId: decision.model.id, modelVersion: decision.model.version },
+    where: { studyInstanceUid, pipeline: decision.pipeline, modelId: decision.model.id, modelVersion: decision.model.version, companions: decision.companions },
     order: { createdAt: 'DESC' },
   });
   const same = earlier.find((j) => j.imageSet === imageSet) ?? earlier.find((j) => j.state === 'queued' && !j.leaseOwner)
@@ -74,6 +76,7 @@ export async function intakeStudy(
       pipeline: decision.pipeline,
       modelId: decision.model.id,
       modelVersion: decision.model.version,
+      companions: decision.companions,
       dedupeKey,
       imageSet,
       state: 'queued',

@@ -12,7 +12,8 @@ import type { DicomwebClient } from '../dicomweb/client';
 import { SentinelError, describeError, isRetryable } from '../errors/errors';
 import type { Logger } from '../log/logger';
 import type { ModelRegistry } from '../inference/registry';
-import { type AnalysisOutput, analyze, companionModels } from '../analysis/analyze';
+import { type AnalysisOutput, analyze, companionModels, installedCompanions } from '../analysis/analyze';
+import { companionKey } from '../pipelines/routing';
 import { describeStudySlides, slideSource } from '../analysis/study-slides';
 import type { LoadedModel } from '../inference/registry';
 import { type DocumentRef, allFindings } from '../domain/findings';
@@ -225,6 +226,11 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string, epoch 
     }
     const loaded: LoadedModel = { manifest: model.manifest, run: (batch, n) => deps.models.run(job.modelId, batch, n) };
     const pipeline = pipelineNamed(job.pipeline);
+    // The companions the job was taken in with, or it is not the analysis it stands for.
+    const companions = companionKey(Object.values(installedCompanions(pipeline, deps.models)));
+    if (companions !== job.companions) {
+      throw new SentinelError('conflict', `the companion models are now ${companions || 'none'}, the job asked for ${job.companions || 'none'}`);
+    }
     // What this run analyses, so that the same images arriving again are not analysed again,
     // and the study's earlier result it replaces, if any.
     job.imageSet = await imageSetOf(deps.dicomweb, job.studyInstanceUid, pipeline);

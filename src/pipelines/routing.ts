@@ -14,11 +14,17 @@ export interface ModelVersion {
 }
 
 export type RouteDecision =
-  | { kind: 'route'; rule: string; pipeline: PipelineName; model: ModelVersion; modalities: string[]; dedupeKey: string }
+  | { kind: 'route'; rule: string; pipeline: PipelineName; model: ModelVersion; companions: string; modalities: string[]; dedupeKey: string }
   | { kind: 'ignore'; reason: string; modalities: string[] };
 
-export function dedupeKey(studyInstanceUid: string, pipeline: string, model: ModelVersion): string {
-  return `${studyInstanceUid}|${pipeline}|${model.id}@${model.version}`;
+/** The companion models a study runs with, as one string: "id@version" sorted, joined by "+"; '' for none. */
+export function companionKey(companions: readonly ModelVersion[]): string {
+  return companions.map((c) => `${c.id}@${c.version}`).sort().join('+');
+}
+
+/** One analysis: the study, the pipeline, the model and its companions (a new version of any is a new analysis). */
+export function dedupeKey(studyInstanceUid: string, pipeline: string, model: ModelVersion, companions = ''): string {
+  return `${studyInstanceUid}|${pipeline}|${model.id}@${model.version}${companions ? `+${companions}` : ''}`;
 }
 
 export function routeStudy(
@@ -26,6 +32,8 @@ export function routeStudy(
   seriesModalities: string[],
   rules: RoutingRule[],
   findModel: (id: string) => ModelVersion | undefined,
+  /** The installed companion models of a pipeline (none when not given). */
+  findCompanions: (pipeline: PipelineName) => readonly ModelVersion[] = () => [],
 ): RouteDecision {
   const modalities = [...new Set(seriesModalities.filter(Boolean))].sort();
   const imaging = modalities.filter((m) => !DERIVED_MODALITIES.has(m));
@@ -37,7 +45,8 @@ export function routeStudy(
     if (!isPipelineName(rule.pipeline)) return { kind: 'ignore', reason: `rule "${rule.name}" names no known pipeline ("${rule.pipeline}")`, modalities };
     const model = rule.models.map(findModel).find((m): m is ModelVersion => m !== undefined);
     if (!model) return { kind: 'ignore', reason: `rule "${rule.name}" matched but none of its models (${rule.models.join(', ')}) is installed`, modalities };
-    return { kind: 'route', rule: rule.name, pipeline: rule.pipeline, model, modalities, dedupeKey: dedupeKey(studyInstanceUid, rule.pipeline, model) };
+    const companions = companionKey(findCompanions(rule.pipeline));
+    return { kind: 'route', rule: rule.name, pipeline: rule.pipeline, model, companions, modalities, dedupeKey: dedupeKey(studyInstanceUid, rule.pipeline, model, companions) };
   }
   return { kind: 'ignore', reason: `no routing rule for modalities ${imaging.join(', ')}`, modalities };
 }

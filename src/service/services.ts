@@ -9,7 +9,9 @@ import type { IntakeDeps } from '../intake/intake';
 import { type Logger, createLogger } from '../log/logger';
 import { createQueues } from '../jobs/queues';
 import { OrthancRest } from '../orthanc/rest';
-import { assertRoutingRules } from '../pipelines/routing';
+import { type ModelVersion, assertRoutingRules } from '../pipelines/routing';
+import { type PipelineName, pipelineNamed } from '../pipelines/registry';
+import { installedCompanions } from '../analysis/analyze';
 import { projectRoot } from '../config/load';
 import path from 'node:path';
 
@@ -47,7 +49,8 @@ export async function openServices(config: Config, options: { log?: Logger } = {
     const m = models.list().find((x) => x.id === id);
     return m ? { id: m.id, version: m.version } : undefined;
   };
-  const intake: IntakeDeps = { config, ds, queues, dicomweb, findModel, log };
+  const findCompanions = (name: PipelineName): ModelVersion[] => Object.values(installedCompanions(pipelineNamed(name), models)).map((m) => ({ id: m.id, version: m.version }));
+  const intake: IntakeDeps = { config, ds, queues, dicomweb, findModel, findCompanions, log };
   return {
     config, log, ds, queues, dicomweb, orthanc, models, intake,
     async close() {

@@ -23,8 +23,12 @@ export class JobRow {
   @Column({ name: 'model_version', type: 'varchar', length: 32 })
   modelVersion!: string;
 
+  /** The companion models it runs with, "id@version" joined by "+" (companionKey), '' for none. */
+  @Column({ type: 'varchar', length: 200, default: '' })
+  companions!: string;
+
   @Index('IDX_jobs_dedupe_key', { unique: true })
-  @Column({ name: 'dedupe_key', type: 'varchar', length: 200 })
+  @Column({ name: 'dedupe_key', type: 'varchar', length: 400 })
   dedupeKey!: string;
 
   @Column({ type: 'varchar', length: 16 })

@@ -44,3 +44,20 @@ describe('routing rules', () => {
     expect(a.kind === 'route' && b.kind === 'route' && a.dedupeKey !== b.dedupeKey).toBe(true);
   });
 });
+
+describe('companion models in the identity of an analysis', () => {
+  it('the installed companions are part of the dedupe key: installing or upgrading one gives a new key', () => {
+    const none = routeStudy('1.2.3', ['MG'], rules, find);
+    let density = '1.0.0';
+    const withDensity = (): ReturnType<typeof routeStudy> => routeStudy('1.2.3', ['MG'], rules, find, (p) => (p === 'mammography' ? [{ id: 'density', version: density }, { id: 'a-model', version: '2' }] : []));
+    const a = withDensity();
+    expect(a).toMatchObject({ kind: 'route', companions: 'a-model@2+density@1.0.0' });
+    expect(a.kind === 'route' && a.dedupeKey).toBe('1.2.3|mammography|mg-old@1.0.0+a-model@2+density@1.0.0');
+    density = '1.1.0';
+    const b = withDensity();
+    const keys = [none, a, b].map((d) => (d.kind === 'route' ? d.dedupeKey : ''));
+    expect(new Set(keys).size).toBe(3);
+    // Another pipeline's companions do not touch it.
+    expect(routeStudy('1.2.3', ['SM'], rules, find, (p) => (p === 'mammography' ? [{ id: 'density', version: density }] : []))).toMatchObject({ companions: '' });
+  });
+});

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import type { Bundle, BundleEntry, CodeableConcept, Coding, Device, DiagnosticReport, Identifier, Observation, Quantity, Reference } from 'fhir/r4';
 import type { Code } from '../../domain/codes';
 import { Codes } from '../../domain/codes';
-import { type DocumentRef, type Finding, type StudyContext, type StudyResult, allFindings, findingCode } from '../../domain/findings';
+import { type DensityAssessment, type DocumentRef, type Finding, type StudyContext, type StudyResult, allFindings, findingCode } from '../../domain/findings';
 import type { PipelineReporting } from '../../domain/reporting';
 import { type AlgorithmInfo, deviceUid } from '../seg/common';
 
@@ -130,6 +130,22 @@ export function buildFhirBundle(input: FhirInput): Bundle {
         ...components([...examComponent(b.examScore), { code: sentinel('AICAT', 'AI suspicion category'), valueCodeableConcept: sentinel(b.category.toUpperCase(), `${b.category} suspicion`) }]),
       },
     });
+  }
+  // Breast composition, per breast and for the exam (the denser breast), by the density model the note names.
+  if (result.density) {
+    const { exam, breasts } = result.density;
+    const composition = (d: DensityAssessment, side?: 'L' | 'R'): Observation => ({
+      resourceType: 'Observation', ...common,
+      code: concept(Codes.breastComposition),
+      ...(side ? { bodySite: bodySite(side) } : {}),
+      valueCodeableConcept: d.code ? concept(d.code) : sentinel(d.predicted.toUpperCase(), d.predicted),
+      note: [{ text: `AI breast composition${side ? '' : ' of the exam (the denser breast)'}: ${d.predicted}, probability ${Number((d.probabilities[d.predicted] ?? 0).toFixed(3))}, by model ${d.model.id} ${d.model.version}. Research use only.` }],
+    });
+    for (const side of ['R', 'L'] as const) {
+      const d = breasts[side];
+      if (d) observations.push({ url: url(`density-${side}`), resource: composition(d, side) });
+    }
+    observations.push({ url: url('density'), resource: composition(exam) });
   }
   const laterality = new Map(result.images.map((i) => [i.image.sopInstanceUid, i.laterality]));
   allFindings(result).forEach((f: Finding) => {

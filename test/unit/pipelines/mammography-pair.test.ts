@@ -3,11 +3,14 @@
 //   of the same view, mirrored; a film without one is its own partner. The test model looks
 //   at the partner channel only, so where its findings land says what it was given.
 // - with the shipped density model as a companion, every film is assessed, each breast and
-//   the exam get a composition, and the SR (dciodvfy, dsrdump) and the ORU (python3-hl7) say so.
+//   the exam get a composition, and the SR (dciodvfy, dsrdump), the ORU (python3-hl7) and the
+//   FHIR Bundle (the fhir package's R4 validator) say so.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Fhir } from 'fhir';
+import type { Bundle, Observation } from 'fhir/r4';
 import { analyze } from '../../../src/analysis/analyze';
 import { loadConfig } from '../../../src/config/load';
 import { newUid } from '../../../src/dicom/uid';
@@ -45,7 +48,7 @@ function film(laterality: 'L' | 'R', view: 'CC' | 'MLO', lesions: Array<{ x: num
 async function run(modelId: string, files: Buffer[], companions = {}): Promise<Awaited<ReturnType<typeof analyze>>> {
   return analyze({
     source: { kind: 'files', files }, pipeline: pipelineNamed('mammography'), model: registry.model(modelId),
-    config, newUid, now: new Date('2026-12-02T10:00:00Z'), companions,
+    config, newUid, now: new Date('2026-12-02T10:00:00Z'), companions, fhir: true,
   });
 }
 
@@ -141,6 +144,14 @@ describe('breast density beside the detector', () => {
     const oru = out.outputs.find((o) => o.kind === 'hl7')!.bytes.toString('utf8');
     const py = spawnSync('/usr/bin/python3', ['-c', 'import hl7,sys; m=hl7.parse(sys.stdin.read()); print("\\n".join(str(o[3][0][0]) + " " + str(o[5][0][0]) + " " + str(o[5][0][2]) for o in m.segments("OBX") if str(o[3][0][0]).startswith("AIDENS")))'], { input: oru.replace(/\r?\n/g, '\r'), encoding: 'utf8' });
     expect(py.status).toBe(0);
+    // FHIR: an Observation per breast (with its body site) and one for the exam, valid R4.
+    const bundle = JSON.parse(out.outputs.find((o) => o.kind === 'fhir')!.bytes.toString('utf8')) as Bundle;
+    const compositions = bundle.entry!.map((e) => e.resource as Observation).filter((o) => o.code?.coding?.[0]?.code === '129715009');
+    expect(compositions.map((o) => [o.bodySite?.coding?.[0]?.code, o.valueCodeableConcept?.coding?.[0]?.code])).toEqual([
+      ['73056007', r.code!.CodeValue], ['80248007', l.code!.CodeValue], [undefined, exam.code!.CodeValue],
+    ]);
+    for (const o of compositions) expect(new Fhir().validate(o, { errorOnUnexpected: true })).toMatchObject({ valid: true });
+
     expect(py.stdout.trim().split('\n')).toEqual([
       `AIDENS ${result.density!.exam.code!.CodeValue} SCT`,
       `AIDENS-R ${result.density!.breasts.R!.code!.CodeValue} SCT`,

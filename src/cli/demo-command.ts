@@ -264,6 +264,7 @@ export async function runDemo(opts: { data?: string; timeoutS: number }): Promis
     say(`\nSample files: ${outDir}`);
     say(`Orthanc Explorer: ${config.orthanc.url}/app/explorer.html (user ${config.orthanc.username}, password in var/secrets.json).`);
     say('To see the overlays in OHIF: `npm run viewer`, then http://127.0.0.1:8091/ (any user name; password: apiToken in var/secrets.json).');
+    say('To run the service yourself: `npm run sentinel -- his` in one terminal (the stand-in HIS, printing each ORU), `npm run sentinel -- serve --worker` in another.');
     say('The stack keeps running; `npm run stack -- down` stops what it started.');
     return failures === 0 ? 0 : 1;
   } finally {

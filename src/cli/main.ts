@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// The `sentinel` command: serve, worker, demo, analyze, stack, eval, dicomize, viewer.
+// The `sentinel` command: serve, worker, demo, analyze, stack, eval, dicomize, viewer, his.
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { runAnalyze } from './analyze-command';
 import { runDemo } from './demo-command';
 import { runDicomize, type DicomizeCommandOptions } from './dicomize-command';
 import { runEval } from './eval-command';
+import { type HisCommandOptions, runHis } from './his-command';
 import { runServe, runWorker } from './serve-command';
 import { runStackCommand } from './stack-command';
 import { runViewer } from './viewer-command';
@@ -88,6 +89,16 @@ program
   .description('serve the OHIF viewer on loopback over the configured PACS (same-origin DICOMweb proxy), behind the API token')
   .option('--port <port>', 'port on 127.0.0.1', '8091')
   .action(async (opts: { port: string }) => exit(await runViewer(opts)));
+
+program
+  .command('his')
+  .description('run the stand-in HIS: an HL7 v2 MLLP listener that prints, keeps and acknowledges every message (so `serve` can be tried after the demo)')
+  .option('--host <host>', 'address to listen on (default: config hl7.destination.host, loopback)')
+  .option('--port <port>', 'port to listen on (default: config hl7.destination.port)')
+  .option('--ack <code>', 'the answer to every message: AA, AE or AR', 'AA')
+  .option('--silent', 'keep messages but never answer (to see Sentinel retry)', false)
+  .option('--keep <dir>', 'where each message is written as a .hl7 file (default var/his)')
+  .action(async (opts: HisCommandOptions) => exit(await runHis(opts)));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : String(err));

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The `sentinel` command: serve, worker, demo, analyze, stack, eval, dicomize, viewer, his.
+// The `sentinel` command: serve, worker, demo, analyze, stack, eval, dicomize, viewer, his, config.
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { runAnalyze } from './analyze-command';
+import { runConfigCheck } from './config-command';
 import { runDemo } from './demo-command';
 import { runDicomize, type DicomizeCommandOptions } from './dicomize-command';
 import { runEval } from './eval-command';
@@ -89,6 +90,19 @@ program
   .description('serve the OHIF viewer on loopback over the configured PACS (same-origin DICOMweb proxy), behind the API token')
   .option('--port <port>', 'port on 127.0.0.1', '8091')
   .action(async (opts: { port: string }) => exit(await runViewer(opts)));
+
+program
+  .command('config')
+  .argument('<action>', 'check')
+  .description('check the configuration as the service would load it: every problem at once (schema, routing rules, models)')
+  .action(async (action: string) => {
+    if (action !== 'check') {
+      console.error(`config: unknown action "${action}" (check)`);
+      exit(2);
+      return;
+    }
+    exit(await runConfigCheck());
+  });
 
 program
   .command('his')

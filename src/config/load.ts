@@ -58,7 +58,7 @@ const int = (v: string): number => (/^\d+$/.test(v) ? Number(v) : NaN);
 const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 /** Environment variable → config path and parser. */
-const ENV_MAP: Array<[string, string, (v: string) => unknown]> = [
+export const ENV_MAP: Array<[string, string, (v: string) => unknown]> = [
   ['SENTINEL_HOST', 'server.host', String],
   ['SENTINEL_PORT', 'server.port', int],
   ['SENTINEL_API_TOKENS', 'auth.apiTokens', list],

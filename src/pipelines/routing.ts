@@ -56,7 +56,12 @@ export function routeStudy(
  * analyze` starts (the configuration itself does not know the pipelines), all problems at once.
  */
 export function assertRoutingRules(rules: RoutingRule[]): void {
-  const problems = rules.filter((r) => !isPipelineName(r.pipeline))
-    .map((r) => `routing.rules "${r.name}": pipeline "${r.pipeline}" is not one of ${PIPELINE_NAMES.join(', ')}`);
+  const problems = routingRuleProblems(rules);
   if (problems.length > 0) throw new SentinelError('bad_request', `invalid configuration:\n  ${problems.join('\n  ')}`);
+}
+
+/** Every routing rule that names no pipeline of the registry, as a sentence. */
+export function routingRuleProblems(rules: RoutingRule[]): string[] {
+  return rules.filter((r) => !isPipelineName(r.pipeline))
+    .map((r) => `routing.rules "${r.name}": pipeline "${r.pipeline}" is not one of ${PIPELINE_NAMES.join(', ')}`);
 }

@@ -10,6 +10,7 @@ import { type Output, output } from '../domain/outputs';
 import type { ModelManifest } from '../inference/manifest';
 import type { LoadedModel, ModelRegistry } from '../inference/registry';
 import { type CellScoring, type Companions, type PipelineDefinition, scoreHere } from '../pipelines/definition';
+import { stageSeconds, timed } from '../metrics/metrics';
 import { assertModelFits } from '../pipelines/registry';
 import { buildFhirBundle } from '../reports/fhir/diagnostic-report';
 import { oruForStudy } from '../reports/hl7/oru-r01';
@@ -75,14 +76,16 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
   const common = { model: req.model, config: req.config, newUid: req.newUid, now: req.now, predecessors: req.predecessors };
   let study: StudyAnalysis;
   if (pipeline.input === 'instances') {
-    const files = source.kind === 'files' ? source.files : await fetchStudyInstances(source.dicomweb, source.studyInstanceUid, pipeline.modalities);
-    study = await analyseInstances({ ...common, pipeline, files, companions: req.companions });
+    const files = source.kind === 'files' ? source.files : await timed(pipeline.name, 'fetch', () => fetchStudyInstances(source.dicomweb, source.studyInstanceUid, pipeline.modalities));
+    study = await timed(pipeline.name, 'analyse', () => analyseInstances({ ...common, pipeline, files, companions: req.companions }));
   } else {
+    // A slide is read tile by tile while it is analysed: its fetch is part of the analysis.
     const { slides, frames } = source.kind === 'files'
       ? localSlides(source.files, pipeline)
-      : { slides: await describeStudySlides(source.dicomweb, source.studyInstanceUid, pipeline), frames: source.dicomweb };
-    study = await analyseSlides({ ...common, pipeline, slides, frames, scoring: req.scoring ?? scoreHere, onProgress: req.onProgress });
+      : { slides: await timed(pipeline.name, 'fetch', () => describeStudySlides(source.dicomweb, source.studyInstanceUid, pipeline)), frames: source.dicomweb };
+    study = await timed(pipeline.name, 'analyse', () => analyseSlides({ ...common, pipeline, slides, frames, scoring: req.scoring ?? scoreHere, onProgress: req.onProgress }));
   }
+  const endReports = stageSeconds.startTimer({ pipeline: pipeline.name, stage: 'reports' });
   const corrected = (req.predecessors ?? []).length > 0;
   const oru = oruForStudy(study.result, study.context, req.config.hl7, pipeline.reporting, req.now, { corrected, reports: study.reports });
   const outputs = [...study.objects, output('hl7', 'ORU^R01', oru.controlId, Buffer.from(oru.text, 'utf8'))];
@@ -96,5 +99,6 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
     });
     outputs.push(output('fhir', 'FHIR', String(bundle.id), Buffer.from(JSON.stringify(bundle), 'utf8')));
   }
+  endReports();
   return { result: study.result, context: study.context, outputs, skipped: study.skipped };
 }

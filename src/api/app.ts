@@ -14,6 +14,7 @@ import { auditRouter } from './routes/audit';
 import { errorHandler } from './errors';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
+import { metricsRouter } from './routes/metrics';
 import { modelsRouter } from './routes/models';
 import { stowRouter } from './routes/stow';
 import { studiesRouter } from './routes/studies';
@@ -41,8 +42,23 @@ export function createApp(services: ApiDeps): Express {
   app.use(studiesRouter(services));
   app.use(modelsRouter(services.models));
   app.use(auditRouter(services.ds));
+  app.use(metricsRouter({ ds: services.ds, queues: services.queues }));
   // An unknown route is an error like any other: JSON, with its kind.
   app.use((req, _res, next) => next(notFound(`no route ${req.method} ${req.path}`)));
   app.use(errorHandler(services.log));
+  return app;
+}
+
+/**
+ * A worker process's own /metrics (its analyses, stages, inference, deliveries), behind the
+ * same token; the shared figures (queues, jobs by state) are the API's.
+ */
+export function createMetricsApp(config: Config, log: Logger): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(requireToken(config.auth.apiTokens, new FailureLimiter(config.auth.maxFailuresPerMinute)));
+  app.use(metricsRouter());
+  app.use((req, _res, next) => next(notFound(`no route ${req.method} ${req.path}`)));
+  app.use(errorHandler(log));
   return app;
 }

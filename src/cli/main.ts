@@ -34,7 +34,8 @@ program
 program
   .command('worker')
   .description('run the analysis and delivery workers')
-  .action(() => runWorker());
+  .option('--metrics-port <port>', "serve this worker's own Prometheus metrics at /metrics on this port (API address, API token)")
+  .action((opts: { metricsPort?: string }) => runWorker(opts));
 
 program
   .command('demo')

@@ -20,6 +20,7 @@ import { recordAudit } from '../db/audit';
 import { LeaseLost, WORKER_ID, assertLeaseHeld, holdLease, leaseInterval } from '../db/leases';
 import type { AuditChannel } from '../db/entities/audit';
 import type { OutputKind } from '../domain/outputs';
+import { deliveries } from '../metrics/metrics';
 
 export interface DeliveryDeps {
   ds: DataSource;
@@ -177,6 +178,7 @@ export async function processDeliverJob(deps: DeliveryDeps, outboxId: string, ma
     const response = await deliverer.send(deps, row);
     await settle(deps.ds, row, { state: 'delivered', deliveredAt: new Date(), lastError: null, response });
     await recordAudit(deps.ds, { ...audit, outcome: 'delivered', detail: deliverer.auditDetail(response) });
+    deliveries.inc({ channel: deliverer.channel, outcome: 'delivered' });
     deps.log.info({ outboxId, jobId: row.jobId, label: row.label, objectUid: row.objectUid, attempts: row.attempts }, 'delivered');
     return 'delivered';
   } catch (err) {
@@ -190,6 +192,7 @@ export async function processDeliverJob(deps: DeliveryDeps, outboxId: string, ma
       throw e;
     }
     await recordAudit(deps.ds, { ...audit, outcome: 'failed', detail: lastError });
+    deliveries.inc({ channel: deliverer.channel, outcome: retry ? 'retry' : 'failed' });
     deps.log.warn({ outboxId, jobId: row.jobId, label: row.label, attempts: row.attempts, error: lastError, retry }, 'delivery failed');
     if (retry) throw err;
     return 'failed';

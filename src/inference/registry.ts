@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { SentinelError, notFound } from '../errors/errors';
+import { inferenceSeconds } from '../metrics/metrics';
 import { graphMismatches } from './graph-check';
 import { type ModelManifest, checkedManifestSchema } from './manifest';
 
@@ -132,7 +133,8 @@ export class ModelRegistry {
     if (batch.length < n * channels * height * width) throw new SentinelError('internal', `batch of ${n} needs ${n * channels * height * width} values, got ${batch.length}`);
     const session = await this.session(id);
     const input = new ort.Tensor('float32', batch.subarray(0, n * channels * height * width), [n, channels, height, width]);
-    const result = await session.run({ [name]: input });
+    const end = inferenceSeconds.startTimer({ model: id });
+    const result = await session.run({ [name]: input }).finally(end);
     const out: ModelOutputs = {};
     for (const o of manifest.outputs) {
       const t = result[o.name];

@@ -5,6 +5,7 @@ import type { Config } from '../config/schema';
 import { JobRow, type JobSource } from '../db/entities/job';
 import { StudyRow } from '../db/entities/study';
 import { recordAudit } from '../db/audit';
+import { studiesReceived } from '../metrics/metrics';
 import type { DicomwebClient } from '../dicomweb/client';
 import type { Logger } from '../log/logger';
 import { type Queues, enqueueAnalyze, enqueueOrLeave } from '../jobs/queues';
@@ -34,6 +35,12 @@ export async function intakeStudy(
   source: JobSource,
   options: { delayMs?: number } = {},
 ): Promise<IntakeOutcome> {
+  const outcome = await takeIn(deps, studyInstanceUid, source, options);
+  studiesReceived.inc({ path: source, outcome: outcome.outcome });
+  return outcome;
+}
+
+async function takeIn(deps: IntakeDeps, studyInstanceUid: string, source: JobSource, options: { delayMs?: number }): Promise<IntakeOutcome> {
   const series = await deps.dicomweb.searchSeries(studyInstanceUid);
   if (series.length === 0) return { outcome: 'ignored', reason: 'study not found in the PACS' };
   const decision = routeStudy(studyInstanceUid, series.map((s) => s.modality), deps.config.routing.rules, deps.findModel, deps.findCompanions);

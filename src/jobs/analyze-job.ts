@@ -14,6 +14,7 @@ import type { Logger } from '../log/logger';
 import type { ModelRegistry } from '../inference/registry';
 import { type AnalysisOutput, analyze, companionModels, installedCompanions } from '../analysis/analyze';
 import { companionKey } from '../pipelines/routing';
+import { analysesFinished, stageSeconds, timed } from '../metrics/metrics';
 import { describeStudySlides, slideSource } from '../analysis/study-slides';
 import type { LoadedModel } from '../inference/registry';
 import { type DocumentRef, allFindings } from '../domain/findings';
@@ -250,7 +251,9 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string, epoch 
       ...(earlier ? { predecessors: earlier.srs } : {}),
       companions: companionModels(pipeline, deps.models),
     });
-    const outbox = await persist(deps, job, out, started);
+    const outbox = await timed(job.pipeline, 'persist', () => persist(deps, job, out, started));
+    stageSeconds.observe({ pipeline: job.pipeline, stage: 'total' }, (Date.now() - started) / 1000);
+    analysesFinished.inc({ pipeline: job.pipeline, outcome: 'succeeded' });
     // Queued now if Redis answers; otherwise the sweeper queues them from the outbox.
     for (const row of outbox) await enqueueOrLeave(enqueueDeliver(deps.queues, deps.config, row.id, row.epoch));
     log.info({ score: out.result.score, category: out.result.category, findings: allFindings(out.result).length, ms: job.durationMs }, 'study analysed');
@@ -266,6 +269,7 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string, epoch 
       throw e;
     }
     log.warn({ error: job.error, attempts: job.attempts, retry }, 'analysis failed');
+    analysesFinished.inc({ pipeline: job.pipeline, outcome: retry ? 'retry' : 'failed' });
     if (retry) throw err;
     return 'failed';
   } finally {

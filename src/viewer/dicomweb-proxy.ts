@@ -135,6 +135,23 @@ export function rewriteBulkDataUris(json: string, base: string): string {
   return json.replace(/("BulkDataURI"\s*:\s*")https?:\/\/[^"]*?\/(studies\/[^"]*")/g, (_m, head: string, tail: string) => `${head}${base}/${tail}`);
 }
 
+/**
+ * PS3.18 lets one includefield list several attributes separated by commas, and OHIF asks
+ * its study list that way (includefield=00081030,00080060); Orthanc 1.10's DICOMweb plugin
+ * reads a lone value only and drops such a list, so every study showed "No Description".
+ * Each listed attribute becomes its own includefield parameter, which Orthanc reads; every
+ * other parameter goes on as written.
+ */
+export function splitIncludeFields(query: string): string {
+  if (query === '') return query;
+  return query.split('&').flatMap((param) => {
+    const eq = param.indexOf('=');
+    if (eq < 0 || param.slice(0, eq).toLowerCase() !== 'includefield') return [param];
+    const values = param.slice(eq + 1).split(/,|%2C/i).filter((v) => v !== '');
+    return values.length ? values.map((v) => `${param.slice(0, eq)}=${v}`) : [param];
+  }).join('&');
+}
+
 export function dicomwebProxy(pacs: PacsDicomweb, mountPath: string) {
   const root = new URL(pacs.root.endsWith('/') ? pacs.root : `${pacs.root}/`);
   const authorization = `Basic ${Buffer.from(`${pacs.username}:${pacs.password}`).toString('base64')}`;
@@ -155,8 +172,9 @@ export function dicomwebProxy(pacs: PacsDicomweb, mountPath: string) {
       return;
     }
     // The segments passed the grammar above (digits, dots, commas, hex, fixed words), so they
-    // need no encoding; the query goes on as the browser wrote it.
-    const path = `${root.pathname}${resource.segments.join('/')}${resource.query === '' ? '' : `?${resource.query}`}`;
+    // need no encoding; the query goes on as the browser wrote it, includefield lists split.
+    const query = splitIncludeFields(resource.query);
+    const path = `${root.pathname}${resource.segments.join('/')}${query === '' ? '' : `?${query}`}`;
     const headers: http.OutgoingHttpHeaders = { authorization };
     for (const h of PASSED_REQUEST_HEADERS) if (req.headers[h] !== undefined) headers[h] = req.headers[h];
     const upstream = client.request({ ...urlToHttpOptions(root), path, method: req.method, headers }, (answer) => {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { loadConfig } from '../../../src/config/load';
 import { buildAppConfig } from '../../../src/viewer/app-config';
-import { rewriteBulkDataUris } from '../../../src/viewer/dicomweb-proxy';
+import { rewriteBulkDataUris, splitIncludeFields } from '../../../src/viewer/dicomweb-proxy';
 import { createViewerApp } from '../../../src/viewer/server';
 
 const TOKEN = 'viewer-test-token-0123456789';
@@ -86,6 +86,17 @@ describe('sentinel viewer', () => {
 
   it('a missing script is a 404, not the app', async () => {
     await request(app).get('/static/js/missing.worker.js').set('Authorization', basic(TOKEN)).expect(404);
+  });
+
+  it("splits OHIF's includefield lists into one parameter each, which Orthanc 1.10 reads (a list it drops: the study list's No Description), and passes the rest as written", async () => {
+    expect(splitIncludeFields('limit=101&offset=0&fuzzymatching=false&includefield=00081030%2C00080060')).toBe('limit=101&offset=0&fuzzymatching=false&includefield=00081030&includefield=00080060');
+    expect(splitIncludeFields('includefield=00081030,00080060&StudyDate=20260101-')).toBe('includefield=00081030&includefield=00080060&StudyDate=20260101-');
+    expect(splitIncludeFields('includefield=00081030')).toBe('includefield=00081030');
+    expect(splitIncludeFields('PatientName=A%2CB')).toBe('PatientName=A%2CB');
+    expect(splitIncludeFields('')).toBe('');
+    seen.length = 0;
+    await request(app).get('/dicom-web/studies?limit=101&includefield=00081030%2C00080060').set('Authorization', basic(TOKEN)).expect(200);
+    expect(seen.at(-1)?.url).toBe('/dicom-web/studies?limit=101&includefield=00081030&includefield=00080060');
   });
 
   it('rewrites any host and root that the PACS wrote, and leaves relative URIs alone', () => {

@@ -136,6 +136,50 @@ export function connectedComponents(mask: Uint8Array, width: number, height: num
   return { labels, sizes };
 }
 
+/** One labelled component: its pixels, centre of mass and box, and the sum and maximum of a value map over it. */
+export interface LabelStats {
+  /** Row-major indices of its pixels, ascending. */
+  members: number[];
+  /** Centre of mass of its pixel centres (x = column + 0.5, y = row + 0.5). */
+  centre: { x: number; y: number };
+  /** Bounding box along pixel edges. */
+  box: { x: number; y: number; width: number; height: number };
+  /** Over `values` (0 without one). */
+  sum: number;
+  max: number;
+}
+
+/** Every label 1..count-1 of a label image in one pass (index 0 and labels without a pixel: undefined). */
+export function labelStats(labels: Int32Array, width: number, count: number, values?: Float32Array): Array<LabelStats | undefined> {
+  const acc = Array.from({ length: count }, () => ({ members: [] as number[], cx: 0, cy: 0, x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity, sum: 0, max: 0 }));
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i] as number;
+    if (l <= 0 || l >= count) continue;
+    const a = acc[l] as (typeof acc)[number];
+    const x = i % width;
+    const y = (i - x) / width;
+    a.members.push(i);
+    a.cx += x + 0.5;
+    a.cy += y + 0.5;
+    if (x < a.x0) a.x0 = x;
+    if (y < a.y0) a.y0 = y;
+    if (x > a.x1) a.x1 = x;
+    if (y > a.y1) a.y1 = y;
+    if (values) {
+      const v = values[i] as number;
+      a.sum += v;
+      a.max = Math.max(a.max, v);
+    }
+  }
+  return acc.map((a, l) => (l === 0 || a.members.length === 0 ? undefined : {
+    members: a.members,
+    centre: { x: a.cx / a.members.length, y: a.cy / a.members.length },
+    box: { x: a.x0, y: a.y0, width: a.x1 - a.x0 + 1, height: a.y1 - a.y0 + 1 },
+    sum: a.sum,
+    max: a.max,
+  }));
+}
+
 /** Convex hull (Andrew's monotone chain), counter-clockwise, no repeated end point. */
 export function convexHull(points: Array<{ x: number; y: number }>): Array<{ x: number; y: number }> {
   const pts = [...new Map(points.map((p) => [`${p.x},${p.y}`, p])).values()].sort((a, b) => a.x - b.x || a.y - b.y);

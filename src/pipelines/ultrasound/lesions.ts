@@ -8,6 +8,7 @@ import { type Code, Codes } from '../../domain/codes';
 import type { Finding, FindingMeasurement, ImageRef, Point } from '../../domain/findings';
 import type { FindingIds } from '../definition';
 import { traceOutline } from '../wsi/regions';
+import { type LabelStats, labelStats } from '../common/image-ops';
 import type { UltrasoundSegmentation } from './segment';
 
 /** The longest distance between two points of an outline (its Feret diameter). */
@@ -25,26 +26,9 @@ export function longestDiameter(points: Point[], dx = 1, dy = 1): number {
 
 export function lesionFindings(seg: UltrasoundSegmentation, ref: ImageRef, imageScore: number, spacingMm: { dx: number; dy: number } | undefined, ids: FindingIds, code?: Code): Finding[] {
   const { width, labels, probability } = seg;
+  const stats = labelStats(labels, width, Math.max(0, ...seg.components.map((c) => c.label)) + 1, probability);
   return seg.components.map((c) => {
-    let sx = 0;
-    let sy = 0;
-    let sp = 0;
-    let x0 = Infinity;
-    let y0 = Infinity;
-    let x1 = -Infinity;
-    let y1 = -Infinity;
-    for (let i = 0; i < labels.length; i++) {
-      if (labels[i] !== c.label) continue;
-      const x = i % width;
-      const y = (i - x) / width;
-      sx += x + 0.5;
-      sy += y + 0.5;
-      sp += probability[i] as number;
-      if (x < x0) x0 = x;
-      if (y < y0) y0 = y;
-      if (x > x1) x1 = x;
-      if (y > y1) y1 = y;
-    }
+    const { centre, box, sum: sp } = stats[c.label] as LabelStats;
     const contour = traceOutline(labels, c.label, seg.height, width);
     const measurements: FindingMeasurement[] = [
       ...(spacingMm
@@ -59,9 +43,9 @@ export function lesionFindings(seg: UltrasoundSegmentation, ref: ImageRef, image
       ...(code ? { code } : {}),
       score: imageScore,
       image: ref,
-      centre: { x: sx / c.area, y: sy / c.area },
+      centre,
       contour,
-      box: { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 },
+      box,
       ...(spacingMm ? { areaMm2: c.area * spacingMm.dx * spacingMm.dy } : {}),
       measurements,
     };

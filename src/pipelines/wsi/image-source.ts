@@ -1,7 +1,7 @@
 // A slide held as an ordinary image (JPEG/PNG/TIFF decoded by sharp), with a 2x pyramid made
 // in memory: for slides small enough to decode whole (the IDC mosaics, tests, `eval`). Real
 // slides come through DICOMweb instead; both are SlideSources, so analyzeSlide is the same.
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import type { SlideSource, SourceLevel } from './analyze-slide';
 import { SentinelError } from '../../errors/errors';
 
@@ -18,12 +18,22 @@ export class ImageSlideSource implements SlideSource {
 
   /** Levels halve until the long side is below `minSide`; tiles are `tileSize` square. */
   static async fromFile(file: string, pixelSpacingMm: number, opts: { tileSize?: number; minSide?: number } = {}): Promise<ImageSlideSource> {
-    const tile = opts.tileSize ?? 256;
-    const minSide = opts.minSide ?? 64;
-    const levels: LevelPixels[] = [];
     const base = sharp(file).removeAlpha().toColourspace('srgb');
     const { width, height } = await base.metadata();
     if (!width || !height) throw new SentinelError('bad_request', `${file}: not an image sharp can read`);
+    return ImageSlideSource.build(base, width, height, pixelSpacingMm, opts);
+  }
+
+  /** The same, from RGB pixels already in memory (an uploaded image). */
+  static fromPixels(rgb: Uint8Array, width: number, height: number, pixelSpacingMm: number, opts: { tileSize?: number; minSide?: number } = {}): Promise<ImageSlideSource> {
+    if (rgb.length !== width * height * 3) throw new SentinelError('bad_request', `RGB image: ${rgb.length} bytes for ${width} x ${height}`);
+    return ImageSlideSource.build(sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.length), { raw: { width, height, channels: 3 } }), width, height, pixelSpacingMm, opts);
+  }
+
+  private static async build(base: Sharp, width: number, height: number, pixelSpacingMm: number, opts: { tileSize?: number; minSide?: number }): Promise<ImageSlideSource> {
+    const tile = opts.tileSize ?? 256;
+    const minSide = opts.minSide ?? 64;
+    const levels: LevelPixels[] = [];
     for (let f = 1; levels.length === 0 || Math.max(width, height) / f >= minSide; f *= 2) {
       const w = Math.max(1, Math.round(width / f));
       const h = Math.max(1, Math.round(height / f));

@@ -1,7 +1,7 @@
 // From a tile-resolution probability map to what a pathologist reads: tumour regions
 // (4-connected components of cells at or above the detection threshold) with their outline as
 // a polygon along cell edges, their area, their mean and peak probability, and a slide score.
-import { connectedComponents, polygonArea } from '../common/image-ops';
+import { type LabelStats, connectedComponents, labelStats, polygonArea } from '../common/image-ops';
 
 export interface Heatmap {
   rows: number;
@@ -28,39 +28,17 @@ export function findRegions(map: Heatmap, threshold: number): Region[] {
   const mask = new Uint8Array(rows * columns);
   for (let k = 0; k < mask.length; k++) mask[k] = (values[k] as number) >= threshold ? 1 : 0;
   const { labels, sizes } = connectedComponents(mask, columns, rows, 4);
-  const members: number[][] = sizes.map(() => []);
-  for (let k = 0; k < labels.length; k++) if (labels[k]) members[labels[k] as number]!.push(k);
+  const stats = labelStats(labels, columns, sizes.length, values);
   const regions: Region[] = [];
   for (let id = 1; id < sizes.length; id++) {
-    const cells = members[id] as number[];
-    let sum = 0;
-    let max = 0;
-    let cx = 0;
-    let cy = 0;
-    let minX = Infinity;
-    let minY = Infinity;
-    let maxX = -Infinity;
-    let maxY = -Infinity;
-    for (const k of cells) {
-      const v = values[k] as number;
-      const i = Math.floor(k / columns);
-      const j = k % columns;
-      sum += v;
-      max = Math.max(max, v);
-      cx += j + 0.5;
-      cy += i + 0.5;
-      minX = Math.min(minX, j);
-      minY = Math.min(minY, i);
-      maxX = Math.max(maxX, j + 1);
-      maxY = Math.max(maxY, i + 1);
-    }
+    const { members: cells, sum, max, centre, box } = stats[id] as LabelStats;
     regions.push({
       cells,
       outline: traceOutline(labels, id, rows, columns),
       meanProbability: sum / cells.length,
       maxProbability: max,
-      centre: { x: cx / cells.length, y: cy / cells.length },
-      box: { x: minX, y: minY, width: maxX - minX, height: maxY - minY },
+      centre,
+      box,
     });
   }
   return regions.sort((a, b) => b.cells.length - a.cells.length);

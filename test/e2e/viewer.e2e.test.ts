@@ -22,7 +22,7 @@ import { type RunningViewer, startViewer } from '../../src/viewer/server';
 import { dicomize, storeFiles } from '../../src/wsi/dicomize';
 import { type Harness, startHarness, storescu, waitUntil } from '../support/e2e';
 import { sharedData } from '../support/shared-data';
-import { ARGS, CHROMIUM, OUT, checkMammography, checkReport, checkSlide, sayTo, takeProblems } from '../viewer/checks';
+import { ARGS, CHROMIUM, OUT, checkImagesWithSeg, checkReport, checkSlide, checkStudyList, sayTo, takeProblems } from '../viewer/checks';
 
 jest.setTimeout(600_000);
 
@@ -134,7 +134,11 @@ async function expectShown(check: () => Promise<void>): Promise<void> {
 
 describe('what OHIF shows of Sentinel\'s objects, in Chromium', () => {
   it('mammography with findings: each SEG over its image where the SR outlines the findings; the SR measurements on the SR\'s points', async () => {
-    await expectShown(() => checkMammography(ctx, viewer, auth, studies.findings));
+    await expectShown(() => checkImagesWithSeg(ctx, viewer, auth, studies.findings));
+  });
+
+  it("OHIF's study list shows a study's description (the proxy splits OHIF's includefield list for Orthanc)", async () => {
+    await expectShown(() => checkStudyList(ctx, viewer, auth, studies.normal));
   });
 
   it('a normal mammography study: the SR opens without an error, "No AI finding" over each image', async () => {
@@ -151,7 +155,7 @@ describe('what OHIF shows of Sentinel\'s objects, in Chromium', () => {
   });
 
   it('breast ultrasound (classifier and segmenter): each SEG over its image where the SR outlines the lesion; the SR measurements on the SR\'s points', async () => {
-    await expectShown(() => checkMammography(ctx, viewer, auth, studies.ultrasound, 'Ultrasound'));
+    await expectShown(() => checkImagesWithSeg(ctx, viewer, auth, studies.ultrasound, 'Ultrasound'));
   });
 
   it('a slide: OHIF\'s microscopy mode shows the SR regions on the SR\'s points; the SEG drawn as Slim draws it', async () => {

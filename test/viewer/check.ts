@@ -11,7 +11,7 @@ import { type BrowserContext, chromium } from 'playwright-core';
 import { loadConfig, projectRoot } from '../../src/config/load';
 import { ensureOhifDist } from '../../src/viewer/ohif-package';
 import { startViewer } from '../../src/viewer/server';
-import { ARGS, CHROMIUM, OUT, checkMammography, checkSlide, newestStudy, takeProblems } from './checks';
+import { ARGS, CHROMIUM, OUT, checkImagesWithSeg, checkSlide, checkStudyList, newestStudy, takeProblems } from './checks';
 
 const say = (msg: string): void => console.log(msg);
 
@@ -47,7 +47,8 @@ async function main(): Promise<number> {
       executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1600, height: 1000 },
       httpCredentials: { username: 'viewer-check', password: token },
     });
-    if (mg) await checkMammography(ctx, viewer, auth, mg);
+    if (mg) await checkStudyList(ctx, viewer, auth, mg);
+    if (mg) await checkImagesWithSeg(ctx, viewer, auth, mg);
     if (sm) await checkSlide(ctx, viewer, auth, sm);
   } finally {
     await ctx?.close();

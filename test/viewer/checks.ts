@@ -200,7 +200,34 @@ function worstDistance(seen: number[][], outline: number[][]): number {
   return worst;
 }
 
-export async function checkMammography(ctx: BrowserContext, viewer: RunningViewer, auth: string, study: string, name = 'Mammography'): Promise<void> {
+/**
+ * OHIF's study list (its first page) shows the study with its description, as QIDO-RS gives
+ * it through the viewer's proxy, not "No Description".
+ */
+export async function checkStudyList(ctx: BrowserContext, viewer: RunningViewer, auth: string, study: string): Promise<void> {
+  const [row] = await qido(viewer, auth, `studies?StudyInstanceUID=${study}&includefield=00081030`);
+  const description = row?.['00081030']?.Value?.[0] as string | undefined;
+  say(`\n== Study list: study ${study}, described in the PACS as "${description ?? ''}"`);
+  if (!description) {
+    fail(`the PACS gives study ${study} no Study Description to show`);
+    return;
+  }
+  const page = await ctx.newPage();
+  const errors = new PageErrors(page);
+  await page.goto(`${viewer.url}/?StudyInstanceUIDs=${study}`);
+  await skipTour(page);
+  try {
+    await page.getByText(description, { exact: true }).first().waitFor({ timeout: 60_000 });
+    ok(`the study list shows "${description}"`);
+  } catch {
+    fail(`the study list does not show "${description}"`);
+  }
+  await shot(page, 'study-list');
+  expectNoErrors(errors, 'study list');
+  await page.close();
+}
+
+export async function checkImagesWithSeg(ctx: BrowserContext, viewer: RunningViewer, auth: string, study: string, name = 'Mammography'): Promise<void> {
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
   const series = await seriesOf(viewer, auth, study);
   const segs: SegExpectation[] = [];

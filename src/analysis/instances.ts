@@ -10,7 +10,7 @@ import { readNaturalizedHeader } from '../dicom/part10';
 import type { DicomwebClient } from '../dicomweb/client';
 import { str } from '../dicom/json';
 import { Tag } from '../dicom/tags';
-import type { DocumentRef, ImageResult, SegmentRef, SkippedFile, StudyResult } from '../domain/findings';
+import { type DocumentRef, type ImageResult, type SegmentRef, type SkippedFile, type StudyResult, allFindings } from '../domain/findings';
 import { SopClass } from '../dicom/uid';
 import { type Output, output } from '../domain/outputs';
 import { SentinelError, describeError } from '../errors/errors';
@@ -21,7 +21,7 @@ import { withExamScores } from '../pipelines/common/category';
 import { sopClassNotRead } from '../pipelines/registry';
 import { buildImageSeg } from '../reports/seg/image';
 import { buildMammographyCadReport } from '../reports/sr/mammography-cad';
-import { buildTid1500Report } from '../reports/sr/tid1500';
+import { buildTid1500Report, tid1500SopClass } from '../reports/sr/tid1500';
 import { type StudyAnalysis, nothingToAnalyse } from './study-analysis';
 
 export interface StudyImage {
@@ -150,7 +150,7 @@ export async function analyseInstances(req: {
     skipped,
     now: req.now,
   })));
-  const reports: DocumentRef[] = [{ studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: srSeries, sopClassUid: SopClass.ComprehensiveSR, sopInstanceUid: srUid }];
+  const reports: DocumentRef[] = [{ studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: srSeries, sopClassUid: tid1500SopClass(allFindings(result)), sopInstanceUid: srUid }];
   if (pipeline.reporting.cadReport === 'mammography') {
     const cadSeries = req.newUid();
     const cadUid = req.newUid();

@@ -15,7 +15,7 @@ import { withExamScores } from '../pipelines/common/category';
 import type { CellScoring, TilePipeline } from '../pipelines/definition';
 import type { SlideAnalysis, SlideSource } from '../pipelines/wsi/analyze-slide';
 import { type LevelRef, buildSlideSeg } from '../reports/seg/wsi';
-import { buildTid1500Report } from '../reports/sr/tid1500';
+import { buildTid1500Report, tid1500SopClass } from '../reports/sr/tid1500';
 import { type Slide } from '../wsi/slide';
 import { type StudyAnalysis } from './study-analysis';
 import { type StudySlide, pixelToSlideMm, slideLevelRefs, slideSource } from './study-slides';
@@ -164,7 +164,7 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
     predecessor: req.predecessor,
     now: req.now,
   })));
-  const report = { studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: srSeries, sopClassUid: findings.length > 0 ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR, sopInstanceUid: srUid };
+  const report = { studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: srSeries, sopClassUid: tid1500SopClass(findings), sopInstanceUid: srUid };
   return { result, context: req.context, objects, skipped: req.skipped ?? [], analysis, reports: [report] };
 }
 

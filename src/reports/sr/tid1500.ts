@@ -79,8 +79,7 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
 
   return {
     ...patientAndStudy(first),
-    // SCOORD3D needs Comprehensive 3D SR.
-    ...newInstance(findings.some((f) => f.slide) ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR, 'SR', series, `Sentinel AI (research use): ${said.join(', ')}`, input.now ?? new Date()),
+    ...newInstance(tid1500SopClass(findings), 'SR', series, `Sentinel AI (research use): ${said.join(', ')}`, input.now ?? new Date()),
     ...equipment(algorithm, input.now),
     ...documentGeneral(String(first.StudyInstanceUID), evidence, input.predecessor),
     ValueType: 'CONTAINER',
@@ -94,6 +93,11 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
     }],
     ContentSequence: content,
   };
+}
+
+/** The SR's SOP class: Comprehensive 3D SR where a finding is outlined in a slide's frame of reference (SCOORD3D needs it), else Comprehensive SR. */
+export function tid1500SopClass(findings: ReadonlyArray<Pick<Finding, 'slide'>>): string {
+  return findings.some((f) => f.slide) ? SopClass.Comprehensive3DSR : SopClass.ComprehensiveSR;
 }
 
 export function buildTid1500Report(input: Tid1500Input): Buffer {

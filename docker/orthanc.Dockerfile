@@ -1,7 +1,8 @@
-# The bundled PACS as a container: Debian's own orthanc, orthanc-dicomweb and orthanc-wsi,
-# with the project's configuration and Lua hook (orthanc/).
+# The PACS as a container: Debian's own orthanc, orthanc-dicomweb, orthanc-wsi and
+# orthanc-postgresql (its index in PostgreSQL, the files on a volume), with the project's
+# configuration and Lua hook (orthanc/).
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb orthanc-wsi \
+RUN apt-get update && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb orthanc-wsi orthanc-postgresql \
     && rm -rf /var/lib/apt/lists/*
 COPY orthanc/lua/sentinel.lua /etc/orthanc/lua/sentinel.lua
 COPY docker/orthanc.json /etc/sentinel-orthanc/orthanc.json

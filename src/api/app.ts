@@ -14,6 +14,8 @@ import { auditRouter } from './routes/audit';
 import { errorHandler } from './errors';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
+import { findingsSvgRouter } from './routes/findings-svg';
+import { inferenceRouter } from './routes/inference';
 import { metricsRouter } from './routes/metrics';
 import { modelsRouter } from './routes/models';
 import { stowRouter } from './routes/stow';
@@ -36,10 +38,13 @@ export function createApp(services: ApiDeps): Express {
   app.disable('x-powered-by');
   app.use(healthRouter(services.config, () => ({ models: services.models.list().map((m) => `${m.id}@${m.version}`) })));
   app.use(requireToken(services.config.auth.apiTokens, new FailureLimiter(services.config.auth.maxFailuresPerMinute)));
+  // Before the JSON parser: its body is an image.
+  app.use(inferenceRouter(services.models));
   app.use(express.json({ limit: '1mb' }));
   app.use(eventsRouter(services.intake, services.orthanc));
   app.use(stowRouter(services));
   app.use(studiesRouter(services));
+  app.use(findingsSvgRouter(services.ds, services.dicomweb));
   app.use(modelsRouter(services.models));
   app.use(auditRouter(services.ds));
   app.use(metricsRouter({ ds: services.ds, queues: services.queues }));

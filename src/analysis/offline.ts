@@ -69,6 +69,8 @@ export async function analyzeFiles(opts: {
   registry: ModelRegistry;
   /** Use this model instead of the routing rule's (its task must fit the pipeline). */
   modelId?: string;
+  /** Studies done of studies to do; a slide's tissue cells done of cells to do. */
+  progress?: (phase: string, done: number, total: number) => void;
   now?: Date;
 }): Promise<OfflineSummary> {
   assertRoutingRules(opts.config.routing.rules);
@@ -99,6 +101,7 @@ export async function analyzeFiles(opts: {
   const findModel = override ? () => installed(override) ?? { id: override, version: '?' } : installed;
   const studies: OfflineStudySummary[] = [];
   for (const [studyInstanceUid, entry] of byStudy) {
+    opts.progress?.('studies', studies.length, byStudy.size);
     const outputs: OfflineStudySummary['outputs'] = {};
     const decision = routeStudy(studyInstanceUid, [...entry.modalities], opts.config.routing.rules, findModel);
     if (decision.kind === 'ignore') {
@@ -110,7 +113,8 @@ export async function analyzeFiles(opts: {
       const model = opts.registry.model(modelId);
       const now = opts.now ?? new Date();
       // Every message is written for inspection, the FHIR Bundle too, whether a FHIR server is configured or not.
-      const analysed = await analyze({ source: { kind: 'files', files: entry.files }, pipeline: pipelineNamed(decision.pipeline), model, config: opts.config, newUid, now, fhir: true, companions: companionModels(pipelineNamed(decision.pipeline), opts.registry) });
+      const analysed = await analyze({ source: { kind: 'files', files: entry.files }, pipeline: pipelineNamed(decision.pipeline), model, config: opts.config, newUid, now, fhir: true, companions: companionModels(pipelineNamed(decision.pipeline), opts.registry),
+        onProgress: (done, total) => opts.progress?.('tissue cells of the slide', done, total) });
       const dir = path.join(opts.outDir, studyInstanceUid);
       fs.mkdirSync(dir, { recursive: true });
       for (const o of analysed.outputs) {
@@ -142,6 +146,7 @@ export async function analyzeFiles(opts: {
       studies.push({ studyInstanceUid, status: 'failed', pipeline: decision.pipeline, reason: describeError(err), outputs });
     }
   }
+  opts.progress?.('studies', studies.length, byStudy.size);
 
   const summary: OfflineSummary = { generatedAt: (opts.now ?? new Date()).toISOString(), inputs: files.length, unreadable, studies };
   fs.writeFileSync(path.join(opts.outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { analyzeFiles } from '../analysis/offline';
 import { loadConfig, projectRoot } from '../config/load';
 import { ModelRegistry } from '../inference/registry';
+import { progressReporter } from './progress';
 
 export async function runAnalyze(paths: string[], opts: { out: string; model?: string; models?: string }): Promise<number> {
   const config = loadConfig();
@@ -10,7 +11,8 @@ export async function runAnalyze(paths: string[], opts: { out: string; model?: s
   const registry = await ModelRegistry.load(modelsDir, { intraOpNumThreads: config.models.threads });
   try {
     const outDir = path.resolve(opts.out);
-    const summary = await analyzeFiles({ paths, outDir, config, registry, modelId: opts.model });
+    const report = progressReporter();
+    const summary = await analyzeFiles({ paths, outDir, config, registry, modelId: opts.model, progress: (phase, done, total) => report(`analyze: ${phase}`, done, total) });
     for (const u of summary.unreadable) console.log(`unreadable  ${u.file}: ${u.reason}`);
     for (const s of summary.studies) {
       if (s.status === 'analysed') {

@@ -1,6 +1,7 @@
 // `sentinel dicomize <image-or-slide> [--study UID] [--out DIR] [--store]`: a slide (SVS, TIFF
 // and the other OpenSlide formats) or a large JPEG/PNG becomes a DICOM VL Whole Slide
 // Microscopy Image series, written to a folder and/or sent to the configured PACS (STOW-RS).
+import { progressReporter } from './progress';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,6 +79,7 @@ export async function runDicomize(input: string, opts: DicomizeCommandOptions): 
       ...(opts.accession !== undefined ? { accessionNumber: opts.accession } : {}),
     };
 
+    const report = progressReporter();
     const result = await dicomize(file, {
       outDir,
       studyInstanceUid: opts.study,
@@ -93,7 +95,9 @@ export async function runDicomize(input: string, opts: DicomizeCommandOptions): 
       openslideLibrary: opts.openslide,
       log: (msg) => {
         if (!msg.startsWith('OrthancWSIDicomizer ')) console.log(`note        ${msg}`);
+        else console.error('dicomize: OrthancWSIDicomizer is cutting the tiles (no progress of its own to show)');
       },
+      progress: (phase, done, total) => report(`dicomize: ${phase}`, done, total),
     });
     const s = result.source;
     console.log(`input       ${file} (${s.kind}, ${s.width} x ${s.height} px, ${s.pixelSpacingMm} mm/px from ${s.pixelSpacingSource})`);

@@ -26,6 +26,7 @@ import { writeCalibration } from '../evaluation/calibration';
 import { EvalError } from '../evaluation/errors';
 import { EVAL_TASKS, evaluate, usage } from '../evaluation/run';
 import { ModelRegistry } from '../inference/registry';
+import { progressReporter } from './progress';
 
 export async function runEval(task: string, folder: string, opts: { model?: string; models?: string; split?: string; calibrate?: boolean }): Promise<number> {
   if (!EVAL_TASKS[task]) {
@@ -41,7 +42,8 @@ export async function runEval(task: string, folder: string, opts: { model?: stri
     const config = loadConfig();
     const modelsDir = path.resolve(opts.models ?? path.resolve(projectRoot, config.models.dir));
     registry = await ModelRegistry.load(modelsDir, { intraOpNumThreads: config.models.threads });
-    const result = await evaluate(task, path.resolve(folder), { registry, modelsDir, model: opts.model, split: opts.split });
+    const report = progressReporter();
+    const result = await evaluate(task, path.resolve(folder), { registry, modelsDir, model: opts.model, split: opts.split, progress: (phase, done, total) => report(`eval ${task}: ${phase}`, done, total) });
     if (opts.calibrate) {
       if (!('exam_score_scale' in result)) throw new EvalError(`task ${task} scores tiles, not whole films, images or slides: it gives no exam score scale`);
       const file = writeCalibration(modelsDir, result.model, opts.split as string, result.exam_score_scale);

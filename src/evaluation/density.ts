@@ -2,6 +2,7 @@
 // F / G / D per film), evaluated as models/training/train_density.py did: each film through
 // classifyDensity (the service's code), then accuracy, Cohen's kappa (unweighted, and
 // quadratic-weighted) and the confusion matrix (rows truth, columns predicted, manifest order).
+import type { Progress } from './progress';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LoadedModel } from '../inference/registry';
@@ -43,7 +44,7 @@ export function cohenKappa(confusion: number[][], weights: 'none' | 'quadratic' 
   return expected > 0 ? 1 - observed / expected : null;
 }
 
-export async function evaluateDensity(task: string, dir: string, model: LoadedModel, opts: { patients?: Set<string> } = {}): Promise<DensityEvalResult> {
+export async function evaluateDensity(task: string, dir: string, model: LoadedModel, opts: { patients?: Set<string>; progress?: Progress } = {}): Promise<DensityEvalResult> {
   const csv = path.join(dir, 'truth.csv');
   if (!fs.existsSync(csv)) throw new EvalError(`${csv} not found (expected a folder like mammography/mini-mias: images/*.png and truth.csv)`);
   const spec = model.manifest.outputs.find((o) => o.role === 'class_probabilities');
@@ -63,6 +64,7 @@ export async function evaluateDensity(task: string, dir: string, model: LoadedMo
     const r = await classifyDensity(film, model);
     truth.push(t);
     predicted.push(spec.classes.indexOf(r.predicted));
+    opts.progress?.(truth.length, films.size);
   }
   const confusion = confusionMatrix(truth, predicted, TISSUE.length);
   return {

@@ -4,6 +4,7 @@
 // the labelled tiles, and the Dice of the map thresholded at the manifest's detection
 // threshold against the IDC tiles. A labelled tile the tissue detector skipped counts as
 // predicted 0 (that is what the pipeline reports for it).
+import type { Progress } from './progress';
 import { type ScoreScale, scoreScale } from './calibration';
 import path from 'node:path';
 import { threshold } from '../inference/manifest';
@@ -45,7 +46,7 @@ export function dice(predicted: boolean[], truth: boolean[]): number {
   return p + t === 0 ? 1 : (2 * both) / (p + t);
 }
 
-export async function evaluateWholeSlides(dir: string, model: LoadedModel, pixelSpacingMm: number, only?: Set<string>): Promise<WholeSlideResult> {
+export async function evaluateWholeSlides(dir: string, model: LoadedModel, pixelSpacingMm: number, only?: Set<string>, progress?: Progress): Promise<WholeSlideResult> {
   const bySlide = new Map<string, Array<{ x: number; y: number; label: boolean }>>();
   for (const r of readCsv(path.join(dir, 'patches.csv'), ['slide', 'x', 'y', 'label'])) {
     const slide = r.slide as string;
@@ -78,6 +79,7 @@ export async function evaluateWholeSlides(dir: string, model: LoadedModel, pixel
       score: a.score,
       seconds: (Date.now() - t0) / 1000,
     });
+    progress?.(slides.length, bySlide.size);
   }
   const aucs = slides.map((s) => s.auc).filter((v): v is number => v !== null);
   return {

@@ -6,6 +6,7 @@
 //   put at the top-left of a tile filled with the background colour.
 // Tiles go through the manifest's normalisation to the model in batches; the metrics are
 // tile-level at the manifest's `detection` threshold (common.binary_metrics).
+import type { Progress } from './progress';
 import fs from 'node:fs';
 import { threshold } from '../inference/manifest';
 import path from 'node:path';
@@ -31,6 +32,8 @@ export interface IdcOptions {
   /** Only these slide ids (a split of the model's split file); all slides when absent. */
   slides?: Set<string>;
   batchSize?: number;
+  /** Folders done of folders to do (idc-slides, idc-patches). */
+  progress?: Progress;
 }
 
 /** Collects tiles and runs them through the model `batchSize` at a time. */
@@ -164,9 +167,10 @@ export async function scoreIdc(sources: IdcSource[], model: LoadedModel, opts: I
   checkModel(model);
   const scorer = new TileScorer(model, opts.batchSize ?? 256);
   const fill = background(model);
-  for (const s of sources) {
+  for (const [k, s] of sources.entries()) {
     if (s.kind === 'slides') await scoreSlides(s.dir, scorer, fill, opts.slides);
     else await scorePatches(s.dir, scorer, fill, opts.slides);
+    opts.progress?.(k + 1, sources.length);
   }
   await scorer.flush();
   return scorer.result;

@@ -41,6 +41,8 @@ export interface EvalOptions {
   split?: string;
   /** Tiles per model run (IDC tasks). */
   batchSize?: number;
+  /** Items done of items to do, per phase (tiles, then whole slides for idc-slides). */
+  progress?: (phase: string, done: number, total: number) => void;
 }
 
 /** The model to evaluate: the one asked for (of the right task), or the only installed one for the task. */
@@ -66,24 +68,25 @@ export async function evaluate(task: string, folder: string, opts: EvalOptions):
   const manifest = chooseModel(opts.registry, task, opts.model);
   const model = opts.registry.model(manifest.id);
   const members = opts.split === undefined ? undefined : splitMembers(opts.modelsDir, manifest.id, opts.split);
+  const phase = (name: string) => (opts.progress ? (done: number, total: number): void => opts.progress?.(name, done, total) : undefined);
   switch (task) {
     case 'idc-patches':
     case 'idc-slides':
     case 'idc': {
       const sources: IdcSource[] = task === 'idc' ? combinedSources(folder) : [{ kind: task === 'idc-slides' ? 'slides' : 'patches', dir: folder }];
-      const tiles = await evaluateIdc(task, sources, model, { slides: members, batchSize: opts.batchSize });
+      const tiles = await evaluateIdc(task, sources, model, { slides: members, batchSize: opts.batchSize, progress: phase('tile folders') });
       if (task !== 'idc-slides') return tiles;
       // Mosaics are also run through the whole-slide path, slide by slide.
-      return { ...tiles, ...(await evaluateWholeSlides(folder, model, manifest.input.pixelSpacingMm ?? 0.004, members)) };
+      return { ...tiles, ...(await evaluateWholeSlides(folder, model, manifest.input.pixelSpacingMm ?? 0.004, members, phase('whole slides'))) };
     }
     case 'mini-mias':
-      return evaluateMiniMias(task, folder, model, { patients: members });
+      return evaluateMiniMias(task, folder, model, { patients: members, progress: phase('films') });
     case 'busi':
-      return evaluateBusi(task, folder, model, { images: members });
+      return evaluateBusi(task, folder, model, { images: members, progress: phase('images') });
     case 'mini-mias-density':
-      return evaluateDensity(task, folder, model, { patients: members });
+      return evaluateDensity(task, folder, model, { patients: members, progress: phase('films') });
     case 'busi-seg':
-      return evaluateBusiSeg(task, folder, model, { images: members });
+      return evaluateBusiSeg(task, folder, model, { images: members, progress: phase('images') });
     default:
       throw new EvalError(`unknown task "${task}"; tasks:\n${usage()}`);
   }

@@ -4,6 +4,7 @@
 // segmentUltrasound (the service's code), then per image at its own resolution Dice and IoU
 // against the mask (a lesion image with no overlap scores 0) and, on normal images, the
 // fraction of the image predicted as lesion. Means over the benign and malignant images.
+import type { Progress } from './progress';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LoadedModel } from '../inference/registry';
@@ -29,7 +30,7 @@ export interface UltrasoundSegResult {
 
 const mean = (v: number[]): number | null => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : null);
 
-export async function evaluateBusiSeg(task: string, dir: string, model: LoadedModel, opts: { images?: Set<string> } = {}): Promise<UltrasoundSegResult> {
+export async function evaluateBusiSeg(task: string, dir: string, model: LoadedModel, opts: { images?: Set<string>; progress?: Progress } = {}): Promise<UltrasoundSegResult> {
   const imagesDir = path.join(dir, 'busi');
   const masksDir = path.join(dir, 'busi-masks');
   if (!fs.existsSync(masksDir)) throw new EvalError(`${dir} has no busi-masks/ folder (expected a folder like ultrasound/, holding busi/ and busi-masks/)`);
@@ -56,6 +57,7 @@ export async function evaluateBusiSeg(task: string, dir: string, model: LoadedMo
     const dice = gt === 0 ? Number(area === 0) : (2 * inter) / (area + gt);
     const iou = gt === 0 ? Number(area === 0) : inter / (area + gt - inter);
     rows.push({ cls: BUSI_CLASSES[item.truth] as string, dice, iou, fraction: area / seg.mask.length });
+    opts.progress?.(rows.length, items.length);
   }
   const lesion = rows.filter((r) => r.cls !== 'normal');
   return {

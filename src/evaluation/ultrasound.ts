@@ -3,6 +3,7 @@
 // each image through classifyUltrasound (the service's code), then the mean of the
 // one-vs-rest ROC AUCs, argmax accuracy and the confusion matrix (rows truth, columns
 // predicted, classes in manifest order).
+import type { Progress } from './progress';
 import { type ScoreScale, scoreScale } from './calibration';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -50,7 +51,7 @@ export interface UltrasoundResult {
   exam_score_scale: ScoreScale;
 }
 
-export async function evaluateBusi(task: string, dir: string, model: LoadedModel, opts: { images?: Set<string> } = {}): Promise<UltrasoundResult> {
+export async function evaluateBusi(task: string, dir: string, model: LoadedModel, opts: { images?: Set<string>; progress?: Progress } = {}): Promise<UltrasoundResult> {
   const spec = model.manifest.outputs.find((o) => o.role === 'class_probabilities');
   if (!spec || spec.classes.length < 2) throw new EvalError(`model ${model.manifest.id} has no class_probabilities output with class names`);
   const items = readClassFolders(dir, spec.classes, opts.images);
@@ -60,6 +61,7 @@ export async function evaluateBusi(task: string, dir: string, model: LoadedModel
     const img = await decodeGray8(item.file);
     const r = await classifyUltrasound({ gray8: img.gray8, width: img.width, height: img.height }, model);
     probabilities.push(spec.classes.map((c) => r.probabilities[c] as number));
+    opts.progress?.(probabilities.length, items.length);
   }
   const m = multiclassMetrics(items.map((i) => i.truth), probabilities, spec.classes.length);
   const scoreIndex = spec.classes.indexOf(spec.scoreClass ?? '');

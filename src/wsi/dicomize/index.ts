@@ -117,10 +117,14 @@ export async function dicomize(input: string, opts: DicomizeOptions): Promise<Di
     const t1 = performance.now();
     fs.mkdirSync(opts.outDir, { recursive: true });
     const toolFiles = [];
-    for (const f of produced) toolFiles.push(await readToolFile(path.join(toolOut, f)));
+    for (const f of produced) {
+      toolFiles.push(await readToolFile(path.join(toolOut, f)));
+      opts.progress?.('files read back from the dicomizer', toolFiles.length, produced.length);
+    }
     const fixed = fixToolOutput(toolFiles, spacing, entries, opts.originMm);
     const levels: DicomizedLevel[] = [];
     const files: string[] = [];
+    const parts = fixed.levels.reduce((n, l) => n + l.parts.length, 0);
     for (const level of fixed.levels) {
       const out: DicomizedLevel = { ...level.summary, files: [] };
       level.parts.forEach((part, i) => {
@@ -128,6 +132,7 @@ export async function dicomize(input: string, opts: DicomizeOptions): Promise<Di
         writeFixed(part, file);
         out.files.push(file);
         files.push(file);
+        opts.progress?.('files fixed and written', files.length, parts);
       });
       levels.push(out);
     }

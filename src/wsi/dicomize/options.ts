@@ -47,6 +47,8 @@ export interface DicomizeOptions {
   threads?: number;
   /** Progress messages. */
   log?: (msg: string) => void;
+  /** Files done of files to do, per phase (after the dicomizer: read back, then fixed and written). */
+  progress?: (phase: string, done: number, total: number) => void;
 }
 
 export interface DicomizedLevel {

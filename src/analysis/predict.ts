@@ -24,6 +24,7 @@ import { segmentUltrasound } from '../pipelines/ultrasound/segment';
 import { ultrasoundRegionSpacingMm } from '../pipelines/ultrasound';
 import { analyzeSlide } from '../pipelines/wsi/analyze-slide';
 import { ImageSlideSource } from '../pipelines/wsi/image-source';
+import { svgPath } from '../reports/svg/findings';
 
 /** Accepted image types, by Content-Type. */
 export const PREDICT_TYPES = ['image/png', 'image/jpeg', 'application/dicom'] as const;
@@ -67,13 +68,6 @@ export interface Prediction {
   findings: PredictedFinding[];
   mask?: { contentType: 'image/png'; width: number; height: number; base64: string };
   ms: number;
-}
-
-/** An SVG path (M, L..., Z) of a closed polygon, coordinates to 0.01 pixel. */
-export function svgPath(points: readonly Point[]): string {
-  if (points.length === 0) return '';
-  const r = (v: number): string => String(Math.round(v * 100) / 100);
-  return `M${points.map((p) => `${r(p.x)},${r(p.y)}`).join(' L')} Z`;
 }
 
 interface Decoded {

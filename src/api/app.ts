@@ -17,6 +17,7 @@ import { healthRouter } from './routes/health';
 import { findingsSvgRouter } from './routes/findings-svg';
 import { inferenceRouter } from './routes/inference';
 import { metricsRouter } from './routes/metrics';
+import { pagesRouter } from './pages/router';
 import { modelsRouter } from './routes/models';
 import { stowRouter } from './routes/stow';
 import { studiesRouter } from './routes/studies';
@@ -37,6 +38,9 @@ export function createApp(services: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(healthRouter(services.config, () => ({ models: services.models.list().map((m) => `${m.id}@${m.version}`) })));
+  // The web app signs in itself (a session cookie) and sends its own sign-in page.
+  app.get('/', (_req, res) => res.redirect(303, '/app/'));
+  app.use(pagesRouter(services));
   app.use(requireToken(services.config.auth.apiTokens, new FailureLimiter(services.config.auth.maxFailuresPerMinute)));
   // Before the JSON parser: its body is an image.
   app.use(inferenceRouter(services.models));

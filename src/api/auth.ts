@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { SentinelError } from '../errors/errors';
+import { cookieValue, validSession } from './pages/session';
 
 function presentedToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
@@ -60,7 +61,8 @@ export function requireToken(tokens: string[], limiter = new FailureLimiter(20))
     const token = presentedToken(req.headers.authorization);
     // Every configured token is compared (constant time each), so timing says nothing of which matched.
     const matched = token !== undefined && tokens.map((t) => same(t, token)).some(Boolean);
-    if (matched) return next();
+    // Or the web app's session cookie, which only a signed-in browser holds (pages/session.ts).
+    if (matched || (token === undefined && validSession(tokens, cookieValue(req.headers.cookie)))) return next();
     limiter.fail(address);
     res.setHeader('WWW-Authenticate', 'Bearer realm="sentinel"');
     next(new SentinelError('unauthorized', tokens.length === 0

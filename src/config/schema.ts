@@ -143,6 +143,8 @@ export const configSchema = z.object({
     timeoutMs: z.number().int().positive(),
   }).default({ baseUrl: '', timeoutMs: 10_000 }),
   output: z.object({ seriesNumber: z.number().int().positive() }),
+  /** Where readers open a study in OHIF (`sentinel viewer`); the web app links each study there. */
+  viewer: z.object({ url: z.url({ protocol: /^https?$/ }) }).default({ url: 'http://127.0.0.1:8091' }),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }),
 });
 

@@ -5,35 +5,16 @@
 // title. A study whose findings lie on several images needs ?image=.
 import { Router } from 'express';
 import type { DataSource } from 'typeorm';
-import { svgPath } from '../../analysis/predict';
 import { FindingRow } from '../../db/entities/finding';
 import { JobRow } from '../../db/entities/job';
 import { num, str } from '../../dicom/json';
 import { Tag } from '../../dicom/tags';
 import type { DicomwebClient } from '../../dicomweb/client';
 import { badRequest, notFound } from '../../errors/errors';
+import { findingsSvg } from '../../reports/svg/findings';
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 const FINDING_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-const escapeXml = (s: string): string => s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string);
-
-/** The SVG of findings on one image of columns x rows pixels. */
-export function findingsSvg(findings: Array<Pick<FindingRow, 'trackingId' | 'type' | 'score' | 'examScore' | 'contour'>>, columns: number, rows: number): string {
-  const paths = findings.map((f) => {
-    const title = `${f.trackingId}: ${f.type}, AI score ${f.score.toFixed(3)}${f.examScore !== null ? `, exam score ${f.examScore}/10` : ''}`;
-    return `  <path class="finding ${escapeXml(f.type)}" data-finding="${escapeXml(f.trackingId)}" data-type="${escapeXml(f.type)}" data-score="${f.score}"${f.examScore !== null ? ` data-exam-score="${f.examScore}"` : ''} d="${svgPath(f.contour)}"><title>${escapeXml(title)}</title></path>`;
-  });
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${columns}" height="${rows}" viewBox="0 0 ${columns} ${rows}">`,
-    '  <desc>Sentinel AI findings (research use only). Coordinates are image pixels.</desc>',
-    '  <g fill="none" stroke="#ffd400" stroke-width="2" vector-effect="non-scaling-stroke">',
-    ...paths.map((p) => `  ${p}`),
-    '  </g>',
-    '</svg>',
-    '',
-  ].join('\n');
-}
 
 export function findingsSvgRouter(ds: DataSource, dicomweb: DicomwebClient): Router {
   const router = Router();

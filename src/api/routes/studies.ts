@@ -29,6 +29,29 @@ export interface StudiesDeps {
   config: Config;
 }
 
+/**
+ * A failed job runs again, or a failed output (SEG, SR, ORU, FHIR) is sent again, with a fresh
+ * set of attempts: one conditional UPDATE sets the row back to waiting (so two clicks cannot
+ * queue it twice) with a new epoch (so whatever queue entry the failed run left cannot run it
+ * again), or says why not. A job's last error stays until it is replaced. Returns the new state.
+ */
+export async function retryFailed({ ds, queues, config }: StudiesDeps, what: 'job' | 'output', id: string): Promise<'queued' | 'pending'> {
+  if (!UUID.test(id)) throw badRequest(`not ${what === 'job' ? 'a job' : 'an output'} id`);
+  const entity = what === 'job' ? JobRow : OutboxRow;
+  const reset = what === 'job' ? { state: 'queued', attempts: 0, finishedAt: null, durationMs: null } : { state: 'pending', attempts: 0 };
+  const updated = await ds.createQueryBuilder().update(entity).set({ ...reset, epoch: () => 'epoch + 1', leaseOwner: null, leaseUntil: null } as Record<string, unknown>)
+    .where('id = :id and state = :failed', { id, failed: 'failed' }).returning(['epoch']).execute();
+  const epoch = (updated.raw as Array<{ epoch: number }>)[0]?.epoch;
+  if (updated.affected !== 1 || epoch === undefined) {
+    const row = await ds.getRepository(entity).findOneBy({ id });
+    if (!row) throw notFound(`${what} ${id} not found`);
+    throw new SentinelError('conflict', `${what} ${id} is ${row.state}; only a failed ${what} can be ${what === 'job' ? 'retried' : 'sent again'}`);
+  }
+  if (what === 'job') await enqueueOrLeave(enqueueAnalyze(queues, config, id, epoch));
+  else await enqueueOrLeave(enqueueDeliver(queues, config, id, epoch));
+  return what === 'job' ? 'queued' : 'pending';
+}
+
 export function studiesRouter({ ds, queues, config }: StudiesDeps): Router {
   const router = Router();
 
@@ -82,34 +105,12 @@ export function studiesRouter({ ds, queues, config }: StudiesDeps): Router {
     res.json({ ...job, outputs: outbox.map(outboxView) });
   });
 
-  /**
-   * Set a failed row back to its waiting state with fresh attempts (one conditional UPDATE, so
-   * two clicks cannot queue it twice), or say why not.
-   */
-  async function resetFailed(entity: typeof JobRow | typeof OutboxRow, what: string, id: string, reset: Record<string, unknown>): Promise<number> {
-    if (!UUID.test(id)) throw badRequest(`not ${what === 'job' ? 'a job' : 'an output'} id`);
-    // A new epoch: whatever queue entry the failed run left behind cannot run it again.
-    const updated = await ds.createQueryBuilder().update(entity).set({ ...reset, epoch: () => 'epoch + 1', leaseOwner: null, leaseUntil: null })
-      .where('id = :id and state = :failed', { id, failed: 'failed' }).returning(['epoch']).execute();
-    const epoch = (updated.raw as Array<{ epoch: number }>)[0]?.epoch;
-    if (updated.affected === 1 && epoch !== undefined) return epoch;
-    const row = await ds.getRepository(entity).findOneBy({ id });
-    if (!row) throw notFound(`${what} ${id} not found`);
-    throw new SentinelError('conflict', `${what} ${id} is ${row.state}; only a failed ${what} can be ${what === 'job' ? 'retried' : 'sent again'}`);
-  }
-
-  /** A failed job runs again with a fresh set of attempts; its last error stays until it is replaced. */
   router.post('/jobs/:id/retry', async (req, res) => {
-    const epoch = await resetFailed(JobRow, 'job', req.params.id, { state: 'queued', attempts: 0, finishedAt: null, durationMs: null });
-    await enqueueOrLeave(enqueueAnalyze(queues, config, req.params.id, epoch));
-    res.status(202).json({ id: req.params.id, state: 'queued' });
+    res.status(202).json({ id: req.params.id, state: await retryFailed({ ds, queues, config }, 'job', req.params.id) });
   });
 
-  /** A failed output (SEG, SR or ORU) is sent again with a fresh set of attempts. */
   router.post('/outputs/:id/retry', async (req, res) => {
-    const epoch = await resetFailed(OutboxRow, 'output', req.params.id, { state: 'pending', attempts: 0 });
-    await enqueueOrLeave(enqueueDeliver(queues, config, req.params.id, epoch));
-    res.status(202).json({ id: req.params.id, state: 'pending' });
+    res.status(202).json({ id: req.params.id, state: await retryFailed({ ds, queues, config }, 'output', req.params.id) });
   });
 
   /** One outgoing message or object, as sent, by its kind's content type: HL7 as text (a segment per line), DICOM as a download. */

@@ -1,0 +1,136 @@
+// The web app in Debian's Chromium (playwright-core), against the running service: signing
+// in with the API token into a session cookie, the worklist ranking an analysed study, its
+// study page drawing Sentinel's outline over the real pixels where the lesion is, the objects
+// and messages sent with a link to each as sent, and a failed analysis run again from its
+// button. Screenshots go to var/webapp-check/.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import sharp from 'sharp';
+import { projectRoot } from '../../src/config/load';
+import { JobRow } from '../../src/db/entities/job';
+import { OutboxRow } from '../../src/db/entities/outbox';
+import { newUid } from '../../src/dicom/uid';
+import { buildSyntheticMammogram } from '../../src/samples/mammogram';
+import { type Harness, startHarness, storescu, waitUntil } from '../support/e2e';
+import { ARGS, CHROMIUM } from '../viewer/checks';
+
+jest.setTimeout(240_000);
+
+const OUT = path.join(projectRoot, 'var', 'webapp-check');
+const rows = 800;
+const columns = 640;
+const lesion = { x: 200, y: 420, radius: 40 };
+let h: Harness;
+let browser: Browser;
+let page: Page;
+let studyUid: string;
+let jobId: string;
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`the web app test needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
+  h = await startHarness();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-webapp-'));
+  const study = { studyInstanceUid: newUid(), accessionNumber: `WEB${Date.now() % 1e6}`, patientId: 'P-WEB', patientName: 'Web^Test' };
+  studyUid = study.studyInstanceUid;
+  const series = newUid();
+  const files = (['L', 'R'] as const).map((laterality, i) => {
+    const file = path.join(dir, `${laterality}.dcm`);
+    fs.writeFileSync(file, buildSyntheticMammogram(study, { laterality, view: 'CC', seriesInstanceUid: series, instanceNumber: i + 1 }, { rows, columns, spacingMm: 0.2, lesions: laterality === 'R' ? [lesion] : [], seed: 5 }));
+    return file;
+  });
+  storescu(h.config, files);
+  const job = await waitUntil('the study analysed and delivered', async () => {
+    const [j] = await h.services.ds.getRepository(JobRow).findBy({ studyInstanceUid: studyUid });
+    if (!j || j.state !== 'succeeded') return undefined;
+    const out = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: j.id });
+    return out.length > 0 && out.every((o) => o.state === 'delivered') ? j : undefined;
+  }, 120_000);
+  jobId = job.id;
+  fs.mkdirSync(OUT, { recursive: true });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await h?.close();
+});
+
+describe('the web app in Chromium', () => {
+  it('asks for the API token, refuses a wrong one, and signs in with the right one into an HttpOnly session cookie', async () => {
+    await page.goto(`${h.baseUrl}/app/`);
+    expect(new URL(page.url()).pathname).toBe('/app/login');
+    await page.fill('input[name=token]', 'not-the-token-of-this-server');
+    await page.click('button[type=submit]');
+    await expect(page.textContent('main')).resolves.toContain('That is not an API token of this server.');
+    await page.fill('input[name=token]', h.token);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${h.baseUrl}/app/`);
+    const [cookie] = await page.context().cookies();
+    expect(cookie).toMatchObject({ name: 'sentinel_session', httpOnly: true, sameSite: 'Strict' });
+    expect(await page.content()).not.toContain(h.token);
+    // Without the cookie nothing but the sign-in page.
+    expect((await fetch(`${h.baseUrl}/app/`, { redirect: 'manual' })).status).toBe(303);
+  });
+
+  it('the worklist ranks the analysed study with its category and exam score, and filters by modality', async () => {
+    await page.goto(`${h.baseUrl}/app/`);
+    const row = page.locator(`tr[data-study="${studyUid}"]`);
+    await expect(row.count()).resolves.toBe(1);
+    const text = await row.innerText();
+    expect(text).toMatch(/high|intermediate|low/);
+    expect(text).toContain('MG');
+    expect(text).toContain('succeeded');
+    await page.screenshot({ path: path.join(OUT, 'worklist.png') });
+    await page.goto(`${h.baseUrl}/app/?modality=US`);
+    await expect(page.locator(`tr[data-study="${studyUid}"]`).count()).resolves.toBe(0);
+  });
+
+  it("the study page draws the finding's outline over the real pixels where the lesion is, and links each object as sent", async () => {
+    await page.goto(`${h.baseUrl}/app/`);
+    await page.click(`tr[data-study="${studyUid}"] a:has-text("study")`);
+    await page.waitForURL(`${h.baseUrl}/app/studies/${studyUid}`);
+    const figures = page.locator('figure[data-image]');
+    await expect(figures.count()).resolves.toBe(2);
+    await page.waitForFunction('[...document.images].every((i) => i.complete && i.naturalWidth > 0)');
+    await page.screenshot({ path: path.join(OUT, 'study.png'), fullPage: true });
+    const withFinding = page.locator('figure[data-image]', { hasText: 'F1' });
+    await expect(withFinding.count()).resolves.toBe(1);
+    const src = await withFinding.locator('img').getAttribute('src');
+    const png = await page.request.get(`${h.baseUrl}${src}`);
+    expect(png.status()).toBe(200);
+    const { data, info } = await sharp(await png.body()).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([columns, rows]);
+    // The outline's yellow lies around the lesion and nowhere else.
+    let near = 0; let far = 0;
+    for (let y = 0; y < rows; y++) {
+      for (let x = 0; x < columns; x++) {
+        const k = (y * columns + x) * info.channels;
+        const yellow = (data[k] as number) > 200 && (data[k + 1] as number) > 170 && (data[k + 2] as number) < 90;
+        if (!yellow) continue;
+        if (Math.hypot(x - lesion.x, y - lesion.y) < lesion.radius + 30) near++; else far++;
+      }
+    }
+    expect(near).toBeGreaterThan(100);
+    expect(far).toBe(0);
+    // Each object and message as sent, through the same session.
+    const link = await page.locator('#outputs a:has-text("as sent")').first().getAttribute('href');
+    expect((await page.request.get(`${h.baseUrl}${link}`)).status()).toBe(200);
+    const states = await page.locator('#outputs td.delivered').count();
+    expect(states).toBe(await h.services.ds.getRepository(OutboxRow).countBy({ jobId }));
+  });
+
+  it('a failed analysis shows its reason and runs again from its button', async () => {
+    await h.services.ds.getRepository(JobRow).update({ id: jobId }, { state: 'failed', error: 'the PACS did not answer (test)' });
+    await page.goto(`${h.baseUrl}/app/studies/${studyUid}`);
+    const row = page.locator(`tr[data-job="${jobId}"]`);
+    expect(await row.innerText()).toContain('the PACS did not answer (test)');
+    await row.locator('button:has-text("Analyse again")').click();
+    await page.waitForURL(`${h.baseUrl}/app/studies/${studyUid}`);
+    const job = await h.services.ds.getRepository(JobRow).findOneByOrFail({ id: jobId });
+    expect(job.state).not.toBe('failed');
+    expect(job.attempts === 0 || job.state !== 'queued').toBe(true);
+  });
+});

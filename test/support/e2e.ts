@@ -54,7 +54,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-e2e-models-'));
   buildTestModel(modelsDir);
   for (const id of opts.shippedModels ?? []) {
-    for (const ext of ['json', 'onnx', 'md']) fs.copyFileSync(path.join(projectRoot, 'models', `${id}.${ext}`), path.join(modelsDir, `${id}.${ext}`));
+    for (const ext of ['json', 'onnx', 'md', 'metrics.json']) fs.copyFileSync(path.join(projectRoot, 'models', `${id}.${ext}`), path.join(modelsDir, `${id}.${ext}`));
   }
   const config = testConfig({
     hl7: { destination: { host: '127.0.0.1', port: his.port, timeoutMs: 5000 } },

@@ -24,6 +24,6 @@ export function page(title: string, body: string, opts: { signedIn?: boolean } =
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)} - Sentinel</title><style>${STYLE}</style></head>
-<body><header><a href="/app/"><strong>Sentinel</strong></a><span class="grow">AI results for research use only: not a medical device</span>${opts.signedIn ? '<form method="post" action="/app/logout"><button type="submit">Sign out</button></form>' : ''}</header>
+<body><header><a href="/app/"><strong>Sentinel</strong></a>${opts.signedIn ? '<a href="/app/">Worklist</a><a href="/app/models">Models</a><a href="/app/system">System</a>' : ''}<span class="grow">AI results for research use only: not a medical device</span>${opts.signedIn ? '<form method="post" action="/app/logout"><button type="submit">Sign out</button></form>' : ''}</header>
 <main>${body}</main></body></html>`;
 }

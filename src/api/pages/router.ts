@@ -3,7 +3,8 @@
 // score, then score), filtered by modality, state and date, paged; a study page with each image
 // and Sentinel's outlines drawn over its real pixels, the findings, every object and message
 // sent with its delivery state and a link to it as sent, and what failed with its reason and a
-// button to try again; each study opens in OHIF (`sentinel viewer`).
+// button to try again; each study opens in OHIF (`sentinel viewer`); the model catalogue and
+// the system page (catalogue.ts).
 import express, { Router } from 'express';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config/schema';
@@ -20,6 +21,8 @@ import { FailureLimiter } from '../auth';
 import { retryFailed } from '../routes/studies';
 import { esc, page } from './html';
 import { overlayPng } from './overlay';
+import { cataloguePages } from './catalogue';
+import type { ModelRegistry } from '../../inference/registry';
 import { SESSION_COOKIE, cookieValue, newSession, sessionCookie, tokenMatches, validSession } from './session';
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
@@ -33,6 +36,7 @@ export interface PagesDeps {
   ds: DataSource;
   queues: Queues;
   dicomweb: DicomwebClient;
+  models: ModelRegistry;
 }
 
 function viewerLink(config: Config, study: StudyRow): string {
@@ -80,6 +84,7 @@ ${message ? `<p class="failed">${esc(message)}</p>` : ''}
     if (req.method === 'GET') return res.redirect(303, '/app/login');
     next(new SentinelError('unauthorized', 'sign in first (/app/login)'));
   });
+  router.use(cataloguePages(deps));
 
   router.get('/app/', async (req, res) => {
     const q = req.query;

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
 
-import mg_common as common
+import common
 
 MODEL_ID = 'mg-lesion-detector'
 VERSION = '2.0.0'

@@ -11,6 +11,7 @@ import { type HisCommandOptions, runHis } from './his-command';
 import { runServe, runWorker } from './serve-command';
 import { runStackCommand } from './stack-command';
 import { runViewer } from './viewer-command';
+import { hashPassword } from '../api/pages/session';
 
 const program = new Command('sentinel').description('AI node for breast imaging: DICOM in, SEG/SR/HL7 out');
 
@@ -103,6 +104,21 @@ program
       return;
     }
     exit(await runConfigCheck());
+  });
+
+program
+  .command('password-hash')
+  .description('read a password from stdin and print it as config auth.users[].password stores it (scrypt with a random salt)')
+  .action(async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    if (password.length < 12) {
+      console.error('password-hash: give a password of at least 12 characters on stdin');
+      exit(2);
+      return;
+    }
+    console.log(hashPassword(password));
   });
 
 program

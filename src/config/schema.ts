@@ -30,6 +30,14 @@ export const configSchema = z.object({
     apiTokens: z.array(z.string().min(16, 'an API token must be at least 16 characters')),
     /** Failed authentications allowed from one address per minute before it is answered 429. */
     maxFailuresPerMinute: z.number().int().positive().default(20),
+    /**
+     * People who sign in to the web app by name and password: the password as
+     * `scrypt$<salt>$<key>` (base64url; `sentinel password-hash` makes it), never in clear.
+     */
+    users: z.array(z.object({
+      name: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'a user name is letters, digits and . _ @ -'),
+      password: z.string().regex(/^scrypt\$[A-Za-z0-9_-]{16,}\$[A-Za-z0-9_-]{43,}$/, 'a password is stored as scrypt$<salt>$<key> (sentinel password-hash)'),
+    })).default([]),
   }),
   database: z.object({ url: z.string().url() }),
   redis: z.object({ url: z.string().url(), prefix: z.string().min(1) }),

@@ -15,6 +15,7 @@ import { newUid } from '../../src/dicom/uid';
 import { buildSyntheticMammogram } from '../../src/samples/mammogram';
 import { type Harness, startHarness, storescu, waitUntil } from '../support/e2e';
 import { ARGS, CHROMIUM } from '../viewer/checks';
+import { hashPassword } from '../../src/api/pages/session';
 
 jest.setTimeout(240_000);
 
@@ -30,7 +31,7 @@ let jobId: string;
 
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`the web app test needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
-  h = await startHarness({ shippedModels: ['busi-segmenter'] });
+  h = await startHarness({ shippedModels: ['busi-segmenter'], users: [{ name: 'reader', password: hashPassword('a reader password') }] });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-webapp-'));
   const study = { studyInstanceUid: newUid(), accessionNumber: `WEB${Date.now() % 1e6}`, patientId: 'P-WEB', patientName: 'Web^Test' };
   studyUid = study.studyInstanceUid;
@@ -73,6 +74,21 @@ describe('the web app in Chromium', () => {
     expect(await page.content()).not.toContain(h.token);
     // Without the cookie nothing but the sign-in page.
     expect((await fetch(`${h.baseUrl}/app/`, { redirect: 'manual' })).status).toBe(303);
+  });
+
+  it('a configured user signs in by name and password; a wrong password is refused', async () => {
+    const other = await (await browser.newContext()).newPage();
+    await other.goto(`${h.baseUrl}/app/login`);
+    await other.fill('input[name=user]', 'reader');
+    await other.fill('input[name=token]', 'not the password');
+    await other.click('button[type=submit]');
+    await expect(other.textContent('main')).resolves.toContain('Wrong user name or password.');
+    await other.fill('input[name=user]', 'reader');
+    await other.fill('input[name=token]', 'a reader password');
+    await other.click('button[type=submit]');
+    await other.waitForURL(`${h.baseUrl}/app/`);
+    await expect(other.locator('#worklist').count()).resolves.toBe(1);
+    await other.context().close();
   });
 
   it('the worklist ranks the analysed study with its category and exam score, and filters by modality', async () => {

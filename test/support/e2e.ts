@@ -46,6 +46,8 @@ export interface HarnessOptions {
   dimse?: Partial<Config['dimse']>;
   /** A FHIR server to deliver to (none in the tests unless given). */
   fhir?: Partial<Config['fhir']>;
+  /** Web app users (name and scrypt password). */
+  users?: Config['auth']['users'];
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -64,6 +66,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ...(opts.redisUrl ? { redis: { url: opts.redisUrl } } : {}),
     ...(opts.dimse ? { dimse: opts.dimse } : {}),
     ...(opts.fhir ? { fhir: opts.fhir } : {}),
+    ...(opts.users ? { auth: { users: opts.users } } : {}),
     ...(opts.databaseUrl ? { database: { url: opts.databaseUrl } } : {}),
     jobs: { sweepIntervalMs: 1000, analyzeAttempts: 3, deliverAttempts: 10, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: opts.tileRangeCells ?? 0, ...opts.jobs },
   });

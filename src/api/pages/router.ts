@@ -23,7 +23,7 @@ import { esc, page } from './html';
 import { overlayPng } from './overlay';
 import { cataloguePages } from './catalogue';
 import type { ModelRegistry } from '../../inference/registry';
-import { SESSION_COOKIE, cookieValue, newSession, sessionCookie, tokenMatches, validSession } from './session';
+import { SESSION_COOKIE, cookieValue, newSession, passwordMatches, sessionCookie, tokenMatches, validSession } from './session';
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 const PAGE_SIZE = 50;
@@ -56,21 +56,29 @@ export function pagesRouter(deps: PagesDeps): Router {
 <h1>Sign in</h1>
 ${message ? `<p class="failed">${esc(message)}</p>` : ''}
 <form method="post" action="/app/login">
-  <label>API token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
+  <label>User name (leave empty to sign in with an API token) <input type="text" name="user" autocomplete="username"></label>
+  <label>Password or API token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
   <p><button type="submit">Sign in</button></p>
 </form>
-<p class="note">The token is exchanged for a session cookie; the page never holds it, nor the PACS's credentials.</p>`);
+<p class="note">Exchanged for a session cookie; the page never holds the token or password, nor the PACS's credentials.</p>`);
 
   router.get('/app/login', (_req, res) => res.type('html').send(loginForm()));
   router.post('/app/login', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
     const address = req.socket.remoteAddress ?? '?';
     if (limiter.blocked(address)) return res.status(429).type('html').send(loginForm('Too many failed sign-ins from this address: try again in a minute.'));
-    const token = typeof req.body?.token === 'string' ? req.body.token : '';
-    if (config.auth.apiTokens.length === 0 || !tokenMatches(config.auth.apiTokens, token)) {
+    const secret = typeof req.body?.token === 'string' ? req.body.token : '';
+    const name = typeof req.body?.user === 'string' ? req.body.user.trim() : '';
+    // A named user by password; anyone else by an API token. Every configured user's hash is
+    // computed whichever name is given, so timing does not say which names exist.
+    const userOk = name !== '' && config.auth.users.map((u) => passwordMatches(u.password, secret) && u.name === name).some(Boolean);
+    const ok = config.auth.apiTokens.length > 0 && (name === '' ? tokenMatches(config.auth.apiTokens, secret) : userOk);
+    if (!ok) {
       limiter.fail(address);
-      return res.status(401).type('html').send(loginForm(config.auth.apiTokens.length === 0 ? 'No API token is configured on this server.' : 'That is not an API token of this server.'));
+      const why = config.auth.apiTokens.length === 0 ? 'No API token is configured on this server, so nobody can sign in.'
+        : name === '' ? 'That is not an API token of this server.' : 'Wrong user name or password.';
+      return res.status(401).type('html').send(loginForm(why));
     }
-    res.setHeader('Set-Cookie', sessionCookie(newSession(config.auth.apiTokens), secure(req)));
+    res.setHeader('Set-Cookie', sessionCookie(newSession(config.auth.apiTokens, Date.now(), name), secure(req)));
     res.redirect(303, '/app/');
   });
   router.post('/app/logout', (req, res) => {

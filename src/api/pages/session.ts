@@ -1,6 +1,6 @@
-// The web app's sign-in: the API token (or, later, a user's password) exchanged once for a
-// session cookie, so the page never holds a token or the PACS credentials. The cookie is
-// stateless, `<expiry>.<HMAC>` keyed by the configured tokens: any API process checks it, and
+// The web app's sign-in: the API token, or a configured user's name and password, exchanged
+// once for a session cookie, so the page never holds a token or the PACS credentials. The
+// cookie is stateless, `<expiry>.<user>.<HMAC>` keyed by the configured tokens: any API process checks it, and
 // changing the tokens ends every session. HttpOnly, SameSite=Strict (no other site's page can
 // send it, so a form post cannot be forged from elsewhere); the API's routes accept it too, so
 // the page links to an output as sent (GET /outputs/{id}).
@@ -13,8 +13,22 @@ function key(tokens: readonly string[]): Buffer {
   return crypto.createHash('sha256').update(`sentinel-web-session\n${[...tokens].sort().join('\n')}`).digest();
 }
 
-function mac(tokens: readonly string[], expiry: number): string {
-  return crypto.createHmac('sha256', key(tokens)).update(String(expiry)).digest('base64url');
+function mac(tokens: readonly string[], expiry: number, user: string): string {
+  return crypto.createHmac('sha256', key(tokens)).update(`${expiry}\n${user}`).digest('base64url');
+}
+
+/** A password as configuration keeps it: scrypt with a random salt. */
+export function hashPassword(password: string, salt = crypto.randomBytes(16)): string {
+  return `scrypt$${salt.toString('base64url')}$${crypto.scryptSync(password, salt, 32).toString('base64url')}`;
+}
+
+/** Does the password match the stored `scrypt$<salt>$<key>` (compared in constant time)? */
+export function passwordMatches(stored: string, password: string): boolean {
+  const [scheme, salt, keyText] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !keyText) return false;
+  const expected = Buffer.from(keyText, 'base64url');
+  const got = crypto.scryptSync(password, Buffer.from(salt, 'base64url'), expected.length);
+  return crypto.timingSafeEqual(got, expected);
 }
 
 /** Does the presented token match one configured (each compared in constant time)? */
@@ -23,19 +37,26 @@ export function tokenMatches(tokens: readonly string[], presented: string): bool
   return tokens.map((t) => crypto.timingSafeEqual(crypto.createHash('sha256').update(t).digest(), p)).some(Boolean);
 }
 
-export function newSession(tokens: readonly string[], now = Date.now()): string {
+/** A session for `user` (a configured user's name, or '' for whoever holds an API token). */
+export function newSession(tokens: readonly string[], now = Date.now(), user = ''): string {
   const expiry = now + SESSION_HOURS * 3600_000;
-  return `${expiry}.${mac(tokens, expiry)}`;
+  return `${expiry}.${Buffer.from(user).toString('base64url')}.${mac(tokens, expiry, user)}`;
+}
+
+/** Who the session is for ('' for a token holder), or undefined when it is not valid. */
+export function sessionUser(tokens: readonly string[], value: string | undefined, now = Date.now()): string | undefined {
+  if (!value || tokens.length === 0) return undefined;
+  const [expiryText, userText, presented] = value.split('.', 3);
+  const expiry = Number(expiryText);
+  if (!Number.isInteger(expiry) || expiry < now || userText === undefined || !presented) return undefined;
+  const user = Buffer.from(userText, 'base64url').toString('utf8');
+  const expected = Buffer.from(mac(tokens, expiry, user));
+  const got = Buffer.from(presented);
+  return got.length === expected.length && crypto.timingSafeEqual(got, expected) ? user : undefined;
 }
 
 export function validSession(tokens: readonly string[], value: string | undefined, now = Date.now()): boolean {
-  if (!value || tokens.length === 0) return false;
-  const [expiryText, presented] = value.split('.', 2);
-  const expiry = Number(expiryText);
-  if (!Number.isInteger(expiry) || expiry < now || !presented) return false;
-  const expected = Buffer.from(mac(tokens, expiry));
-  const got = Buffer.from(presented);
-  return got.length === expected.length && crypto.timingSafeEqual(got, expected);
+  return sessionUser(tokens, value, now) !== undefined;
 }
 
 export function sessionCookie(value: string, secure: boolean): string {

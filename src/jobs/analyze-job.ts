@@ -17,7 +17,7 @@ import { companionKey } from '../pipelines/routing';
 import { analysesFinished, stageSeconds, timed } from '../metrics/metrics';
 import { describeStudySlides, slideSource } from '../analysis/study-slides';
 import type { LoadedModel } from '../inference/registry';
-import { type DocumentRef, allFindings } from '../domain/findings';
+import { type DensityAssessment, type DocumentRef, allFindings } from '../domain/findings';
 import { imageSetOf } from '../analysis/image-set';
 import { readNaturalizedHeader } from '../dicom/part10';
 import type { CellScoring } from '../pipelines/definition';
@@ -67,7 +67,11 @@ async function persist(deps: Pick<AnalyzeDeps, 'ds' | 'config'>, job: JobRow, ou
     const { result } = out;
     job.state = 'succeeded';
     job.error = out.skipped.length > 0 ? `analysed with ${out.skipped.length} image(s) skipped: ${out.skipped.map((s) => s.reason).join('; ')}` : null;
-    job.result = { score: result.score, examScore: result.examScore ?? null, category: result.category, breasts: result.breasts, model: result.model, images: result.images.length, findings: allFindings(result).length };
+    job.result = {
+      score: result.score, examScore: result.examScore ?? null, category: result.category, breasts: result.breasts, model: result.model,
+      images: result.images.length, findings: allFindings(result).length,
+      ...(result.density ? { density: densitySummary(result.density) } : {}),
+    };
     job.finishedAt = new Date();
     job.durationMs = Date.now() - startedAt;
     job.leaseOwner = null;
@@ -83,6 +87,16 @@ async function persist(deps: Pick<AnalyzeDeps, 'ds' | 'config'>, job: JobRow, ou
     });
     return rows;
   });
+}
+
+/** Breast composition as a job row keeps it: per breast and for the exam, the class, its meaning and probability, and the model. */
+function densitySummary(d: NonNullable<AnalysisOutput['result']['density']>): Record<string, unknown> {
+  const one = (a: DensityAssessment): Record<string, unknown> => ({ predicted: a.predicted, meaning: a.code?.CodeMeaning ?? a.predicted, probability: a.probabilities[a.predicted] ?? 0 });
+  return {
+    exam: one(d.exam),
+    breasts: Object.fromEntries(Object.entries(d.breasts).map(([side, a]) => [side, one(a as DensityAssessment)])),
+    model: d.exam.model,
+  };
 }
 
 /**

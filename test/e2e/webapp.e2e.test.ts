@@ -31,7 +31,7 @@ let jobId: string;
 
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`the web app test needs Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
-  h = await startHarness({ shippedModels: ['busi-segmenter'], users: [{ name: 'reader', password: hashPassword('a reader password') }] });
+  h = await startHarness({ shippedModels: ['busi-segmenter', 'mini-mias-density'], users: [{ name: 'reader', password: hashPassword('a reader password') }] });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-webapp-'));
   const study = { studyInstanceUid: newUid(), accessionNumber: `WEB${Date.now() % 1e6}`, patientId: 'P-WEB', patientName: 'Web^Test' };
   studyUid = study.studyInstanceUid;
@@ -112,6 +112,8 @@ describe('the web app in Chromium', () => {
     await expect(figures.count()).resolves.toBe(2);
     await page.waitForFunction('[...document.images].every((i) => i.complete && i.naturalWidth > 0)');
     await page.screenshot({ path: path.join(OUT, 'study.png'), fullPage: true });
+    // The density model ran beside the detector: the exam and each breast.
+    expect(await page.locator('#density').innerText()).toMatch(/^Breast composition \(AI, mini-mias-density 1\.0\.0\): exam .+; right .+, left .+$/);
     const withFinding = page.locator('figure[data-image]', { hasText: 'F1' });
     await expect(withFinding.count()).resolves.toBe(1);
     const src = await withFinding.locator('img').getAttribute('src');

@@ -44,6 +44,17 @@ function viewerLink(config: Config, study: StudyRow): string {
   return `${config.viewer.url.replace(/\/+$/, '')}/${mode}?StudyInstanceUIDs=${encodeURIComponent(study.studyInstanceUid)}`;
 }
 
+interface DensityView { predicted: string; meaning: string; probability: number }
+
+/** The latest analysis's breast composition, when a density model assessed the films. */
+function densityLine(job: JobRow | undefined): string {
+  const d = job?.result?.density as { exam: DensityView; breasts: Partial<Record<'R' | 'L', DensityView>>; model: { id: string; version: string } } | undefined;
+  if (!d) return '';
+  const one = (v: DensityView): string => `${esc(v.meaning)} (${v.probability.toFixed(2)})`;
+  const sides = (['R', 'L'] as const).filter((s) => d.breasts[s]).map((s) => `${s === 'R' ? 'right' : 'left'} ${one(d.breasts[s] as DensityView)}`);
+  return `<p id="density">Breast composition (AI, ${esc(d.model.id)} ${esc(d.model.version)}): exam ${one(d.exam)}${sides.length ? `; ${sides.join(', ')}` : ''}</p>`;
+}
+
 const when = (d: Date | null | undefined): string => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 16) : '');
 
 export function pagesRouter(deps: PagesDeps): Router {
@@ -167,6 +178,7 @@ ${message ? `<p class="failed">${esc(message)}</p>` : ''}
     res.type('html').send(page(`Study ${study.accessionNumber ?? uid}`, `
 <h1>Study ${esc(study.accessionNumber ?? '')}</h1>
 <p>${esc(study.modalities.join(', '))} · AI <span class="${esc(study.category ?? '')}">${esc(study.category ?? 'not analysed')}</span>${study.examScore !== null ? `, exam score ${study.examScore}/10` : ''}${study.score !== null ? `, score ${study.score.toFixed(3)}` : ''} · <a href="${esc(viewerLink(config, study))}">open in OHIF</a></p>
+${densityLine(latest)}
 <p class="note">Study Instance UID ${esc(uid)}</p>
 <h2>Images</h2>
 <div class="images">${figures || `<p class="note">${study.modalities.includes('SM') ? 'A slide: open it in OHIF, where the heat map and regions are drawn over it.' : 'No image of this study is in the PACS.'}</p>`}</div>

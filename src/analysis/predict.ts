@@ -8,7 +8,7 @@
 import sharp, { type Metadata } from 'sharp';
 import { type ParsedDicom, parseDicom, readImageAttributes } from '../dicom/read';
 import { decodeFrame } from '../dicom/pixels/decode';
-import { toDisplayGray8, toRgb8 } from '../dicom/pixels/display';
+import { luminance8, toDisplayGray8, toRgb8 } from '../dicom/pixels/display';
 import type { Category, DensityAssessment, Finding, FindingMeasurement, ImageRef, ImageResult, Point } from '../domain/findings';
 import { findingCode } from '../domain/findings';
 import type { Code } from '../domain/codes';
@@ -94,7 +94,7 @@ async function decode(bytes: Uint8Array, type: PredictType): Promise<Decoded> {
     let rgb: Uint8Array | undefined;
     if (desc.samplesPerPixel === 3) {
       rgb = toRgb8(frame);
-      gray8 = luminance(rgb);
+      gray8 = luminance8(rgb);
     } else {
       gray8 = toDisplayGray8(frame, attrs);
     }
@@ -116,14 +116,8 @@ async function decode(bytes: Uint8Array, type: PredictType): Promise<Decoded> {
   // Gray as the training scripts and `sentinel eval` read PNGs: one channel kept as it is, colour by luminance.
   const gray = meta.channels && meta.channels <= 2
     ? new Uint8Array((await sharp(bytes).extractChannel(0).raw().toBuffer()))
-    : luminance(rgb);
+    : luminance8(rgb);
   return { width: meta.width, height: meta.height, gray8: gray, rgb };
-}
-
-function luminance(rgb: Uint8Array): Uint8Array {
-  const gray = new Uint8Array(rgb.length / 3);
-  for (let i = 0; i < gray.length; i++) gray[i] = Math.round(0.299 * (rgb[3 * i] as number) + 0.587 * (rgb[3 * i + 1] as number) + 0.114 * (rgb[3 * i + 2] as number));
-  return gray;
 }
 
 function refOf(d: Decoded): ImageRef {

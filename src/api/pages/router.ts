@@ -162,7 +162,8 @@ ${message ? `<p class="failed">${esc(message)}</p>` : ''}
     const findings = latest ? await ds.getRepository(FindingRow).find({ where: { jobId: latest.id }, order: { score: 'DESC' } }) : [];
     const outputs = jobs.length ? await ds.getRepository(OutboxRow).createQueryBuilder('o').where('o.job_id in (:...ids)', { ids: jobs.map((j) => j.id) }).orderBy('o.created_at', 'ASC').getMany() : [];
     // The study's images in the PACS (MG, US), each drawn with the latest analysis's outlines.
-    const meta = await dicomweb.studyMetadata(uid).catch(() => []);
+    // A slide study has nothing to draw here: its metadata (every tile frame's) is not fetched.
+    const meta = study.modalities.some((m) => IMAGE_MODALITIES.has(m)) ? await dicomweb.studyMetadata(uid).catch(() => []) : [];
     const images = meta.filter((m) => IMAGE_MODALITIES.has(str(m, Tag.Modality) ?? ''))
       .map((m) => ({ series: str(m, Tag.SeriesInstanceUID) ?? '', sop: str(m, Tag.SOPInstanceUID) ?? '', laterality: str(m, Tag.ImageLaterality) ?? str(m, Tag.Laterality) ?? '', view: str(m, Tag.ViewPosition) ?? '' }))
       .filter((i) => i.series && i.sop);

@@ -72,6 +72,13 @@ export function toDisplayGray8(frame: DecodedFrame, opts: DisplayOptions = {}): 
   return out;
 }
 
+/** Interleaved 8-bit RGB as gray by luminance (ITU-R BT.601 weights), one value per pixel. */
+export function luminance8(rgb: Uint8Array): Uint8Array {
+  const gray = new Uint8Array(Math.floor(rgb.length / 3));
+  for (let i = 0; i < gray.length; i++) gray[i] = Math.round(0.299 * (rgb[3 * i] as number) + 0.587 * (rgb[3 * i + 1] as number) + 0.114 * (rgb[3 * i + 2] as number));
+  return gray;
+}
+
 /** Colour frames as interleaved 8-bit RGB (the whole-slide pipeline's input). */
 export function toRgb8(frame: DecodedFrame): Uint8Array {
   const pixels = frame.rows * frame.columns;

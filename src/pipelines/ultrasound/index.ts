@@ -7,7 +7,7 @@ import { Codes } from '../../domain/codes';
 import type { ImageResult } from '../../domain/findings';
 import { type ParsedDicom, readImageAttributes } from '../../dicom/read';
 import { decodeFrame } from '../../dicom/pixels/decode';
-import { toDisplayGray8, toRgb8 } from '../../dicom/pixels/display';
+import { luminance8, toDisplayGray8, toRgb8 } from '../../dicom/pixels/display';
 import type { LoadedModel } from '../../inference/registry';
 import type { Companions, FindingIds, InstancePipeline } from '../definition';
 import { imageRefOf } from '../image-ref';
@@ -35,16 +35,7 @@ async function analyseImage(parsed: ParsedDicom, model: LoadedModel, ids: Findin
   const desc = parsed.pixelDescription();
   const attrs = readImageAttributes(parsed);
   const frame = await decodeFrame(parsed.frames()[0] as Uint8Array, parsed.transferSyntaxUid, desc);
-  let gray8: Uint8Array;
-  if (desc.samplesPerPixel === 3) {
-    const rgb = toRgb8(frame);
-    gray8 = new Uint8Array(desc.rows * desc.columns);
-    for (let i = 0; i < gray8.length; i++) {
-      gray8[i] = Math.round(0.299 * (rgb[3 * i] as number) + 0.587 * (rgb[3 * i + 1] as number) + 0.114 * (rgb[3 * i + 2] as number));
-    }
-  } else {
-    gray8 = toDisplayGray8(frame, attrs);
-  }
+  const gray8 = desc.samplesPerPixel === 3 ? luminance8(toRgb8(frame)) : toDisplayGray8(frame, attrs);
   const ref = imageRefOf(parsed);
   const image = await analyzeUltrasoundImage({ ref, gray8, width: desc.columns, height: desc.rows, laterality: attrs.laterality }, model);
   const segmenter = companions.segmenter;

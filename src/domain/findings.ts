@@ -75,6 +75,8 @@ export interface ImageResult {
   classification?: { probabilities: Record<string, number>; predicted: string };
   /** The film's breast composition, where a density model is installed (mammography). */
   density?: DensityAssessment;
+  /** Where the breast lies on the film (mammography): a closed outline in the image's pixels, pectoral muscle included. */
+  breastOutline?: Array<{ x: number; y: number }>;
 }
 
 /** Breast composition of a film, a breast or an exam, by a density model. */

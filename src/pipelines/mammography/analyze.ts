@@ -41,6 +41,8 @@ export interface MammogramAnalysis extends ImageResult {
   breastFraction: number;
 }
 
+const round1 = (v: number): number => Math.round(v * 10) / 10;
+
 /** Window origins along one axis: half-overlapping, the last flush with the end. */
 export function windowOrigins(size: number, window: number): number[] {
   if (size <= window) return [0];
@@ -108,6 +110,8 @@ export async function analyzeMammogram(input: MammogramInput, model: LoadedModel
     findings,
     spacingAssumed: input.pixelSpacingMm === undefined,
     breastFraction: breast.fraction,
+    // Back to the film's own pixels from the model's spacing.
+    breastOutline: breast.outline.map((p) => ({ x: round1(p.x * (input.ref.columns / img.width)), y: round1(p.y * (input.ref.rows / img.height)) })),
   };
 }
 

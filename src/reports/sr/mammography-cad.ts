@@ -10,8 +10,15 @@
 //   │       └ Single Image Finding (TID 4006): mass or calcification cluster, its rendering
 //   │         intent, the algorithm (TID 4019), certainty, centre and outline (TID 4021)
 //   │         each SELECTED FROM its film in the Image Library, by reference
+//   │   └ and, where a density model assessed a film, one more Individual Impression holding
+//   │     two Single Image Findings of that film:
+//   │       ├ Breast geometry: the breast's outline (TID 4008) SELECTED FROM the film
+//   │       └ Breast composition: the density model (TID 4019), the certainty (its class
+//   │         probability) and the composition (TID 4007, a CID 6000 code), INFERRED FROM the
+//   │         breast geometry finding, by reference, which is how it names its film
 //   ├ Summary of Detections: succeeded, INFERRED FROM the detections performed (TID 4015/4017)
-//   │   on every film of the library, by reference
+//   │   on every film of the library, by reference; breast geometry and composition among
+//   │   them where assessed
 //   └ Summary of Analyses: not attempted (Sentinel performs no TID 4016 analysis)
 //
 // The IOD allows no UIDREF or SCOORD3D content, and TID 4000 is not extensible: the finding's
@@ -21,7 +28,7 @@
 import { SopClass } from '../../dicom/uid';
 import { type NaturalizedDataset, writePart10 } from '../../dicom/write';
 import { type Code, Codes } from '../../domain/codes';
-import { type DocumentRef, type Finding, type StudyResult, allFindings } from '../../domain/findings';
+import { type DocumentRef, type Finding, type ImageResult, type StudyResult, allFindings } from '../../domain/findings';
 import { SentinelError } from '../../errors/errors';
 import { type AlgorithmInfo, type SeriesInfo, equipment, newInstance, patientAndStudy } from '../seg/common';
 import { type Relationship, codeItem, container, imageItem, numItem, textItem } from './content';
@@ -64,6 +71,10 @@ export const CadCodes = {
   // CID 6014 Mammography Single Image Finding: a mass seen on one film is a "density" there.
   breastDensity: sct('129793001', 'Mammography breast density'),
   calcificationCluster: sct('129769006', 'Calcification Cluster'),
+  breastGeometry: dcm('111100', 'Breast geometry'),
+  breastComposition: sct('129715009', 'Breast composition'),
+  // TID 4008 row 1.
+  breastOutline: dcm('111007', 'Breast Outline Including Pectoral Muscle Tissue'),
   // CID 6022 Side.
   bothBreasts: sct('63762007', 'Both breasts'),
   millimetre: { CodeValue: 'mm', CodingSchemeDesignator: 'UCUM', CodeMeaning: 'millimeter' },
@@ -164,6 +175,34 @@ function geometry(name: Code, points: Array<{ x: number; y: number }>, imagePath
   };
 }
 
+/**
+ * A film's breast composition as TID 4006 findings: the breast geometry it was assessed on
+ * (where the pipeline outlined the breast) and the composition, inferred from it by reference.
+ * `path` is the impression's own content item path.
+ */
+function compositionImpression(image: ImageResult, imagePath: number[], path: number[], algorithm: AlgorithmInfo): Item {
+  const density = image.density as NonNullable<ImageResult['density']>;
+  const intent = (): Item => codeItem('HAS CONCEPT MOD', CadCodes.renderingIntent, CadCodes.presentationRequired);
+  const outline = image.breastOutline ?? [];
+  const children: Item[] = [intent()];
+  if (outline.length >= 3) {
+    children.push(codeItem('CONTAINS', CadCodes.singleImageFinding, CadCodes.breastGeometry, [
+      intent(),
+      ...algorithmIdentification(algorithm),
+      geometry(CadCodes.breastOutline, outline, imagePath),
+    ]));
+  }
+  const probability = density.probabilities[density.predicted] ?? 0;
+  children.push(codeItem('CONTAINS', CadCodes.singleImageFinding, CadCodes.breastComposition, [
+    intent(),
+    ...algorithmIdentification({ name: density.model.name, version: density.model.version, modelId: density.model.id }),
+    numItem('HAS PROPERTIES', CadCodes.certaintyOfFinding, Math.round(probability * 1000) / 10, CadCodes.percent),
+    codeItem('HAS PROPERTIES', CadCodes.breastComposition, density.code as Code),
+    ...(outline.length >= 3 ? [byReference('INFERRED FROM', [...path, 2])] : []),
+  ]));
+  return container('INFERRED FROM', CadCodes.individualImpression, children);
+}
+
 export function buildMammographyCadDataset(input: MammographyCadInput): NaturalizedDataset {
   const { sources, result, series, algorithm } = input;
   const head = sources[0];
@@ -175,6 +214,7 @@ export function buildMammographyCadDataset(input: MammographyCadInput): Naturali
   const pathOf = new Map(sources.map((s, k) => [String(s.SOPInstanceUID), [1, IMAGE_LIBRARY, k + 1]]));
   const findings = allFindings(result).filter((f) => pathOf.has(f.image.sopInstanceUid));
 
+  const FINDINGS_SUMMARY = 3;
   const impressions = findings.map((f) => {
     const intent = codeItem('HAS CONCEPT MOD', CadCodes.renderingIntent, f.score >= input.operatingPoint ? CadCodes.presentationRequired : CadCodes.presentationOptional);
     const imagePath = pathOf.get(f.image.sopInstanceUid) as number[];
@@ -187,17 +227,35 @@ export function buildMammographyCadDataset(input: MammographyCadInput): Naturali
     ]);
     return container('INFERRED FROM', CadCodes.individualImpression, [intent, finding]);
   });
+  const assessed = result.images.filter((image) => pathOf.has(image.image.sopInstanceUid) && image.density?.code);
+  for (const image of assessed) {
+    // The impression's path, then its children: intent (1), breast geometry (2), composition (3).
+    const path = [1, FINDINGS_SUMMARY, impressions.length + 1];
+    impressions.push(compositionImpression(image, pathOf.get(image.image.sopInstanceUid) as number[], path, algorithm));
+  }
 
-  // One detection per kind the model looks for, on every film of the library.
-  const detections = [CadCodes.breastDensity, CadCodes.calcificationCluster].map((kind) => codeItem('CONTAINS', CadCodes.detectionPerformed, kind, [
-    ...algorithmIdentification(algorithm),
-    ...sources.map((s) => byReference('HAS PROPERTIES', pathOf.get(String(s.SOPInstanceUID)) as number[])),
+  // One detection per kind the model looks for, on every film of the library; breast geometry
+  // and composition on the films a density model assessed.
+  const everyFilm = sources.map((s) => pathOf.get(String(s.SOPInstanceUID)) as number[]);
+  const assessedFilms = assessed.map((image) => pathOf.get(image.image.sopInstanceUid) as number[]);
+  const densityModel = assessed[0]?.density?.model;
+  const performed: Array<[Code, AlgorithmInfo, number[][]]> = [
+    [CadCodes.breastDensity, algorithm, everyFilm],
+    [CadCodes.calcificationCluster, algorithm, everyFilm],
+    ...(densityModel ? [
+      [CadCodes.breastGeometry, algorithm, assessedFilms.filter((_, k) => assessed[k]?.breastOutline?.length)],
+      [CadCodes.breastComposition, { name: densityModel.name, version: densityModel.version, modelId: densityModel.id }, assessedFilms],
+    ] as Array<[Code, AlgorithmInfo, number[][]]> : []),
+  ];
+  const detections = performed.filter(([, , films]) => films.length).map(([kind, by, films]) => codeItem('CONTAINS', CadCodes.detectionPerformed, kind, [
+    ...algorithmIdentification(by),
+    ...films.map((p) => byReference('HAS PROPERTIES', p)),
   ]));
 
   const content: Item[] = [
     language(),
     container('CONTAINS', Codes.imageLibrary, sources.map(imageLibraryEntry)),
-    codeItem('CONTAINS', CadCodes.findingsSummary, findings.length ? CadCodes.allSucceededWithFindings : CadCodes.allSucceededWithoutFindings, impressions.length ? impressions : undefined),
+    codeItem('CONTAINS', CadCodes.findingsSummary, impressions.length ? CadCodes.allSucceededWithFindings : CadCodes.allSucceededWithoutFindings, impressions.length ? impressions : undefined),
     codeItem('CONTAINS', CadCodes.summaryOfDetections, CadCodes.succeeded, [container('INFERRED FROM', CadCodes.successfulDetections, detections)]),
     codeItem('CONTAINS', CadCodes.summaryOfAnalyses, CadCodes.notAttempted),
   ];

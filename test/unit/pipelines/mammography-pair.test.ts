@@ -141,6 +141,19 @@ describe('breast density beside the detector', () => {
     // The concept is coded SCT 129715009 (read through dcmjs; dsrdump prints meanings only).
     expect(JSON.stringify(readNaturalizedHeader(sr.bytes))).toContain('"CodeValue":"129715009","CodingSchemeDesignator":"SCT","CodeMeaning":"Breast composition"');
 
+    // The Mammography CAD SR: each film's composition as a TID 4006 finding, from the film's breast geometry.
+    const cad = out.outputs.find((o) => o.label === 'CAD SR')!;
+    expect(dciodvfy(cad.bytes).errors).toEqual([]);
+    const cadDump = dsrdump(cad.bytes);
+    expect(cadDump).not.toMatch(/constraint|violat/i);
+    const filmCodes = result.images.map((i) => i.density!.code!.CodeValue);
+    const cadText = JSON.stringify(readNaturalizedHeader(cad.bytes));
+    for (const code of filmCodes) expect(cadText).toContain(`"CodeValue":"${code}","CodingSchemeDesignator":"SCT"`);
+    expect(cadDump.match(/"Breast Outline Including Pectoral Muscle Tissue"/g)).toHaveLength(result.images.length);
+    const compositionLines = cadDump.split('\n').filter((l) => l.includes('<has properties CODE:(,,"Breast composition")='));
+    expect(compositionLines.map((l) => /=\((\d+),SCT,/.exec(l)?.[1])).toEqual(filmCodes);
+    expect(cadDump.match(/"Single Image Finding"\)=\(129715009,SCT,"Breast composition"\)/g)).toHaveLength(result.images.length);
+
     const oru = out.outputs.find((o) => o.kind === 'hl7')!.bytes.toString('utf8');
     const py = spawnSync('/usr/bin/python3', ['-c', 'import hl7,sys; m=hl7.parse(sys.stdin.read()); print("\\n".join(str(o[3][0][0]) + " " + str(o[5][0][0]) + " " + str(o[5][0][2]) for o in m.segments("OBX") if str(o[3][0][0]).startswith("AIDENS")))'], { input: oru.replace(/\r?\n/g, '\r'), encoding: 'utf8' });
     expect(py.status).toBe(0);

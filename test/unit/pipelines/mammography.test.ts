@@ -44,6 +44,38 @@ describe('mammography pipeline', () => {
     expect(region.mask[(Math.round(160 * 0.06) + 2) * columns + labelX]).toBe(0);
   });
 
+  it('outlines the breast: every breast pixel inside the outline, the film label and the background outside', () => {
+    const rows = 200;
+    const columns = 160;
+    const gray = toGray8(drawSyntheticBreast({ rows, columns, laterality: 'R', label: true }));
+    const region = findBreastRegion({ width: columns, height: rows, pixels: gray });
+    // Even-odd ray casting, independent of how the outline was made.
+    const inside = (x: number, y: number): boolean => {
+      let hit = false;
+      const o = region.outline;
+      for (let i = 0, j = o.length - 1; i < o.length; j = i++) {
+        const a = o[i]!, b = o[j]!;
+        if ((a.y > y) !== (b.y > y) && x < ((b.x - a.x) * (y - a.y)) / (b.y - a.y) + a.x) hit = !hit;
+      }
+      return hit;
+    };
+    let breastPixels = 0;
+    for (let y = 0; y < rows; y++) {
+      for (let x = 0; x < columns; x++) {
+        if (!region.mask[y * columns + x]) continue;
+        breastPixels++;
+        expect(inside(x + 0.5, y + 0.5)).toBe(true);
+      }
+    }
+    const labelX = columns - 2 * Math.round(160 * 0.06) + 2;
+    expect(inside(labelX + 0.5, Math.round(160 * 0.06) + 2.5)).toBe(false);
+    expect(inside(columns - 1.5, rows - 1.5)).toBe(false); // the far corner, behind the breast
+    // A hull, not the frame: no more than a little larger than the breast itself.
+    const area = region.outline.reduce((a, p, i) => { const q = region.outline[(i + 1) % region.outline.length]!; return a + p.x * q.y - q.x * p.y; }, 0) / 2;
+    expect(Math.abs(area)).toBeGreaterThanOrEqual(breastPixels);
+    expect(Math.abs(area)).toBeLessThan(breastPixels * 1.3);
+  });
+
   it('finds one lesion where it is, in source pixels, when the source spacing differs from the model', async () => {
     // 0.2 mm source, 0.5 mm model: the pipeline must map back by 2.5x.
     const rows = 600;
@@ -63,6 +95,14 @@ describe('mammography pipeline', () => {
     expect(f.areaMm2).toBeGreaterThan(30);
     expect(f.areaMm2).toBeLessThan(400);
     expect(result.score).toBeGreaterThan(0.5);
+    // The breast's outline, mapped back to source pixels like the finding: it holds the lesion and stays on the film.
+    const xs = result.breastOutline!.map((p) => p.x);
+    const ys = result.breastOutline!.map((p) => p.y);
+    expect(Math.min(...xs)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...xs)).toBeLessThanOrEqual(columns);
+    expect(Math.max(...ys)).toBeLessThanOrEqual(rows);
+    expect(Math.max(...xs)).toBeGreaterThan(lesion.x + lesion.radius);
+    expect(Math.max(...ys) - Math.min(...ys)).toBeGreaterThan(rows * 0.6);
     expect(result.spacingAssumed).toBe(false);
   });
 

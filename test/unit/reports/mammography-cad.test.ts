@@ -123,6 +123,62 @@ describe('Mammography CAD SR (TID 4000)', () => {
     expect(analyses.ContentSequence).toBeUndefined();
   });
 
+  it('carries each assessed film\'s breast composition (TID 4006/4007), inferred from its breast geometry (TID 4008) on that film', () => {
+    const density = (predicted: string, code: string, meaning: string, p: number) => ({
+      predicted, rank: 0, probabilities: { [predicted]: p }, code: { CodeValue: code, CodingSchemeDesignator: 'SCT', CodeMeaning: meaning },
+      model: { id: 'test-density', version: '1.0.0', name: 'Test density' },
+    });
+    const outline = [{ x: 0, y: 10 }, { x: 180, y: 40 }, { x: 200, y: 160 }, { x: 170, y: 290 }, { x: 0, y: 310 }];
+    const base = result([findings[0]!]);
+    const withDensity: StudyResult = {
+      ...base,
+      images: base.images.map((image, k) => k === 0 ? { ...image, density: density('F', '129716005', 'Almost entirely fat breast composition', 0.91), breastOutline: outline }
+        : k === 1 ? { ...image, density: density('D', '129718006', 'Heterogeneously dense breast composition', 0.64) } : image),
+    };
+    const cad = buildMammographyCadReport({
+      sources: films.map((f) => f.header), result: withDensity,
+      series: { seriesInstanceUid: '1.2.826.0.1.3680043.10.44', seriesNumber: 9903, instanceNumber: 1, sopInstanceUid: '1.2.826.0.1.3680043.10.44.2' },
+      algorithm: { name: 'Test detector', version: '2.0.0', modelId: 'test-detector' }, operatingPoint: 0.3,
+    });
+    expect(dciodvfy(cad).errors).toEqual([]);
+    const text = dsrdump(cad);
+    expect(text).toContain('"Breast composition"');
+    expect(text).toContain('"Almost entirely fat breast composition"');
+    expect(text).toContain('"Breast Outline Including Pectoral Muscle Tissue"');
+    const doc = read(cad);
+    const summary = list(doc.ContentSequence).find((i) => concept(i) === '111017')!;
+    const impressions = list(summary.ContentSequence);
+    expect(impressions).toHaveLength(3); // one mark, two assessed films
+    const compositions = impressions.slice(1).map((impression) => {
+      const sif = list(impression.ContentSequence).filter((c) => concept(c) === '111059');
+      const composition = sif.find((c) => value(c) === '129715009')!;
+      const source = list(composition.ContentSequence).find((c) => c.RelationshipType === 'INFERRED FROM' && c.ReferencedContentItemIdentifier);
+      const geometry = source ? resolve(doc, source.ReferencedContentItemIdentifier as number[])! : undefined;
+      const breastOutline = geometry ? child(geometry, '111007') : undefined;
+      const film = breastOutline ? resolve(doc, list(breastOutline.ContentSequence)[0]!.ReferencedContentItemIdentifier as number[]) : undefined;
+      return {
+        findings: sif.map(value),
+        composition: value(child(composition, '129715009')!),
+        certainty: list(child(composition, '111012')!.MeasuredValueSequence)[0]!.NumericValue,
+        algorithm: child(composition, '111001')?.TextValue,
+        geometry: geometry ? value(geometry) : undefined,
+        outlinePoints: breastOutline ? (breastOutline.GraphicData as number[]).length / 2 : 0,
+        film: film ? list(film.ReferencedSOPSequence)[0]?.ReferencedSOPInstanceUID : undefined,
+      };
+    });
+    expect(compositions).toEqual([
+      { findings: ['111100', '129715009'], composition: '129716005', certainty: 91, algorithm: 'Test density', geometry: '111100', outlinePoints: 6, film: films[0]!.ref.sopInstanceUid },
+      // No outline: the composition alone, naming no geometry.
+      { findings: ['129715009'], composition: '129718006', certainty: 64, algorithm: 'Test density', geometry: undefined, outlinePoints: 0, film: undefined },
+    ]);
+    const detections = list(child(list(doc.ContentSequence).find((i) => concept(i) === '111064')!, '111063')!.ContentSequence);
+    expect(detections.map(value)).toEqual(['129793001', '129769006', '111100', '129715009']);
+    const filmsOf = (d: Item): unknown[] => list(d.ContentSequence).filter((c) => c.ReferencedContentItemIdentifier).map((c) => list(resolve(doc, c.ReferencedContentItemIdentifier as number[])?.ReferencedSOPSequence)[0]?.ReferencedSOPInstanceUID);
+    expect(filmsOf(detections[2]!)).toEqual([films[0]!.ref.sopInstanceUid]);
+    expect(filmsOf(detections[3]!)).toEqual([films[0]!.ref.sopInstanceUid, films[1]!.ref.sopInstanceUid]);
+    expect(child(detections[3]!, '111001')?.TextValue).toBe('Test density');
+  });
+
   it('a normal exam: all algorithms succeeded without findings, no impression; still clean', () => {
     const normal = build([]);
     expect(dciodvfy(normal).errors).toEqual([]);

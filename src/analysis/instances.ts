@@ -19,7 +19,8 @@ import type { LoadedModel } from '../inference/registry';
 import type { Companions, InstancePipeline, PipelineDefinition } from '../pipelines/definition';
 import { withExamScores } from '../pipelines/common/category';
 import { sopClassNotRead } from '../pipelines/registry';
-import { buildImageSeg } from '../reports/seg/image';
+import type { AlgorithmInfo } from '../reports/seg/common';
+import { type Reader, buildImageSeg } from '../reports/seg/image';
 import { buildMammographyCadReport } from '../reports/sr/mammography-cad';
 import { buildTid1500Report, tid1500SopClass } from '../reports/sr/tid1500';
 import { type StudyAnalysis, nothingToAnalyse } from './study-analysis';
@@ -114,7 +115,31 @@ export async function analyseInstances(req: {
 
   const headers = new Map<string, NaturalizedDataset>();
   for (const i of images) headers.set(i.parsed.sopInstanceUid, readNaturalizedHeader(i.bytes));
-  const algorithm = { name: manifest.name, version: manifest.version, modelId: manifest.id };
+  const { objects, reports } = writeImageReports({ ...req, result, headers, skipped, algorithm: { name: manifest.name, version: manifest.version, modelId: manifest.id }, operatingPoint: threshold(manifest, 'detection') });
+  return { result, context: readStudyContext(first.parsed), objects, skipped, reports };
+}
+
+/**
+ * The DICOM objects of an image study's result: a SEG per image with findings (each its own
+ * series), the TID 1500 SR and, where the pipeline reports one, the Mammography CAD SR; each SR
+ * names the one it replaces. Used by an analysis and by a reader's correction of one.
+ */
+export function writeImageReports(req: {
+  pipeline: InstancePipeline;
+  result: StudyResult;
+  /** The analysed images' headers, by SOP Instance UID. */
+  headers: ReadonlyMap<string, NaturalizedDataset>;
+  algorithm: AlgorithmInfo;
+  operatingPoint: number;
+  config: Pick<Config, 'output'>;
+  newUid: () => string;
+  now: Date;
+  predecessors?: DocumentRef[];
+  skipped?: SkippedFile[];
+  reader?: Reader;
+}): { objects: Output[]; reports: DocumentRef[] } {
+  const { pipeline, result, headers, algorithm } = req;
+  const skipped = req.skipped ?? [];
   const objects: Output[] = [];
   const segments = new Map<string, SegmentRef>();
   for (const image of result.images) {
@@ -127,6 +152,7 @@ export async function analyseInstances(req: {
       image,
       series: { seriesInstanceUid, seriesNumber: req.config.output.seriesNumber, instanceNumber: 1, sopInstanceUid },
       algorithm,
+      reader: req.reader,
       now: req.now,
     });
     if (!seg) continue;
@@ -148,6 +174,7 @@ export async function analyseInstances(req: {
     segments,
     outlineImagesWithoutFindings: true,
     skipped,
+    reader: req.reader,
     now: req.now,
   })));
   const reports: DocumentRef[] = [{ studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: srSeries, sopClassUid: tid1500SopClass(allFindings(result)), sopInstanceUid: srUid }];
@@ -159,11 +186,11 @@ export async function analyseInstances(req: {
       result,
       series: { seriesInstanceUid: cadSeries, seriesNumber: req.config.output.seriesNumber + 2, instanceNumber: 1, sopInstanceUid: cadUid },
       algorithm,
-      operatingPoint: threshold(manifest, 'detection'),
+      operatingPoint: req.operatingPoint,
       predecessor: req.predecessors?.find((d) => d.sopClassUid === SopClass.MammographyCadSR),
       now: req.now,
     })));
     reports.push({ studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: cadSeries, sopClassUid: SopClass.MammographyCadSR, sopInstanceUid: cadUid });
   }
-  return { result, context: readStudyContext(first.parsed), objects, skipped, reports };
+  return { objects, reports };
 }

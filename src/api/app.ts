@@ -21,6 +21,7 @@ import { pagesRouter } from './pages/router';
 import { modelsRouter } from './routes/models';
 import { stowRouter } from './routes/stow';
 import { studiesRouter } from './routes/studies';
+import { correctionsRouter } from './routes/corrections';
 
 /** What the routes use, each route taking only its part. */
 export interface ApiDeps {
@@ -48,6 +49,7 @@ export function createApp(services: ApiDeps): Express {
   app.use(eventsRouter(services.intake, services.orthanc));
   app.use(stowRouter(services));
   app.use(studiesRouter(services));
+  app.use(correctionsRouter(services));
   app.use(findingsSvgRouter(services.ds, services.dicomweb));
   app.use(modelsRouter(services.models));
   app.use(auditRouter(services.ds));

@@ -31,6 +31,8 @@ export const Codes = {
   countryOfLanguage: code('121046', 'DCM', 'Country of Language'),
   observerType: code('121005', 'DCM', 'Observer Type'),
   device: code('121007', 'DCM', 'Device'),
+  person: code('121006', 'DCM', 'Person'),
+  personObserverName: code('121008', 'DCM', 'Person Observer Name'),
   deviceObserverUid: code('121012', 'DCM', 'Device Observer UID'),
   deviceObserverName: code('121013', 'DCM', 'Device Observer Name'),
   deviceObserverManufacturer: code('121014', 'DCM', 'Device Observer Manufacturer'),

@@ -47,6 +47,8 @@ export interface Finding {
   areaMm2?: number;
   /** Further measurements of the finding (e.g. an ultrasound lesion's area and longest diameter, in mm or in pixels). */
   measurements?: FindingMeasurement[];
+  /** A reader's correction: an AI finding whose outline the reader moved ('edited'), or one the reader drew ('drawn', its score the image's AI score). */
+  reader?: 'edited' | 'drawn';
   /** Whole-slide findings: the contour in the slide's frame of reference (mm), for SCOORD3D. */
   slide?: { frameOfReferenceUid: string; contourMm: Point3[] };
 }

@@ -2,7 +2,7 @@
 // study's images over DICOMweb, run the pipeline, and in ONE transaction store the findings,
 // the outputs to send (outbox) and the job's result. Sending happens afterwards, from the
 // outbox, so a crash between the two loses nothing and sends nothing twice.
-import { type DataSource, In, IsNull } from 'typeorm';
+import { type DataSource, type EntityManager, In, IsNull } from 'typeorm';
 import type { Config } from '../config/schema';
 import { FindingRow } from '../db/entities/finding';
 import { JobRow } from '../db/entities/job';
@@ -17,7 +17,7 @@ import { companionKey } from '../pipelines/routing';
 import { analysesFinished, stageSeconds, timed } from '../metrics/metrics';
 import { describeStudySlides, slideSource } from '../analysis/study-slides';
 import type { LoadedModel } from '../inference/registry';
-import { type DensityAssessment, type DocumentRef, allFindings } from '../domain/findings';
+import { type DensityAssessment, type DocumentRef, type StudyResult, allFindings } from '../domain/findings';
 import { imageSetOf } from '../analysis/image-set';
 import { readNaturalizedHeader } from '../dicom/part10';
 import type { CellScoring } from '../pipelines/definition';
@@ -45,48 +45,65 @@ async function persist(deps: Pick<AnalyzeDeps, 'ds' | 'config'>, job: JobRow, ou
     // Only the lease holder writes a result: a worker whose lease was handed on (it was
     // thought dead) finds out here and writes nothing, so a study has one result.
     await assertLeaseHeld(m, 'jobs', job.id, job.epoch);
-    await m.getRepository(FindingRow).insert(allFindings(out.result).map((f) => ({
-      jobId: job.id,
-      trackingId: f.trackingId,
-      trackingUid: f.trackingUid,
-      type: f.type,
-      score: f.score,
-      examScore: f.examScore ?? null,
-      sopInstanceUid: f.image.sopInstanceUid,
-      frameNumber: f.image.frameNumber ?? null,
-      centre: f.centre,
-      box: f.box,
-      contour: f.contour,
-      areaMm2: f.areaMm2 ?? null,
-    })));
-    const outbox = m.getRepository(OutboxRow);
-    // Each output to its kind's channel, and a row more for each extra destination of its kind.
-    const rows = out.outputs.flatMap((o) => [null, ...extraDestinations(o.kind, deps.config)].map((destination) =>
-      outbox.create({ jobId: job.id, kind: o.kind, destination, label: o.label, objectUid: o.objectUid, payload: o.bytes, state: 'pending' })));
-    await outbox.save(rows);
-    const { result } = out;
     job.state = 'succeeded';
     job.error = out.skipped.length > 0 ? `analysed with ${out.skipped.length} image(s) skipped: ${out.skipped.map((s) => s.reason).join('; ')}` : null;
-    job.result = {
-      score: result.score, examScore: result.examScore ?? null, category: result.category, breasts: result.breasts, model: result.model,
-      images: result.images.length, findings: allFindings(result).length,
-      ...(result.density ? { density: densitySummary(result.density) } : {}),
-    };
+    job.result = jobResult(out.result);
     job.finishedAt = new Date();
     job.durationMs = Date.now() - startedAt;
     job.leaseOwner = null;
     job.leaseUntil = null;
     await m.getRepository(JobRow).save(job);
-    await m.getRepository(StudyRow).update({ studyInstanceUid: job.studyInstanceUid }, {
-      pipeline: job.pipeline,
-      score: result.score,
-      examScore: result.examScore ?? null,
-      category: result.category,
-      analysedAt: job.finishedAt,
-      accessionNumber: out.context.accessionNumber ?? null,
-    });
-    return rows;
+    return storeOutcome(m, deps.config, job, out);
   });
+}
+
+/**
+ * What a finished job row keeps of its result: the study's scores, category, breasts, model
+ * and density, and each image without its findings (they are rows of their own), from which a
+ * reader's correction rebuilds the result it corrects.
+ */
+export function jobResult(result: StudyResult): Record<string, unknown> {
+  return {
+    score: result.score, examScore: result.examScore ?? null, category: result.category, breasts: result.breasts, model: result.model,
+    images: result.images.length, findings: allFindings(result).length,
+    ...(result.density ? { density: densitySummary(result.density), densityAssessment: result.density } : {}),
+    imageResults: result.images.map(({ findings: _findings, ...image }) => image),
+  };
+}
+
+/**
+ * In the caller's transaction, once the job row is written: its findings, an outbox row for
+ * each output (and for each extra destination of its kind), and the study's latest result.
+ */
+export async function storeOutcome(m: EntityManager, config: Config, job: JobRow, out: Pick<AnalysisOutput, 'result' | 'outputs' | 'context'>): Promise<OutboxRow[]> {
+  await m.getRepository(FindingRow).insert(allFindings(out.result).map((f) => ({
+    jobId: job.id,
+    trackingId: f.trackingId,
+    trackingUid: f.trackingUid,
+    type: f.type,
+    score: f.score,
+    examScore: f.examScore ?? null,
+    sopInstanceUid: f.image.sopInstanceUid,
+    frameNumber: f.image.frameNumber ?? null,
+    centre: f.centre,
+    box: f.box,
+    contour: f.contour,
+    areaMm2: f.areaMm2 ?? null,
+  })));
+  const outbox = m.getRepository(OutboxRow);
+  const rows = out.outputs.flatMap((o) => [null, ...extraDestinations(o.kind, config)].map((destination) =>
+    outbox.create({ jobId: job.id, kind: o.kind, destination, label: o.label, objectUid: o.objectUid, payload: o.bytes, state: 'pending' })));
+  await outbox.save(rows);
+  const { result } = out;
+  await m.getRepository(StudyRow).update({ studyInstanceUid: job.studyInstanceUid }, {
+    pipeline: job.pipeline,
+    score: result.score,
+    examScore: result.examScore ?? null,
+    category: result.category,
+    analysedAt: job.finishedAt,
+    accessionNumber: out.context.accessionNumber ?? null,
+  });
+  return rows;
 }
 
 /** Breast composition as a job row keeps it: per breast and for the exam, the class, its meaning and probability, and the model. */
@@ -185,15 +202,17 @@ async function predecessorOf(deps: AnalyzeDeps, job: JobRow): Promise<{ jobId: s
     [job.studyInstanceUid, job.pipeline, job.modelId, job.id, job.createdAt],
   ) as Array<{ id: string }>;
   if (!earlier) return undefined;
-  const rows = await deps.ds.getRepository(OutboxRow).find({ where: { jobId: earlier.id, label: In(['SR', 'CAD SR']), destination: IsNull() }, order: { createdAt: 'ASC' } });
-  if (rows.length === 0) return undefined;
-  return {
-    jobId: earlier.id,
-    srs: rows.map((sr) => {
-      const header = readNaturalizedHeader(new Uint8Array(sr.payload));
-      return { studyInstanceUid: job.studyInstanceUid, seriesInstanceUid: String(header.SeriesInstanceUID), sopClassUid: String(header.SOPClassUID), sopInstanceUid: sr.objectUid };
-    }),
-  };
+  const srs = await storedReports(deps.ds, earlier.id, job.studyInstanceUid);
+  return srs.length === 0 ? undefined : { jobId: earlier.id, srs };
+}
+
+/** The SRs (TID 1500 and CAD) a job wrote, as stored in the PACS: what an analysis or correction replacing it names. */
+export async function storedReports(ds: DataSource, jobId: string, studyInstanceUid: string): Promise<DocumentRef[]> {
+  const rows = await ds.getRepository(OutboxRow).find({ where: { jobId, label: In(['SR', 'CAD SR']), destination: IsNull() }, order: { createdAt: 'ASC' } });
+  return rows.map((sr) => {
+    const header = readNaturalizedHeader(new Uint8Array(sr.payload));
+    return { studyInstanceUid, seriesInstanceUid: String(header.SeriesInstanceUID), sopClassUid: String(header.SOPClassUID), sopInstanceUid: sr.objectUid };
+  });
 }
 
 /**

@@ -3,7 +3,7 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 export type AuditDirection = 'in' | 'out';
-export type AuditChannel = 'stow-rs' | 'dimse' | 'dicomweb' | 'mllp' | 'fhir' | 'orthanc-event' | 'orthanc-changes';
+export type AuditChannel = 'stow-rs' | 'dimse' | 'dicomweb' | 'mllp' | 'fhir' | 'orthanc-event' | 'orthanc-changes' | 'reader';
 export type AuditOutcome = 'accepted' | 'refused' | 'sending' | 'delivered' | 'failed';
 
 @Entity({ name: 'audit' })

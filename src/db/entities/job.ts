@@ -3,7 +3,7 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
-export type JobSource = 'orthanc-event' | 'orthanc-changes' | 'stow-rs' | 'dimse' | 'api' | 'recovery';
+export type JobSource = 'orthanc-event' | 'orthanc-changes' | 'stow-rs' | 'dimse' | 'api' | 'recovery' | 'reader';
 
 @Entity({ name: 'jobs' })
 export class JobRow {

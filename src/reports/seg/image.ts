@@ -20,7 +20,19 @@ export interface ImageSegInput {
   image: ImageResult;
   series: SeriesInfo;
   algorithm: AlgorithmInfo;
+  /** A reader's correction of the AI's findings: the reader is the content creator. */
+  reader?: Reader;
   now?: Date;
+}
+
+/** Who corrected an analysis (a signed-in user, or the name an API client gave). */
+export interface Reader {
+  name: string;
+}
+
+/** A user name as a DICOM person name: its family-name component, without the component separators. */
+export function personName(name: string): string {
+  return name.replace(/[\^=\\]/g, ' ').trim().slice(0, 64) || 'reader';
 }
 
 function spacingOf(source: NaturalizedDataset): number[] | undefined {
@@ -45,12 +57,12 @@ export function buildImageSegDataset(input: ImageSegInput): NaturalizedDataset |
     ...patientAndStudy(source),
     // Named by view (or, without one, by the image's number): each image's SEG is its own
     // series, listed side by side in a viewer.
-    ...newInstance(SopClass.Segmentation, 'SEG', series, `Sentinel AI findings ${image.laterality || image.view ? `${image.laterality ?? ''}${image.view ?? ''}` : `image ${String(source.InstanceNumber ?? '')}`.trim()} (research use only)`, input.now ?? new Date()),
+    ...newInstance(SopClass.Segmentation, 'SEG', series, `Sentinel ${input.reader ? 'AI findings corrected by a reader,' : 'AI findings'} ${image.laterality || image.view ? `${image.laterality ?? ''}${image.view ?? ''}` : `image ${String(source.InstanceNumber ?? '')}`.trim()} (research use only)`, input.now ?? new Date()),
     ...equipment(algorithm, input.now),
     ImageType: ['DERIVED', 'PRIMARY'],
-    ContentLabel: 'AI_FINDINGS',
-    ContentDescription: lo(`AI findings on ${image.laterality ?? ''}${image.view ?? 'image'}, ${algorithm.modelId} ${algorithm.version}`),
-    ContentCreatorName: 'Sentinel^AI',
+    ContentLabel: input.reader ? 'CORRECTED_FINDINGS' : 'AI_FINDINGS',
+    ContentDescription: lo(`${input.reader ? `Reader-corrected AI findings (${input.reader.name})` : 'AI findings'} on ${image.laterality ?? ''}${image.view ?? 'image'}, ${algorithm.modelId} ${algorithm.version}`),
+    ContentCreatorName: input.reader ? personName(input.reader.name) : 'Sentinel^AI',
     SegmentationType: binary ? 'BINARY' : 'FRACTIONAL',
     ...(binary ? {} : { SegmentationFractionalType: 'PROBABILITY', MaximumFractionalValue: 255 }),
     SegmentsOverlap: 'UNDEFINED',

@@ -18,6 +18,10 @@ export const textItem = (rel: Relationship, name: Code, text: string): Naturaliz
   RelationshipType: rel, ValueType: 'TEXT', ConceptNameCodeSequence: [name], TextValue: text,
 });
 
+export const pnameItem = (rel: Relationship, name: Code, person: string): NaturalizedDataset => ({
+  RelationshipType: rel, ValueType: 'PNAME', ConceptNameCodeSequence: [name], PersonName: person,
+});
+
 export const uidItem = (rel: Relationship, name: Code, uid: string): NaturalizedDataset => ({
   RelationshipType: rel, ValueType: 'UIDREF', ConceptNameCodeSequence: [name], UID: uid,
 });

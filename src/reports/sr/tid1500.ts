@@ -11,7 +11,8 @@ import { uidSequence } from '../../dicom/uid';
 import type { PipelineReporting } from '../../domain/reporting';
 import { SentinelError } from '../../errors/errors';
 import { type AlgorithmInfo, type SeriesInfo, equipment, newInstance, patientAndStudy } from '../seg/common';
-import { container, textItem } from './content';
+import { type Reader, personName } from '../seg/image';
+import { codeItem, container, pnameItem, textItem } from './content';
 import { documentGeneral, imageEvidence } from './document';
 import { deviceObserver, imageLibrary, language, procedureReported, qualitativeEvaluations } from './templates/report';
 import { tid1410Group } from './templates/tid1410';
@@ -35,6 +36,8 @@ export interface Tid1500Input {
   outlineImagesWithoutFindings?: boolean;
   /** Files of the study not analysed, each listed with its reason. */
   skipped?: SkippedFile[];
+  /** A reader's correction of an AI report: the reader is a person observer beside the device. */
+  reader?: Reader;
   now?: Date;
 }
 
@@ -67,6 +70,10 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
   const content: NaturalizedDataset[] = [
     language(),
     ...deviceObserver(algorithm),
+    ...(input.reader ? [
+      codeItem('HAS OBS CONTEXT', Codes.observerType, Codes.person),
+      pnameItem('HAS OBS CONTEXT', Codes.personObserverName, personName(input.reader.name)),
+    ] : []),
     procedureReported(reporting),
     imageLibrary(sources),
     // Imaging Measurements is optional in TID 1500: left out when there is nothing to measure.
@@ -79,7 +86,7 @@ export function buildTid1500Dataset(input: Tid1500Input): NaturalizedDataset {
 
   return {
     ...patientAndStudy(first),
-    ...newInstance(tid1500SopClass(findings), 'SR', series, `Sentinel AI (research use): ${said.join(', ')}`, input.now ?? new Date()),
+    ...newInstance(tid1500SopClass(findings), 'SR', series, `Sentinel AI (research use)${input.reader ? ', corrected by a reader' : ''}: ${said.join(', ')}`, input.now ?? new Date()),
     ...equipment(algorithm, input.now),
     ...documentGeneral(String(first.StudyInstanceUID), evidence, input.predecessor),
     ValueType: 'CONTAINER',

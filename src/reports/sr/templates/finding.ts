@@ -52,6 +52,9 @@ export function findingItems(f: Finding, laterality: 'L' | 'R' | undefined, trac
         ReferencedSegmentNumber: segment.segmentNumber,
       }, Codes.referencedSegment)] : []),
       textItem('CONTAINS', { CodeValue: 'FINDINGID', CodingSchemeDesignator: '99SENTINEL', CodeMeaning: 'Sentinel finding identifier' }, f.trackingId),
+      ...(f.reader ? [textItem('CONTAINS', Codes.comment, f.reader === 'drawn'
+        ? 'Drawn by the reader (the person observer of this report); the score is the image\'s AI score'
+        : 'AI finding whose outline the reader (the person observer of this report) corrected')] : []),
     ],
   };
 }

@@ -168,7 +168,10 @@ export function applyCorrection(original: StudyResult, corrected: CorrectedFindi
       if (f.image.sopInstanceUid !== image.image.sopInstanceUid) throw bad(`${where}: finding ${f.trackingId} lies on another image`);
       if (used.has(f.trackingUid)) throw bad(`${where}: finding ${f.trackingId} is given twice`);
       used.add(f.trackingUid);
-      const { areaMm2: _a, measurements: _m, ...kept } = f;
+      // Area and measurements belong to the old outline: only the new one's are kept.
+      const kept: Finding = { ...f };
+      delete kept.areaMm2;
+      delete kept.measurements;
       return { ...kept, contour, ...measured, reader: 'edited' };
     }
     const type = c.type ?? (original.pipeline === 'ultrasound' ? 'lesion' : 'mass');

@@ -9,7 +9,12 @@ import path from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import sharp from 'sharp';
 import { projectRoot } from '../../src/config/load';
+import { spawnSync } from 'node:child_process';
+import { IsNull } from 'typeorm';
+import { FindingRow } from '../../src/db/entities/finding';
 import { JobRow } from '../../src/db/entities/job';
+import { readNaturalizedHeader } from '../../src/dicom/part10';
+import { dciodvfy, dcmdump, dsrdump } from '../support/dicom-judges';
 import { OutboxRow } from '../../src/db/entities/outbox';
 import { newUid } from '../../src/dicom/uid';
 import { buildSyntheticMammogram } from '../../src/samples/mammogram';
@@ -157,6 +162,97 @@ describe('the web app in Chromium', () => {
     expect([job.state, job.error]).toEqual(['succeeded', null]);
     await page.reload();
     expect(await page.locator(`tr[data-job="${jobId}"]`).innerText()).toContain('succeeded');
+  });
+
+  it('a reader corrects the outlines in the browser: a point dragged, an outline drawn; saved as a corrected SEG and SR in Orthanc (dciodvfy-clean) and an ORU with status C', async () => {
+    await page.goto(`${h.baseUrl}/app/studies/${studyUid}`);
+    const right = page.locator('figure[data-image]', { hasText: 'F1' });
+    const left = page.locator('figure[data-image]', { hasText: 'no AI finding' });
+    const [sopR, sopL] = [await right.getAttribute('data-image'), await left.getAttribute('data-image')];
+    const before = await h.services.ds.getRepository(FindingRow).findOneByOrFail({ jobId, trackingId: 'F1' });
+    await right.locator('button.correct').click();
+    await left.locator('button.correct').click();
+    await page.waitForFunction('[...document.images].every((i) => i.complete && i.naturalWidth > 0)');
+    // Drag F1's first point 40 image pixels to the right.
+    const svgR = (await right.locator('svg').boundingBox())!;
+    const scale = svgR.width / columns;
+    const handle = (await right.locator('circle.handle[data-finding="F1"][data-point="0"]').boundingBox())!;
+    const [hx, hy] = [handle.x + handle.width / 2, handle.y + handle.height / 2];
+    await page.mouse.move(hx, hy);
+    await page.mouse.down();
+    await page.mouse.move(hx + 40 * scale, hy, { steps: 8 });
+    await page.mouse.up();
+    // Draw a missed finding on the left film: four clicks, then Finish.
+    await left.locator('button[data-act=draw]').click();
+    const svgL = (await left.locator('svg').boundingBox())!;
+    const drawn = [[300, 300], [400, 300], [400, 380], [300, 380]];
+    for (const [x, y] of drawn) await page.mouse.click(svgL.x + x! * scale, svgL.y + y! * scale);
+    await left.locator('button[data-act=finish]').click();
+    await page.screenshot({ path: path.join(OUT, 'correction.png'), fullPage: true });
+    await page.fill('#correction input[name=reader]', 'Dr Reader');
+    await page.click('#correction button.save');
+    await page.waitForFunction('document.querySelector("#correction").dataset.saved', undefined, { timeout: 60_000 });
+    const corrected = (await page.getAttribute('#correction', 'data-saved'))!;
+    expect(await page.locator('#correction .status').innerText()).toContain('by Dr Reader');
+
+    // Stored as an analysis of its own: by the reader, superseding the AI's.
+    const job = await h.services.ds.getRepository(JobRow).findOneByOrFail({ id: corrected });
+    expect([job.source, job.supersedes, job.state]).toEqual(['reader', jobId, 'succeeded']);
+    expect(job.result?.correction).toMatchObject({ reader: 'Dr Reader', corrects: jobId });
+    const rowsAfter = await h.services.ds.getRepository(FindingRow).find({ where: { jobId: corrected }, order: { trackingId: 'ASC' } });
+    expect(rowsAfter.map((f) => [f.trackingId, f.sopInstanceUid])).toEqual([['F1', sopR], ['R1', sopL]]);
+    const moved = rowsAfter[0]!.contour[0]!;
+    expect(moved.x - before.contour[0]!.x).toBeGreaterThan(30);
+    expect(Math.abs(moved.y - before.contour[0]!.y)).toBeLessThan(6);
+    const r1 = rowsAfter[1]!.contour;
+    drawn.forEach(([x, y], k) => expect(Math.hypot(r1[k]!.x - x!, r1[k]!.y - y!)).toBeLessThan(3));
+
+    // Delivered: the corrected objects are in Orthanc, new series, the AI's originals still there.
+    const outbox = await waitUntil('the correction delivered', async () => {
+      const out = await h.services.ds.getRepository(OutboxRow).findBy({ jobId: corrected });
+      return out.length > 0 && out.every((o) => o.state === 'delivered') ? out : undefined;
+    }, 120_000);
+    expect(outbox.map((o) => o.label).sort()).toEqual(expect.arrayContaining(['CAD SR', 'ORU^R01', 'SEG', 'SEG', 'SR']));
+    const aiSr = (await h.services.ds.getRepository(OutboxRow).findOneByOrFail({ jobId, label: 'SR', destination: IsNull() })).objectUid;
+    for (const o of outbox.filter((x) => x.kind === 'dicom' && x.destination === null)) {
+      const header = readNaturalizedHeader(new Uint8Array(o.payload));
+      const stored = await h.services.dicomweb.retrieveInstance(studyUid, String(header.SeriesInstanceUID), o.objectUid);
+      expect(dciodvfy(stored).errors).toEqual([]);
+      if (o.label === 'SEG') expect(dcmdump(stored)).toMatch(/\(0070,0084\) PN \[Dr Reader\]/);
+      if (o.label === 'SR') {
+        const dump = dsrdump(stored);
+        expect(dump).toContain('"Person Observer Name")="Dr Reader"');
+        expect(dump).toContain('Drawn by the reader');
+        expect(dump).toContain('"Comment")="AI finding whose outline'); // dsrdump cuts long texts
+        expect(JSON.stringify(readNaturalizedHeader(stored).PredecessorDocumentsSequence)).toContain(aiSr);
+      }
+    }
+    expect(await h.services.dicomweb.retrieveInstance(studyUid, String(readNaturalizedHeader(new Uint8Array((await h.services.ds.getRepository(OutboxRow).findOneByOrFail({ jobId, label: 'SR', destination: IsNull() })).payload)).SeriesInstanceUID), aiSr)).toBeDefined();
+    const oru = outbox.find((o) => o.kind === 'hl7')!.payload.toString('utf8');
+    const py = spawnSync('/usr/bin/python3', ['-c', 'import hl7,sys; m=hl7.parse(sys.stdin.read()); print(m.segment("OBR")[25]); print(sorted(set(str(o[11]) for o in m.segments("OBX"))))'], { input: oru.replace(/\r?\n/g, '\r'), encoding: 'utf8' });
+    expect(py.status).toBe(0);
+    const [obr25, obx11] = py.stdout.trim().split('\n');
+    expect(obr25).toBe('C');
+    expect(obx11).toContain("'C'");
+
+    // The study page now draws the corrected outlines.
+    await page.goto(`${h.baseUrl}/app/studies/${studyUid}`);
+    expect(await page.locator('figure[data-image]', { hasText: 'R1' }).getAttribute('data-image')).toBe(sopL);
+  });
+
+  it('the corrections API takes an SVG path, deletes what is left out, and refuses an outline off the image', async () => {
+    const api = (body: unknown): Promise<Response> => fetch(`${h.baseUrl}/studies/${studyUid}/corrections`, { method: 'POST', headers: { Authorization: `Bearer ${h.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const sopR = (await h.services.ds.getRepository(FindingRow).findOneByOrFail({ jobId, trackingId: 'F1' })).sopInstanceUid;
+    const off = await api({ reader: 'api client', findings: [{ sopInstanceUid: sopR, path: `M 10 10 H ${columns + 50} V 40 Z` }] });
+    expect(off.status).toBe(400);
+    expect(((await off.json()) as { error: { message: string } }).error.message).toMatch(/finding 1: outline point .* outside the 640 x 800 image/);
+    expect((await api({ findings: [] })).status).toBe(400); // nobody named
+    const ok = await api({ reader: 'api client', jobId, findings: [{ sopInstanceUid: sopR, path: 'M 100 100 L 160 100 L 160 150 Z' }] });
+    expect(ok.status).toBe(201);
+    const body = (await ok.json()) as { jobId: string; findings: Array<{ trackingId: string; reader: string }> };
+    // F1 was left out (deleted); the path became a drawn finding.
+    expect(body.findings).toEqual([expect.objectContaining({ trackingId: 'R1', reader: 'drawn' })]);
+    expect(await h.services.ds.getRepository(FindingRow).countBy({ jobId: body.jobId })).toBe(1);
   });
 
   it('the model catalogue shows each installed model with its measured figures and card; the system page queues, failures and audit', async () => {

@@ -18,6 +18,11 @@ label{font-size:13px;display:flex;flex-direction:column;gap:2px}
 .images{display:flex;flex-wrap:wrap;gap:16px}.images figure{margin:0;background:#fff;padding:8px;border:1px solid #dde1e6}
 .images img{max-width:480px;height:auto;display:block}
 .note{color:#555;font-size:13px}
+.editor{position:relative;max-width:480px}.editor img{max-width:480px;width:100%}
+.editor svg{position:absolute;left:0;top:0;width:100%;height:100%;cursor:crosshair;touch-action:none}
+.outline{fill:rgba(255,212,0,.08);stroke:#ffd400;stroke-width:2;vector-effect:non-scaling-stroke}.outline.selected{stroke:#ff3b30}
+.handle{fill:#ffd400;stroke:#1b1f24;stroke-width:1;vector-effect:non-scaling-stroke;cursor:move}
+#correction{display:flex;gap:12px;align-items:end;margin:12px 0}
 `;
 
 export function page(title: string, body: string, opts: { signedIn?: boolean } = {}): string {

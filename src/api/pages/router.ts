@@ -5,14 +5,17 @@
 // sent with its delivery state and a link to it as sent, and what failed with its reason and a
 // button to try again; each study opens in OHIF (`sentinel viewer`); the model catalogue and
 // the system page (catalogue.ts).
+import fs from 'node:fs';
+import path from 'node:path';
 import express, { Router } from 'express';
+import { projectRoot } from '../../config/load';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../../config/schema';
 import { FindingRow } from '../../db/entities/finding';
 import { JobRow } from '../../db/entities/job';
 import { OutboxRow } from '../../db/entities/outbox';
 import { StudyRow } from '../../db/entities/study';
-import { str } from '../../dicom/json';
+import { num, str } from '../../dicom/json';
 import { Tag } from '../../dicom/tags';
 import type { DicomwebClient } from '../../dicomweb/client';
 import { SentinelError, badRequest, notFound } from '../../errors/errors';
@@ -23,11 +26,15 @@ import { esc, page } from './html';
 import { overlayPng } from './overlay';
 import { cataloguePages } from './catalogue';
 import type { ModelRegistry } from '../../inference/registry';
-import { SESSION_COOKIE, cookieValue, newSession, passwordMatches, sessionCookie, tokenMatches, validSession } from './session';
+import { SESSION_COOKIE, cookieValue, newSession, passwordMatches, sessionCookie, sessionUser, tokenMatches, validSession } from './session';
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 const PAGE_SIZE = 50;
 const STATES = ['queued', 'running', 'succeeded', 'failed'];
+/** The study page's outline editor, served as written (src/api/pages/correct.js). */
+const EDITOR = path.join(projectRoot, 'src', 'api', 'pages', 'correct.js');
+/** The pipelines whose analyses a reader corrects on the study page. */
+const CORRECTABLE = new Set(['mammography', 'ultrasound']);
 /** The modalities whose images the study page draws (a slide is opened in OHIF's microscopy mode). */
 const IMAGE_MODALITIES = new Set(['MG', 'US']);
 
@@ -165,11 +172,12 @@ ${message ? `<p class="failed">${esc(message)}</p>` : ''}
     // A slide study has nothing to draw here: its metadata (every tile frame's) is not fetched.
     const meta = study.modalities.some((m) => IMAGE_MODALITIES.has(m)) ? await dicomweb.studyMetadata(uid).catch(() => []) : [];
     const images = meta.filter((m) => IMAGE_MODALITIES.has(str(m, Tag.Modality) ?? ''))
-      .map((m) => ({ series: str(m, Tag.SeriesInstanceUID) ?? '', sop: str(m, Tag.SOPInstanceUID) ?? '', laterality: str(m, Tag.ImageLaterality) ?? str(m, Tag.Laterality) ?? '', view: str(m, Tag.ViewPosition) ?? '' }))
+      .map((m) => ({ series: str(m, Tag.SeriesInstanceUID) ?? '', sop: str(m, Tag.SOPInstanceUID) ?? '', laterality: str(m, Tag.ImageLaterality) ?? str(m, Tag.Laterality) ?? '', view: str(m, Tag.ViewPosition) ?? '', columns: num(m, Tag.Columns) ?? 0, rows: num(m, Tag.Rows) ?? 0 }))
       .filter((i) => i.series && i.sop);
     const figures = images.map((i) => {
       const own = findings.filter((f) => f.sopInstanceUid === i.sop);
-      return `<figure data-image="${esc(i.sop)}"><img alt="image ${esc(i.sop)} with ${own.length} AI outline(s)" src="/app/studies/${esc(uid)}/images/${esc(i.series)}/${esc(i.sop)}.png">
+      const editable = own.map((f) => ({ trackingId: f.trackingId, trackingUid: f.trackingUid, type: f.type, contour: f.contour }));
+      return `<figure data-image="${esc(i.sop)}" data-columns="${i.columns}" data-rows="${i.rows}" data-findings="${esc(JSON.stringify(editable))}"><img alt="image ${esc(i.sop)} with ${own.length} AI outline(s)" src="/app/studies/${esc(uid)}/images/${esc(i.series)}/${esc(i.sop)}.png">
 <figcaption>${esc([i.laterality, i.view].filter(Boolean).join(' ') || 'image')}: ${own.length ? own.map((f) => `${esc(f.trackingId)} ${esc(f.type)} ${f.score.toFixed(3)}${f.examScore !== null ? ` (exam ${f.examScore}/10)` : ''}`).join(', ') : 'no AI finding'}</figcaption></figure>`;
     }).join('\n');
     const jobRows = jobs.map((j) => `<tr data-job="${esc(j.id)}"><td>${when(j.createdAt)}</td><td class="${esc(j.state)}">${esc(j.state)}</td><td>${esc(`${j.modelId} ${j.modelVersion}`)}${j.companions ? ` + ${esc(j.companions)}` : ''}</td><td>${j.attempts}</td><td>${esc(j.error ?? '')}</td>
@@ -183,6 +191,10 @@ ${densityLine(latest)}
 <p class="note">Study Instance UID ${esc(uid)}</p>
 <h2>Images</h2>
 <div class="images">${figures || `<p class="note">${study.modalities.includes('SM') ? 'A slide: open it in OHIF, where the heat map and regions are drawn over it.' : 'No image of this study is in the PACS.'}</p>`}</div>
+${latest && figures && CORRECTABLE.has(latest.pipeline) ? `<div id="correction" data-study="${esc(uid)}" data-job="${esc(latest.id)}">
+<label>Reader <input type="text" name="reader" maxlength="64" value="${esc(sessionUser(config.auth.apiTokens, cookieValue(req.headers.cookie)) ?? '')}" required></label>
+<button type="button" class="save">Save correction</button><span class="status note">Correct an image's outlines, then save: Sentinel writes a corrected SEG and SR in new series and sends an ORU with result status C; the AI's originals stay.</span></div>
+<script src="/app/correct.js"></script>` : ''}
 <h2>Analyses</h2>
 <table id="jobs"><thead><tr><th>Taken in</th><th>State</th><th>Model</th><th>Attempts</th><th>Why it failed</th><th></th></tr></thead><tbody>${jobRows}</tbody></table>
 <h2>Sent</h2>
@@ -194,9 +206,15 @@ ${densityLine(latest)}
     const sop = req.params.file.replace(/\.png$/, '');
     if (![uid, series, sop].every((u) => UID.test(u))) throw badRequest('not a DICOM UID');
     const latest = await ds.getRepository(JobRow).findOne({ where: { studyInstanceUid: uid, state: 'succeeded' }, order: { finishedAt: 'DESC' } });
-    const findings = latest ? await ds.getRepository(FindingRow).findBy({ jobId: latest.id, sopInstanceUid: sop }) : [];
+    // plain=1: the image alone, for the outline editor to draw over.
+    const findings = latest && req.query.plain !== '1' ? await ds.getRepository(FindingRow).findBy({ jobId: latest.id, sopInstanceUid: sop }) : [];
     res.type('png').setHeader('Cache-Control', 'private, no-store');
     res.send(await overlayPng(dicomweb, uid, series, sop, findings));
+  });
+
+  router.get('/app/correct.js', (_req, res) => {
+    res.type('text/javascript').setHeader('Cache-Control', 'no-cache');
+    res.send(fs.readFileSync(EDITOR));
   });
 
   for (const what of ['job', 'output'] as const) {

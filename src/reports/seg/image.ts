@@ -57,7 +57,7 @@ export function buildImageSegDataset(input: ImageSegInput): NaturalizedDataset |
     ...patientAndStudy(source),
     // Named by view (or, without one, by the image's number): each image's SEG is its own
     // series, listed side by side in a viewer.
-    ...newInstance(SopClass.Segmentation, 'SEG', series, `Sentinel ${input.reader ? 'AI findings corrected by a reader,' : 'AI findings'} ${image.laterality || image.view ? `${image.laterality ?? ''}${image.view ?? ''}` : `image ${String(source.InstanceNumber ?? '')}`.trim()} (research use only)`, input.now ?? new Date()),
+    ...newInstance(SopClass.Segmentation, 'SEG', series, `Sentinel ${input.reader ? 'reader-corrected findings' : 'AI findings'} ${image.laterality || image.view ? `${image.laterality ?? ''}${image.view ?? ''}` : `image ${String(source.InstanceNumber ?? '')}`.trim()} (research use only)`, input.now ?? new Date()),
     ...equipment(algorithm, input.now),
     ImageType: ['DERIVED', 'PRIMARY'],
     ContentLabel: input.reader ? 'CORRECTED_FINDINGS' : 'AI_FINDINGS',

@@ -188,6 +188,14 @@ describe('the web app in Chromium', () => {
     const drawn = [[300, 300], [400, 300], [400, 380], [300, 380]];
     for (const [x, y] of drawn) await page.mouse.click(svgL.x + x! * scale, svgL.y + y! * scale);
     await left.locator('button[data-act=finish]').click();
+    // And a false one drawn, selected and deleted again.
+    await left.locator('button[data-act=draw]').click();
+    for (const [x, y] of [[100, 600], [220, 600], [160, 700]]) await page.mouse.click(svgL.x + x! * scale, svgL.y + y! * scale);
+    await left.locator('button[data-act=finish]').click();
+    await expect(left.locator('polygon.outline').count()).resolves.toBe(2);
+    await page.mouse.click(svgL.x + 160 * scale, svgL.y + 640 * scale);
+    await left.locator('button[data-act=delete]').click();
+    await expect(left.locator('polygon.outline').count()).resolves.toBe(1);
     await page.screenshot({ path: path.join(OUT, 'correction.png'), fullPage: true });
     await page.fill('#correction input[name=reader]', 'Dr Reader');
     await page.click('#correction button.save');

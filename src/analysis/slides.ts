@@ -14,6 +14,7 @@ import type { LoadedModel } from '../inference/registry';
 import { withExamScores } from '../pipelines/common/category';
 import type { CellScoring, TilePipeline } from '../pipelines/definition';
 import type { SlideAnalysis, SlideSource } from '../pipelines/wsi/analyze-slide';
+import { mapPreview } from '../pipelines/wsi/regions';
 import { type LevelRef, buildSlideSeg } from '../reports/seg/wsi';
 import { buildTid1500Report, tid1500SopClass } from '../reports/sr/tid1500';
 import { type Slide } from '../wsi/slide';
@@ -123,7 +124,7 @@ async function analyzeSlideStudy(req: SlideStudyRequest): Promise<SlideStudyOutp
     score: analysis.score,
     category: analysis.category,
     breasts: {},
-    images: [{ image, score: analysis.score, findings }],
+    images: [{ image, score: analysis.score, findings, mapPreview: mapPreview(analysis.heatmap, analysis.cellPx) }],
   }, manifest);
 
   const algorithm = { name: manifest.name, version: manifest.version, modelId: manifest.id };

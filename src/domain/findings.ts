@@ -77,8 +77,18 @@ export interface ImageResult {
   classification?: { probabilities: Record<string, number>; predicted: string };
   /** The film's breast composition, where a density model is installed (mammography). */
   density?: DensityAssessment;
+  /** A slide's probability map, small (pipelines/wsi mapPreview). */
+  mapPreview?: MapPreview;
   /** Where the breast lies on the film (mammography): a closed outline in the image's pixels, pectoral muscle included. */
   breastOutline?: Array<{ x: number; y: number }>;
+}
+
+/** A slide's probability map for a picture: cells of `cellPx` pixels of the analysed level, a byte each (0-254 for 0-1, 255 where no tissue was analysed), base64. */
+export interface MapPreview {
+  columns: number;
+  rows: number;
+  cellPx: number;
+  probability: string;
 }
 
 /** Breast composition of a film, a breast or an exam, by a density model. */

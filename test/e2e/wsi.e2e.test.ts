@@ -7,7 +7,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import request from 'supertest';
+import { projectRoot } from '../../src/config/load';
 import { JobRow } from '../../src/db/entities/job';
 import { OutboxRow } from '../../src/db/entities/outbox';
 import { parseDicom } from '../../src/dicom/read';
@@ -105,6 +107,33 @@ describe('whole-slide pathology end to end', () => {
     const auc = rocAuc(truth.map((f) => f[3] === '1'), scores);
     console.log(`slide ${SLIDE}: SEG map AUC ${auc.toFixed(3)} over ${truth.length} labelled patches`);
     expect(auc).toBeGreaterThan(0.8);
+
+    // The study page's thumbnail: the slide with the map over it, red where the pathologist marked tumour.
+    const login = await fetch(`${h.baseUrl}/app/login`, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: h.token }).toString() });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const studyPage = await (await fetch(`${h.baseUrl}/app/studies/${studyInstanceUid}`, { headers: { cookie } })).text();
+    const src = /<figure data-slide="[^"]+"><img [^>]*src="([^"]+)"/.exec(studyPage)?.[1];
+    expect(src).toBeDefined();
+    const thumb = await fetch(`${h.baseUrl}${src!}`, { headers: { cookie } });
+    expect(thumb.status).toBe(200);
+    const thumbPng = Buffer.from(await thumb.arrayBuffer());
+    fs.mkdirSync(path.join(projectRoot, 'var', 'webapp-check'), { recursive: true });
+    fs.writeFileSync(path.join(projectRoot, 'var', 'webapp-check', 'slide-thumbnail.png'), thumbPng);
+    const { data, info } = await sharp(thumbPng).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const bare = await sharp(Buffer.from(await (await fetch(`${h.baseUrl}${src!}?map=0`, { headers: { cookie } })).arrayBuffer())).removeAlpha().raw().toBuffer();
+    const finest = slide.levels[0]!;
+    expect(info.width / info.height).toBeCloseTo(finest.totalPixelMatrixColumns / finest.totalPixelMatrixRows, 1);
+    // The red the map adds at each labelled patch's centre (red minus blue, over the slide
+    // alone: H&E's own pink and a red-stained fragment are not the map), against the labels.
+    const redness = truth.map((f) => {
+      const x = Math.min(info.width - 1, Math.floor(((Number(f[1]) + 25) / finest.totalPixelMatrixColumns) * info.width));
+      const y = Math.min(info.height - 1, Math.floor(((Number(f[2]) + 25) / finest.totalPixelMatrixRows) * info.height));
+      const k = (y * info.width + x) * info.channels;
+      return ((data[k] as number) - (data[k + 2] as number)) - ((bare[k] as number) - (bare[k + 2] as number));
+    });
+    const thumbAuc = rocAuc(truth.map((f) => f[3] === '1'), redness);
+    console.log(`slide ${SLIDE}: study page thumbnail ${info.width} x ${info.height}, redness AUC ${thumbAuc.toFixed(3)} over ${truth.length} labelled patches`);
+    expect(thumbAuc).toBeGreaterThan(0.8);
 
     const oru = h.his.messages.find((m) => m.includes(accession))!;
     const py = spawnSync('/usr/bin/python3', ['-c', 'import hl7,sys; m=hl7.parse(sys.stdin.read()); print(" ".join(str(o[3][0][0]) for o in m.segments("OBX")))'], { input: oru, encoding: 'utf8' });

@@ -23,7 +23,10 @@ import type { Queues } from '../../jobs/queues';
 import { FailureLimiter } from '../auth';
 import { retryFailed } from '../routes/studies';
 import { esc, page } from './html';
-import { overlayPng } from './overlay';
+import { overlayPng, slidePng } from './overlay';
+import type { ImageResult } from '../../domain/findings';
+import { describeStudySlides, slideSource } from '../../analysis/study-slides';
+import { pipelineNamed } from '../../pipelines/registry';
 import { cataloguePages } from './catalogue';
 import type { ModelRegistry } from '../../inference/registry';
 import { SESSION_COOKIE, cookieValue, newSession, passwordMatches, sessionCookie, sessionUser, tokenMatches, validSession } from './session';
@@ -180,6 +183,13 @@ ${message ? `<p class="failed">${esc(message)}</p>` : ''}
       return `<figure data-image="${esc(i.sop)}" data-columns="${i.columns}" data-rows="${i.rows}" data-findings="${esc(JSON.stringify(editable))}"><img alt="image ${esc(i.sop)} with ${own.length} AI outline(s)" src="/app/studies/${esc(uid)}/images/${esc(i.series)}/${esc(i.sop)}.png">
 <figcaption>${esc([i.laterality, i.view].filter(Boolean).join(' ') || 'image')}: ${own.length ? own.map((f) => `${esc(f.trackingId)} ${esc(f.type)} ${f.score.toFixed(3)}${f.examScore !== null ? ` (exam ${f.examScore}/10)` : ''}`).join(', ') : 'no AI finding'}</figcaption></figure>`;
     }).join('\n');
+    // A slide: its thumbnail with the latest analysis's probability map and regions.
+    const slides = ((latest?.result?.imageResults ?? []) as Array<Omit<ImageResult, 'findings'>>).filter((i) => i.mapPreview);
+    const slideFigures = slides.map((i) => {
+      const own = findings.filter((f) => f.sopInstanceUid === i.image.sopInstanceUid);
+      return `<figure data-slide="${esc(i.image.sopInstanceUid)}"><img alt="slide ${esc(i.image.sopInstanceUid)} with the AI probability map and ${own.length} region(s)" src="/app/studies/${esc(uid)}/slides/${esc(i.image.seriesInstanceUid)}/${esc(i.image.sopInstanceUid)}.png">
+<figcaption>Slide: AI score ${i.score.toFixed(3)}; ${own.length ? own.map((f) => `${esc(f.trackingId)} ${f.areaMm2 !== null ? `${f.areaMm2.toFixed(2)} mm²` : ''} ${f.score.toFixed(3)}`).join(', ') : 'no tumour region'}. Red: the tumour probability (from 0.2, more opaque where higher).</figcaption></figure>`;
+    }).join('\n');
     const jobRows = jobs.map((j) => `<tr data-job="${esc(j.id)}"><td>${when(j.createdAt)}</td><td class="${esc(j.state)}">${esc(j.state)}</td><td>${esc(`${j.modelId} ${j.modelVersion}`)}${j.companions ? ` + ${esc(j.companions)}` : ''}</td><td>${j.attempts}</td><td>${esc(j.error ?? '')}</td>
 <td>${j.state === 'failed' ? `<form method="post" action="/app/jobs/${esc(j.id)}/retry?study=${esc(uid)}"><button type="submit">Analyse again</button></form>` : ''}</td></tr>`).join('\n');
     const outputRows = outputs.map((o) => `<tr data-output="${esc(o.id)}"><td>${esc(o.label)}</td><td>${esc(o.kind)}${o.destination ? ` to ${esc(o.destination)}` : ''}</td><td class="${esc(o.state)}">${esc(o.state)}</td><td>${o.attempts}</td><td>${esc(o.lastError ?? '')}</td>
@@ -190,7 +200,7 @@ ${message ? `<p class="failed">${esc(message)}</p>` : ''}
 ${densityLine(latest)}
 <p class="note">Study Instance UID ${esc(uid)}</p>
 <h2>Images</h2>
-<div class="images">${figures || `<p class="note">${study.modalities.includes('SM') ? 'A slide: open it in OHIF, where the heat map and regions are drawn over it.' : 'No image of this study is in the PACS.'}</p>`}</div>
+<div class="images">${figures || slideFigures || `<p class="note">${study.modalities.includes('SM') ? 'A slide: open it in OHIF, where the heat map and regions are drawn over it.' : 'No image of this study is in the PACS.'}</p>`}</div>
 ${latest && figures && CORRECTABLE.has(latest.pipeline) ? `<div id="correction" data-study="${esc(uid)}" data-job="${esc(latest.id)}">
 <label>Reader <input type="text" name="reader" maxlength="64" value="${esc(sessionUser(config.auth.apiTokens, cookieValue(req.headers.cookie)) ?? '')}" required></label>
 <button type="button" class="save">Save correction</button><span class="status note">Correct an image's outlines, then save: Sentinel writes a corrected SEG and SR in new series and sends an ORU with result status C; the AI's originals stay.</span></div>
@@ -210,6 +220,22 @@ ${latest && figures && CORRECTABLE.has(latest.pipeline) ? `<div id="correction" 
     const findings = latest && req.query.plain !== '1' ? await ds.getRepository(FindingRow).findBy({ jobId: latest.id, sopInstanceUid: sop }) : [];
     res.type('png').setHeader('Cache-Control', 'private, no-store');
     res.send(await overlayPng(dicomweb, uid, series, sop, findings));
+  });
+
+  router.get('/app/studies/:uid/slides/:series/:file', async (req, res) => {
+    const { uid, series } = req.params;
+    const sop = req.params.file.replace(/\.png$/, '');
+    if (![uid, series, sop].every((u) => UID.test(u))) throw badRequest('not a DICOM UID');
+    const latest = await ds.getRepository(JobRow).findOne({ where: { studyInstanceUid: uid, state: 'succeeded' }, order: { finishedAt: 'DESC' } });
+    const image = ((latest?.result?.imageResults ?? []) as Array<Omit<ImageResult, 'findings'>>).find((i) => i.image.sopInstanceUid === sop && i.mapPreview);
+    if (!latest || !image?.mapPreview) throw notFound(`no analysed slide ${sop} in study ${uid}`);
+    const slide = (await describeStudySlides(dicomweb, uid, pipelineNamed(latest.pipeline))).find((s) => s.levels.some((l) => l.instances.some((i) => i.sopInstanceUid === sop)));
+    if (!slide) throw notFound(`slide ${sop} is no longer in the PACS`);
+    // map=0: the slide alone.
+    const bare = req.query.map === '0';
+    const findings = bare ? [] : await ds.getRepository(FindingRow).findBy({ jobId: latest.id, sopInstanceUid: sop });
+    res.type('png').setHeader('Cache-Control', 'private, no-store');
+    res.send(await slidePng(slideSource(dicomweb, slide), image.image, bare ? undefined : image.mapPreview, findings));
   });
 
   router.get('/app/correct.js', (_req, res) => {

@@ -1,6 +1,7 @@
 // From a tile-resolution probability map to what a pathologist reads: tumour regions
 // (4-connected components of cells at or above the detection threshold) with their outline as
 // a polygon along cell edges, their area, their mean and peak probability, and a slide score.
+import type { MapPreview } from '../../domain/findings';
 import { type LabelStats, connectedComponents, labelStats, polygonArea } from '../common/image-ops';
 
 export interface Heatmap {
@@ -190,4 +191,27 @@ export function slideScore(map: Heatmap): number {
     }
   }
   return best;
+}
+
+/**
+ * A small copy of the map for a picture of the slide (the study page's thumbnail): at most
+ * `maxSide` cells on its long side, each the highest probability of the cells it covers (a
+ * hot spot stays visible), as one byte per cell (0-254 for 0-1, 255 where no tissue was
+ * analysed), base64; `cellPx` is its cell's size in pixels of the analysed level.
+ */
+export function mapPreview(map: Heatmap, cellPx: number, maxSide = 256): MapPreview {
+  const f = Math.max(1, Math.ceil(Math.max(map.columns, map.rows) / maxSide));
+  const columns = Math.ceil(map.columns / f);
+  const rows = Math.ceil(map.rows / f);
+  const out = new Uint8Array(columns * rows).fill(255);
+  for (let r = 0; r < map.rows; r++) {
+    for (let c = 0; c < map.columns; c++) {
+      const v = map.values[r * map.columns + c] as number;
+      if (Number.isNaN(v)) continue;
+      const k = Math.floor(r / f) * columns + Math.floor(c / f);
+      const byte = Math.round(Math.min(1, Math.max(0, v)) * 254);
+      out[k] = out[k] === 255 ? byte : Math.max(out[k] as number, byte);
+    }
+  }
+  return { columns, rows, cellPx: cellPx * f, probability: Buffer.from(out).toString('base64') };
 }

@@ -1,7 +1,7 @@
 // Whole-slide post-processing: tissue by saturation, tumour regions as polygons along cell
 // edges, map smoothing and the slide score, on maps whose answers are known by construction.
 import { detectTissue, tissueCells } from '../../../src/pipelines/wsi/tissue';
-import { findRegions, slideScore, smoothMap, traceOutline } from '../../../src/pipelines/wsi/regions';
+import { findRegions, mapPreview, slideScore, smoothMap, traceOutline } from '../../../src/pipelines/wsi/regions';
 import { polygonArea } from '../../../src/pipelines/common/image-ops';
 
 function map(rows: string[]): { rows: number; columns: number; values: Float32Array } {
@@ -88,5 +88,26 @@ describe('tumour regions', () => {
     // Next to empty cells a cell averages only over tissue: an edge cell beside '.' is not pulled down.
     const edge = smoothMap(map(['9.', '9.']), 2);
     expect(edge.values[0]).toBeCloseTo(0.9, 6);
+  });
+});
+
+describe('the map preview for the study page', () => {
+  it('keeps a small map as it is, a byte per cell, 255 where no tissue was analysed', () => {
+    const map = { rows: 2, columns: 3, values: new Float32Array([0, 0.5, 1, NaN, 0.25, NaN]) };
+    const p = mapPreview(map, 8);
+    expect([p.columns, p.rows, p.cellPx]).toEqual([3, 2, 8]);
+    expect([...Buffer.from(p.probability, 'base64')]).toEqual([0, 127, 254, 255, 64, 255]);
+  });
+
+  it('shrinks a large map by whole factors, each cell the highest it covers, so a hot spot stays', () => {
+    const map = { rows: 600, columns: 1000, values: new Float32Array(600 * 1000).fill(NaN) };
+    map.values[123 * 1000 + 777] = 0.9; // one hot cell in tissue-free surroundings
+    map.values[122 * 1000 + 776] = 0.1; // in the same preview cell
+    const p = mapPreview(map, 4, 256);
+    // 1000 / 256 -> a factor of 4: 250 x 150 cells of 16 pixels.
+    expect([p.columns, p.rows, p.cellPx]).toEqual([250, 150, 16]);
+    const bytes = Buffer.from(p.probability, 'base64');
+    expect(bytes[30 * 250 + 194]).toBe(Math.round(0.9 * 254));
+    expect([...bytes].filter((b) => b !== 255)).toHaveLength(1);
   });
 });

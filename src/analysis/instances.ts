@@ -18,6 +18,7 @@ import { threshold } from '../inference/manifest';
 import type { LoadedModel } from '../inference/registry';
 import type { Companions, InstancePipeline, PipelineDefinition } from '../pipelines/definition';
 import { withExamScores } from '../pipelines/common/category';
+import { stageTimer } from '../metrics/metrics';
 import { sopClassNotRead } from '../pipelines/registry';
 import type { AlgorithmInfo } from '../reports/seg/common';
 import { type Reader, buildImageSeg } from '../reports/seg/image';
@@ -115,7 +116,9 @@ export async function analyseInstances(req: {
 
   const headers = new Map<string, NaturalizedDataset>();
   for (const i of images) headers.set(i.parsed.sopInstanceUid, readNaturalizedHeader(i.bytes));
+  const endWriters = stageTimer(pipeline.name, 'writers');
   const { objects, reports } = writeImageReports({ ...req, result, headers, skipped, algorithm: { name: manifest.name, version: manifest.version, modelId: manifest.id }, operatingPoint: threshold(manifest, 'detection') });
+  endWriters();
   return { result, context: readStudyContext(first.parsed), objects, skipped, reports };
 }
 

@@ -219,7 +219,7 @@ export async function storedReports(ds: DataSource, jobId: string, studyInstance
  * Take the job if this queue entry may run it (same epoch) and nobody holds a live lease on
  * it: state running, one more attempt, the lease ours. Undefined when it is not ours to run.
  */
-async function claimJob(deps: AnalyzeDeps, jobId: string, epoch: number): Promise<JobRow | undefined> {
+export async function claimJob(deps: AnalyzeDeps, jobId: string, epoch: number): Promise<JobRow | undefined> {
   const [rows] = await deps.ds.query(
     `update jobs set state = 'running', attempts = attempts + 1, started_at = now(), lease_owner = $3, lease_until = now() + $4::interval
      where id = $1 and epoch = $2 and state in ('queued', 'running') and (lease_until is null or lease_until < now())

@@ -29,7 +29,7 @@ export const analysesFinished = new Counter({
 
 export const stageSeconds = new Histogram({
   name: 'sentinel_stage_duration_seconds',
-  help: 'Time of each stage of an analysis: fetch (study from the PACS), analyse (decode, models, writers), reports (ORU, FHIR), persist (results and outbox, one transaction), total',
+  help: 'Time of each stage of an analysis: fetch (study from the PACS), analyse (decode, models, writers), within it for images decode, preprocess, postprocess, density and writers (SEG/SR objects), reports (ORU, FHIR), persist (results and outbox, one transaction), total',
   labelNames: ['pipeline', 'stage'] as const,
   buckets: SECONDS,
   registers: [registry],
@@ -49,6 +49,12 @@ export const deliveries = new Counter({
   labelNames: ['channel', 'outcome'] as const,
   registers: [registry],
 });
+
+/** A clock for `stage` of `pipeline`: call the function it returns when the stage ends. */
+export function stageTimer(pipeline: string, stage: string): () => void {
+  const end = stageSeconds.startTimer({ pipeline, stage });
+  return () => { end(); };
+}
 
 /** Time `fn` and record it as `stage` of `pipeline`. */
 export async function timed<T>(pipeline: string, stage: string, fn: () => Promise<T>): Promise<T> {

@@ -1,4 +1,4 @@
-// `npm run loadtest -- --studies N [--workers W] [--kill-worker-at F] [--json]`: the stack up,
+// `npm run loadtest -- --studies N [--workers W] [--threads T] [--kill-worker-at F] [--json]`: the stack up,
 // one `sentinel serve` (API + poller) and W `sentinel worker` processes, N two-image
 // mammography studies stored into Orthanc as fast as it takes them (storescu and STOW-RS to
 // Sentinel, alternately, 8 at a time), then every count checked where it lands: jobs and
@@ -26,19 +26,20 @@ import { ensureStack, testConfig } from '../support/stack';
 
 const run = promisify(execFile);
 
-interface Options { studies: number; workers: number; killAt?: number; json: boolean }
+interface Options { studies: number; workers: number; threads: number; killAt?: number; json: boolean }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { studies: 20, workers: 2, json: false };
+  const opts: Options = { studies: 20, workers: 2, threads: 1, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--studies') opts.studies = Number(argv[++i]);
     else if (a === '--workers') opts.workers = Number(argv[++i]);
+    else if (a === '--threads') opts.threads = Number(argv[++i]);
     else if (a === '--kill-worker-at') opts.killAt = Number(argv[++i]);
     else if (a === '--json') opts.json = true;
     else throw new Error(`unknown argument ${a}`);
   }
-  if (!(opts.studies > 0 && opts.workers > 0)) throw new Error('--studies and --workers must be positive');
+  if (!(opts.studies > 0 && opts.workers > 0 && opts.threads > 0)) throw new Error('--studies, --workers and --threads must be positive');
   return opts;
 }
 
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
     database: { url: stack.database.url.replace(/\/[^/]+$/, '/sentinel_load') },
     redis: { prefix: 'sentinel-load' },
     hl7: { destination: { host: '127.0.0.1', port: his.port, timeoutMs: 10_000 } },
-    models: { dir: path.join(projectRoot, 'models'), threads: 1 },
+    models: { dir: path.join(projectRoot, 'models'), threads: opts.threads },
     orthanc: { pollIntervalMs: 1000 },
     jobs: { stowSettleMs: 1000 },
     log: { level: 'info' },
@@ -178,6 +179,7 @@ async function main(): Promise<void> {
   const result = {
     studies: opts.studies,
     workers: opts.workers,
+    threads: opts.threads,
     worker_killed: killed,
     analysed: done,
     duplicates,

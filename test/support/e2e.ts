@@ -48,6 +48,10 @@ export interface HarnessOptions {
   fhir?: Partial<Config['fhir']>;
   /** Web app users (name and scrypt password). */
   users?: Config['auth']['users'];
+  /** The model the MG rule routes to (default: the test model); a shipped one must be in shippedModels. */
+  mammographyModel?: string;
+  /** onnxruntime intra-op threads per session (default 1). */
+  threads?: number;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -60,8 +64,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   }
   const config = testConfig({
     hl7: { destination: { host: '127.0.0.1', port: his.port, timeoutMs: 5000 } },
-    models: { dir: modelsDir, threads: 1 },
-    routing: { rules: [{ name: 'mammography', modalities: ['MG'], pipeline: 'mammography', models: [TEST_MODEL_ID] }, ...(opts.rules ?? [])] },
+    models: { dir: modelsDir, threads: opts.threads ?? 1 },
+    routing: { rules: [{ name: 'mammography', modalities: ['MG'], pipeline: 'mammography', models: [opts.mammographyModel ?? TEST_MODEL_ID] }, ...(opts.rules ?? [])] },
     orthanc: { pollIntervalMs: 500, ...(opts.orthancUrl ? { url: opts.orthancUrl } : {}) },
     ...(opts.redisUrl ? { redis: { url: opts.redisUrl } } : {}),
     ...(opts.dimse ? { dimse: opts.dimse } : {}),

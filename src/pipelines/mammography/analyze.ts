@@ -11,6 +11,7 @@ import { normalizationLuts, packGray8 } from '../../inference/tensor';
 import type { Finding, FindingType, ImageRef, ImageResult } from '../../domain/findings';
 import { type GrayImage, connectedComponents, convexHull, polygonArea, resampleToSpacing, resize } from '../common/image-ops';
 import { findBreastRegion } from './breast-region';
+import { stageTimer } from '../../metrics/metrics';
 
 export interface MammogramInput {
   ref: ImageRef;
@@ -60,6 +61,7 @@ function findingType(className: string | undefined): FindingType {
 
 export async function analyzeMammogram(input: MammogramInput, model: LoadedModel, ids: FindingIds): Promise<MammogramAnalysis> {
   const m = model.manifest;
+  const endPreprocess = stageTimer('mammography', 'preprocess');
   const { height: ih, width: iw } = m.input;
   // The model's own spacing is a fact of its manifest; an image without a spacing is taken to be at it.
   const target = m.input.pixelSpacingMm;
@@ -85,7 +87,9 @@ export async function analyzeMammogram(input: MammogramInput, model: LoadedModel
       packGray8(crop, lut, batch, n * planes.length + c);
     });
   });
+  endPreprocess();
   const outputs: ModelOutputs = await model.run(batch, windows.length);
+  const endPostprocess = stageTimer('mammography', 'postprocess');
 
   const heatOut = outputs.lesion_heatmap;
   const heatSpec = m.outputs.find((o) => o.role === 'lesion_heatmap');
@@ -102,6 +106,7 @@ export async function analyzeMammogram(input: MammogramInput, model: LoadedModel
   const imageScoreOut = outputs.image_score;
   const score = imageScoreOut ? Math.max(...Array.from(imageScoreOut.data)) : heatMax;
   findings.sort((a, b) => b.score - a.score);
+  endPostprocess();
   return {
     image: input.ref,
     laterality: input.laterality,

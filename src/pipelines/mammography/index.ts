@@ -10,6 +10,7 @@ import { Tag } from '../../dicom/tags';
 import { decodeFrame } from '../../dicom/pixels/decode';
 import { toDisplayGray8 } from '../../dicom/pixels/display';
 import { SentinelError } from '../../errors/errors';
+import { timed } from '../../metrics/metrics';
 import type { LoadedModel } from '../../inference/registry';
 import { type Companions, type FindingIds, type InstancePipeline } from '../definition';
 import { imageRefOf } from '../image-ref';
@@ -66,18 +67,18 @@ async function analyseImage(parsed: ParsedDicom, model: LoadedModel, ids: Findin
     const found = parsed.string(Tag.ImageLaterality) ?? parsed.string(Tag.Laterality);
     throw new SentinelError('bad_request', `the mammogram has no Image Laterality (0020,0062) L or R${found ? ` (it says "${found}")` : ''}: its findings could not be given a breast`);
   }
-  const film = await filmOf(parsed);
+  const film = await timed('mammography', 'decode', () => filmOf(parsed));
   const result = await analyzeMammogram({
     ref: imageRefOf(parsed),
     gray8: film.gray8,
     pixelSpacingMm: attrs.pixelSpacingMm,
     laterality: attrs.laterality,
     view: attrs.view,
-    partner: model.manifest.input.views === 'pair' ? await partnerFilm(parsed, study) : undefined,
+    partner: model.manifest.input.views === 'pair' ? await timed('mammography', 'decode', () => partnerFilm(parsed, study)) : undefined,
   }, model, ids);
   const densityModel = companions.density;
   if (!densityModel) return result;
-  return { ...result, density: await classifyDensity({ gray8: film.gray8, width: film.columns, height: film.rows }, densityModel) };
+  return { ...result, density: await timed('mammography', 'density', () => classifyDensity({ gray8: film.gray8, width: film.columns, height: film.rows }, densityModel)) };
 }
 
 export const mammography: InstancePipeline<'mammography'> = {

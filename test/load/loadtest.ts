@@ -163,12 +163,14 @@ async function main(): Promise<void> {
     const srs = series.filter((x) => x.modality === 'SR').length;
     const segs = series.filter((x) => x.modality === 'SEG');
     const segRows = (await ds.query(`select count(*)::int as n from outbox o join jobs j on j.id = o.job_id where j.study_instance_uid = $1 and o.label = 'SEG'`, [uid]) as Array<{ n: number }>)[0]?.n ?? 0;
+    // The TID 1500 SR and, for mammography, the CAD SR: each its own series.
+    const srRows = (await ds.query(`select count(*)::int as n from outbox o join jobs j on j.id = o.job_id where j.study_instance_uid = $1 and o.label in ('SR', 'CAD SR') and o.destination is null`, [uid]) as Array<{ n: number }>)[0]?.n ?? 0;
     let segInstances = 0;
     for (const x of segs) segInstances += (await dicomweb.seriesMetadata(uid, x.seriesInstanceUid)).length;
-    if (mine.length > 1 || atHis > 1 || srs > 1 || segInstances > segRows) {
+    if (mine.length > 1 || atHis > 1 || srs > srRows || segInstances > segRows) {
       duplicates++;
-      problems.push(`${s.study.accessionNumber}: ${mine.length} jobs, ${atHis} ORUs at the HIS, ${srs} SR, ${segInstances} SEG instances for ${segRows} SEG rows`);
-    } else if (mine.length === 0 || mine[0]?.state !== 'succeeded' || atHis === 0 || srs !== 1 || segInstances !== segRows) {
+      problems.push(`${s.study.accessionNumber}: ${mine.length} jobs, ${atHis} ORUs at the HIS, ${srs} SR series for ${srRows} SR rows, ${segInstances} SEG instances for ${segRows} SEG rows`);
+    } else if (mine.length === 0 || mine[0]?.state !== 'succeeded' || atHis === 0 || srRows === 0 || srs !== srRows || segInstances !== segRows) {
       lost++;
       problems.push(`${s.study.accessionNumber}: ${mine.length} jobs (${mine[0]?.state ?? '-'}), ${atHis} ORUs at the HIS, ${srs} SR, ${segInstances}/${segRows} SEG`);
     }

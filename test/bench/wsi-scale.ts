@@ -2,7 +2,9 @@
 // slide (0.25 um/pixel). Its pyramid is virtual: every tile the pipeline asks for is a real
 // H&E JPEG tile cut from an IDC mosaic, decoded by Sentinel's own decoder each time, so decode,
 // tiling, tensor packing and inference are all paid; only the network is not.
-// Prints tiles/s, seconds and peak memory.  Run: npm run bench:wsi
+// Prints tiles/s, seconds and peak memory (the process's VmHWM: run one slide per process for
+// a clean figure).  Run: npm run bench:wsi [-- --width W --height H --pyramid full|sparse --json]
+import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { projectRoot } from '../../src/config/load';
@@ -11,8 +13,13 @@ import { ModelRegistry } from '../../src/inference/registry';
 import { type SlideSource, type SourceLevel, analyzeSlide } from '../../src/pipelines/wsi/analyze-slide';
 import { sharedData } from '../support/shared-data';
 
-const WIDTH = 100_000;
-const HEIGHT = 80_000;
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+};
+const WIDTH = Number(arg('width', '100000'));
+const HEIGHT = Number(arg('height', '80000'));
+const JSON_ONLY = process.argv.includes('--json');
 const BASE_MM = 0.00025;
 const TILE = 256;
 
@@ -56,17 +63,19 @@ class VirtualSlide implements SlideSource {
   }
 }
 
-async function run(registry: ModelRegistry, jpegs: Uint8Array[], pyramid: string, factors: number[]): Promise<void> {
+/** Peak resident set of this process so far (VmHWM), MiB. */
+function peakRssMiB(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : Math.round(process.memoryUsage().rss / 2 ** 20);
+}
+
+async function run(registry: ModelRegistry, jpegs: Uint8Array[], pyramid: string, factors: number[]): Promise<Record<string, unknown>> {
   const slide = new VirtualSlide(jpegs, factors);
-  let peak = 0;
-  const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
   const t0 = Date.now();
   const a = await analyzeSlide(slide, registry.model('idc-tile-classifier'), { batchSize: 256 });
   const seconds = (Date.now() - t0) / 1000;
-  clearInterval(sample);
-  peak = Math.max(peak, process.memoryUsage().rss);
   const level = slide.levels[a.level] as SourceLevel;
-  console.log(JSON.stringify({
+  return {
     pyramid,
     slide: `${WIDTH} x ${HEIGHT} px at ${BASE_MM * 1000} um/px (${slide.levels.length} levels)`,
     analysedLevel: `${level.totalPixelMatrixColumns} x ${level.totalPixelMatrixRows} px at ${(level.pixelSpacingMm[1] * 1000).toFixed(2)} um/px`,
@@ -77,18 +86,27 @@ async function run(registry: ModelRegistry, jpegs: Uint8Array[], pyramid: string
     modelTilesPerSecond: Math.round(a.tilesAnalysed / seconds),
     inferenceSeconds: Number((a.timings.inferenceMs / 1000).toFixed(1)),
     tissueSeconds: Number((a.timings.tissueMs / 1000).toFixed(1)),
-    peakRssMiB: Math.round(peak / 2 ** 20),
+    peakRssMiB: peakRssMiB(),
     heatmapBytes: a.heatmap.values.byteLength,
-  }, null, 2));
+  };
 }
 
-async function main(): Promise<void> {
-  const registry = await ModelRegistry.load(path.join(projectRoot, 'models'), { intraOpNumThreads: 2 });
-  const jpegs = await jpegTiles();
+const PYRAMIDS: Record<string, [string, number[]]> = {
   // A full 2x pyramid has a level at the model's 4 um/px: few tiles to decode.
-  await run(registry, jpegs, 'full 2x pyramid', [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+  full: ['full 2x pyramid', [1, 2, 4, 8, 16, 32, 64, 128, 256]],
   // A scanner pyramid with 40x and 10x only: the 1 um level is read and each 200-pixel cell resampled to 50.
-  await run(registry, jpegs, '40x and 10x only (no level at the model spacing)', [1, 4, 64]);
+  sparse: ['40x and 10x only (no level at the model spacing)', [1, 4, 64]],
+};
+
+async function main(): Promise<void> {
+  const registry = await ModelRegistry.load(path.join(projectRoot, 'models'), { intraOpNumThreads: Number(arg('threads', '2')) });
+  const jpegs = await jpegTiles();
+  const which = arg('pyramid', 'both');
+  for (const key of which === 'both' ? Object.keys(PYRAMIDS) : [which]) {
+    const [name, factors] = PYRAMIDS[key] ?? (() => { throw new Error(`--pyramid is full, sparse or both, not ${key}`); })();
+    const figures = await run(registry, jpegs, name, factors);
+    console.log(JSON_ONLY ? JSON.stringify(figures) : JSON.stringify(figures, null, 2));
+  }
   await registry.close();
 }
 

@@ -152,6 +152,7 @@ export async function slideEndToEnd(h: Harness, say: Say, quick: boolean, thread
   const figures: Figures = {};
   for (const [name, spacing] of [['at_level', 0.004], ['resampled', 0.003]] as const) {
     const studyInstanceUid = newUid();
+    const [stages0, inference0] = [await sums(stageSeconds, 'stage'), await sums(inferenceSeconds, 'model')];
     const slide = await dicomize(mosaic, { outDir: path.join(dir, name), studyInstanceUid, pixelSpacingMm: spacing, containerIdentifier: `BENCH-${name}` });
     const stored = await storeFiles(h.services.dicomweb, slide.files, studyInstanceUid);
     if (stored.failed.length) throw new Error(`the bench slide was not stored: ${stored.failed.join('; ')}`);
@@ -161,6 +162,15 @@ export async function slideEndToEnd(h: Harness, say: Say, quick: boolean, thread
     const seconds = (end - new Date(job.startedAt as Date).getTime()) / 1000;
     const tilesPerS = job.progressTotal / seconds;
     say(`slide ${name === 'at_level' ? 'with a level at the model spacing' : 'without one (resampled)'}: ${job.progressTotal} tissue tiles in ${seconds.toFixed(1)} s, ${tilesPerS.toFixed(0)} tiles/s`);
+    const [stages1, inference1] = [await sums(stageSeconds, 'stage'), await sums(inferenceSeconds, 'model')];
+    const stage = (x: string): number => round((stages1.get(x) ?? 0) - (stages0.get(x) ?? 0), 2);
+    // Where the time went: describing the slide (fetch), tissue, tiles and model (analyse, of which inference), writers and persist, then STOW of the SEG and SR.
+    figures[`wsi_e2e_${name}_stage_fetch_s`] = stage('fetch');
+    figures[`wsi_e2e_${name}_stage_analyse_s`] = stage('analyse');
+    figures[`wsi_e2e_${name}_stage_inference_s`] = round((inference1.get('idc-tile-classifier') ?? 0) - (inference0.get('idc-tile-classifier') ?? 0), 2);
+    figures[`wsi_e2e_${name}_stage_persist_s`] = stage('persist');
+    figures[`wsi_e2e_${name}_stage_stow_out_s`] = round((end - new Date(job.finishedAt as Date).getTime()) / 1000, 2);
+    figures[`wsi_e2e_${name}_seconds`] = round(seconds, 2);
     figures[`wsi_e2e_${name}_tiles`] = job.progressTotal;
     figures[`wsi_e2e_${name}_tiles_per_s`] = Math.round(tilesPerS);
     if (name === 'at_level') figures.wsi_slide = `${slide.levels[0]?.totalPixelMatrixColumns} x ${slide.levels[0]?.totalPixelMatrixRows} px, ${slide.levels.length} levels`;

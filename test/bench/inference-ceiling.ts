@@ -1,0 +1,120 @@
+// Section "inference": the inference ceiling. Each shipped model alone through Sentinel's own
+// runtime (ModelRegistry over onnxruntime-node, the call a job makes), over batch sizes and 1
+// or 2 intra-op threads: the best images/s and the GFLOP/s it achieves, FLOPs counted from the
+// graph (py/flops.py). Next to it, measured in the same run, the machine's fp32
+// matrix-multiply rate: numpy sgemm (Debian's OpenBLAS, 2 threads) at a few sizes and an
+// onnxruntime-node MatMul graph (2 threads); the best of them is the machine's rate.
+// gflops_fraction = the tile model's achieved GFLOP/s / that rate.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { ModelRegistry } from '../../src/inference/registry';
+import { MODELS_DIR, TILE_MODEL, batchSizes, imagesPerSecond, onnxFile } from './models';
+import { graphFlops, python } from './python';
+import { type Figure, type Section, type SectionContext, type SectionResult, round } from './section';
+
+const THREADS = [1, 2];
+
+async function numpyMatmul(quick: boolean): Promise<{ best_gflops: number; gflops_by_size: Record<string, number> }> {
+  const sizes = quick ? ['1024', '2048'] : ['512', '1024', '2048', '4096'];
+  return python('matmul.py', ['numpy', quick ? '0.3' : '2', ...sizes], { OPENBLAS_NUM_THREADS: '2', OMP_NUM_THREADS: '2' });
+}
+
+/** GFLOP/s of an N x N MatMul graph through onnxruntime-node with 2 intra-op threads. */
+async function onnxruntimeMatmul(n: number, seconds: number): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-bench-matmul-'));
+  try {
+    const file = path.join(dir, 'matmul.onnx');
+    await python('matmul.py', ['graph', file, String(n)]);
+    const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    try {
+      const a = new ort.Tensor('float32', new Float32Array(n * n).map((_, i) => (i % 97) / 97), [n, n]);
+      await session.run({ A: a });
+      let reps = 0;
+      const t0 = performance.now();
+      while (reps < 3 || performance.now() - t0 < seconds * 1000) {
+        await session.run({ A: a });
+        reps++;
+      }
+      return (2 * n ** 3 * reps) / ((performance.now() - t0) / 1000) / 1e9;
+    } finally {
+      await session.release();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Best { batch: number; threads: number; ips: number }
+
+export async function inferenceCeiling({ quick, say }: SectionContext): Promise<SectionResult> {
+  const seconds = quick ? 0.1 : 2;
+  const numpy = await numpyMatmul(quick);
+  const ortRates: Record<string, number> = {};
+  for (const n of quick ? [1024] : [1024, 2048]) ortRates[String(n)] = await onnxruntimeMatmul(n, quick ? 0.3 : 2);
+  const ortBest = Math.max(...Object.values(ortRates));
+  const machine = Math.max(numpy.best_gflops, ortBest);
+  say(`fp32 matrix multiply, 2 threads: numpy/OpenBLAS ${Object.entries(numpy.gflops_by_size).map(([n, g]) => `${n}: ${g.toFixed(0)}`).join(', ')} GFLOP/s; onnxruntime ${Object.entries(ortRates).map(([n, g]) => `${n}: ${g.toFixed(0)}`).join(', ')} GFLOP/s`);
+
+  const probe = await ModelRegistry.load(MODELS_DIR);
+  const ids = probe.list().map((m) => m.id);
+  const flops = await graphFlops(ids.map((id) => onnxFile(probe, id)));
+  await probe.close();
+  const flopsOf = (id: string): number => flops[onnxFile(probe, id)]?.flops_per_image ?? NaN;
+
+  const best = new Map<string, Best>();
+  const sweep: Figure[][] = [];
+  for (const threads of THREADS) {
+    const registry = await ModelRegistry.load(MODELS_DIR, { intraOpNumThreads: threads });
+    try {
+      for (const id of ids) {
+        const line: string[] = [];
+        for (const batch of batchSizes(flopsOf(id), quick)) {
+          const ips = await imagesPerSecond(registry, id, batch, seconds);
+          sweep.push([id, threads, batch, round(ips, 4), round((ips * flopsOf(id)) / 1e9, 3)]);
+          line.push(`${batch}: ${ips.toFixed(1)}`);
+          const b = best.get(id);
+          if (!b || ips > b.ips) best.set(id, { batch, threads, ips });
+        }
+        say(`${id}, ${threads} thread(s): images/s by batch ${line.join(', ')}`);
+      }
+    } finally {
+      await registry.close();
+    }
+  }
+
+  const rows: Figure[][] = ids.map((id) => {
+    const b = best.get(id) as Best;
+    const gf = (b.ips * flopsOf(id)) / 1e9;
+    return [id, round(flopsOf(id) / 1e6, 4), b.batch, b.threads, round(b.ips, 4), round(gf, 3), round(gf / machine, 3)];
+  });
+  const tile = best.get(TILE_MODEL);
+  if (!tile) throw new Error(`${TILE_MODEL} is not installed in ${MODELS_DIR}`);
+  const tileGflops = (tile.ips * flopsOf(TILE_MODEL)) / 1e9;
+  const ignored = [...new Set(Object.values(flops).flatMap((f) => Object.keys(f.ignored)))].sort();
+  return {
+    figures: {
+      machine_matmul_gflops: round(machine, 3),
+      numpy_matmul_gflops: round(numpy.best_gflops, 3),
+      onnxruntime_matmul_gflops: round(ortBest, 3),
+      tile_model_mflops_per_image: round(flopsOf(TILE_MODEL) / 1e6, 4),
+      tile_model_images_per_s: round(tile.ips, 4),
+      tile_model_best_batch: tile.batch,
+      tile_model_best_threads: tile.threads,
+      tile_model_gflops: round(tileGflops, 3),
+      gflops_fraction: round(tileGflops / machine, 3),
+    },
+    tables: [
+      { title: 'each model alone through Sentinel (onnxruntime-node), best of the sweep', columns: ['model', 'MFLOP/image', 'batch', 'threads', 'images/s', 'GFLOP/s', 'of machine'], rows },
+      { title: 'the sweep', columns: ['model', 'threads', 'batch', 'images/s', 'GFLOP/s'], rows: sweep },
+      { title: 'fp32 matrix multiply, 2 threads (GFLOP/s)', columns: ['engine', 'N', 'GFLOP/s'], rows: [
+        ...Object.entries(numpy.gflops_by_size).map(([n, g]) => ['numpy (OpenBLAS)', n, round(g, 3)]),
+        ...Object.entries(ortRates).map(([n, g]) => ['onnxruntime-node MatMul', n, round(g, 3)]),
+      ] },
+    ],
+    notes: [`FLOPs: Conv, ConvTranspose, Gemm and MatMul as 2 x multiply-adds at batch 1; ignored: ${ignored.join(', ')}`],
+  };
+}
+
+export const inferenceSection: Section = { name: 'inference', title: 'Inference ceiling: each model alone through Sentinel, against the machine\'s fp32 matmul rate', run: inferenceCeiling };

@@ -28,6 +28,8 @@ export interface SectionResult {
 export interface Section {
   name: string;
   title: string;
+  /** false: takes minutes even with --quick (the stack, child processes), so `--quick` leaves it out unless `--only` names it. */
+  quick?: boolean;
   run(ctx: SectionContext): Promise<SectionResult>;
 }
 

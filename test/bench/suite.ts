@@ -1,7 +1,9 @@
 // `npm run bench [-- --quick] [--only inference,torch] [--json]`: the benchmark suite (issue 12).
 // Prints the machine (date, CPU, cores, 1-minute load average), then each section's figures and
 // tables, then the goals that the figures measured can be judged against; with --json, exactly
-// one JSON object on stdout (progress on stderr). --quick runs every section in under a minute.
+// one JSON object on stdout (progress on stderr). --quick runs the sections that fit in under a
+// minute (inference, torch); the others take minutes even when quick and run with --quick only
+// when --only names them.
 // Goals are ratios measured side by side in one run: absolute rates move up to 3x between the
 // machines here. A figure taken while the machine was busy says so (`under_load`): the load
 // average at the start and end of each section is kept with it.
@@ -39,9 +41,14 @@ function machine(quick: boolean): Figures {
   };
 }
 
-function parseArgs(argv: string[]): { json: boolean; quick: boolean; only: string[] } {
+/** A wrong command line: said in one line, without a stack. */
+class UsageError extends Error {}
+
+function parseArgs(argv: string[]): { json: boolean; quick: boolean; only: string[]; skipped: string[] } {
   const names = SECTIONS.map((s) => s.name);
-  let only = names;
+  const quick = argv.includes('--quick');
+  // --quick alone: the sections that fit in a minute; --only runs what it names.
+  let only = SECTIONS.filter((s) => !quick || s.quick !== false).map((s) => s.name);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--json' || a === '--quick') continue;
@@ -49,12 +56,12 @@ function parseArgs(argv: string[]): { json: boolean; quick: boolean; only: strin
       const v = a === '--only' ? argv[++i] : a.slice('--only='.length);
       only = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
       const unknown = only.filter((s) => !names.includes(s));
-      if (unknown.length || only.length === 0) throw new Error(`unknown section(s) ${unknown.join(', ') || '(none given)'}; the sections are ${names.join(', ')}`);
+      if (unknown.length || only.length === 0) throw new UsageError(`unknown section(s) ${unknown.join(', ') || '(none given)'}; the sections are ${names.join(', ')}`);
       continue;
     }
-    throw new Error(`unknown argument ${a}; usage: npm run bench -- [--quick] [--only ${names.join(',')}] [--json]`);
+    throw new UsageError(`unknown argument ${a}; usage: npm run bench -- [--quick] [--only ${names.join(',')}] [--json]`);
   }
-  return { json: argv.includes('--json'), quick: argv.includes('--quick'), only };
+  return { json: argv.includes('--json'), quick, only, skipped: names.filter((n) => !only.includes(n)) };
 }
 
 function table(columns: string[], rows: Array<Array<string | number>>): string {
@@ -66,12 +73,12 @@ function table(columns: string[], rows: Array<Array<string | number>>): string {
 interface SectionRun extends SectionResult { title: string; seconds: number; load_1min_at_start: number; load_1min_at_end: number; under_load: boolean }
 
 async function main(): Promise<void> {
-  const { json, quick, only } = parseArgs(process.argv.slice(2));
+  const { json, quick, only, skipped } = parseArgs(process.argv.slice(2));
   const say = (line: string): void => { process.stderr.write(`${line}\n`); };
   const head = machine(quick);
   const cores = Number(head.cores);
   const busy = (l: number): boolean => l > BUSY_LOAD_PER_CORE * cores;
-  say(`bench ${head.date}: ${head.cpu}, ${head.cores} cores, 1-minute load ${head.load_1min_at_start}${busy(Number(head.load_1min_at_start)) ? ' (UNDER LOAD: figures are not from a quiet machine)' : ''}; sections ${only.join(', ')}${quick ? ' (quick)' : ''}`);
+  say(`bench ${head.date}: ${head.cpu}, ${head.cores} cores, 1-minute load ${head.load_1min_at_start}${busy(Number(head.load_1min_at_start)) ? ' (UNDER LOAD: figures are not from a quiet machine)' : ''}; sections ${only.join(', ')}${quick ? ' (quick)' : ''}${skipped.length ? `; not run: ${skipped.join(', ')}` : ''}`);
   const sections: Record<string, SectionRun> = {};
   const figures: Figures = {};
   for (const s of SECTIONS.filter((x) => only.includes(x.name))) {
@@ -88,7 +95,7 @@ async function main(): Promise<void> {
     const v = figures[k] as number;
     return { figure: k, value: v, goal: `${op} ${target}`, met: op === '>=' ? v >= target : op === '<=' ? v <= target : v < target };
   });
-  const out = { machine: { ...head, load_1min_at_end: load1(), under_load: underLoad }, figures, goals, sections };
+  const out = { machine: { ...head, load_1min_at_end: load1(), under_load: underLoad }, figures, goals, sections, not_run: skipped };
   if (json) {
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return;
@@ -103,6 +110,7 @@ async function main(): Promise<void> {
     for (const t of s.tables ?? []) print(`\n${t.title}\n${table(t.columns, t.rows)}`);
     for (const n of s.notes ?? []) print(`note: ${n}`);
   }
+  if (skipped.length) print(`\nnot run: ${skipped.join(', ')}${quick ? ' (minutes even when quick: name them in --only)' : ''}`);
   if (goals.length) print(`\n## goals\n${table(['figure', 'value', 'goal', 'met'], goals.map((g) => [g.figure, g.value, g.goal, g.met ? 'yes' : 'NO']))}`);
 }
 
@@ -110,7 +118,7 @@ main().then(
   // onnxruntime's thread pools and any section's pools would hold the process open.
   () => process.exit(0),
   (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`${err instanceof UsageError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },
 );

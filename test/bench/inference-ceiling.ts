@@ -3,7 +3,8 @@
 // or 2 intra-op threads: the best images/s and the GFLOP/s it achieves, FLOPs counted from the
 // graph (py/flops.py). Next to it, measured in the same run, the machine's fp32
 // matrix-multiply rate: numpy sgemm (Debian's OpenBLAS, 2 threads) at a few sizes and an
-// onnxruntime-node MatMul graph (2 threads); the best of them is the machine's rate.
+// onnxruntime-node MatMul graph (2 threads), before and after the models; the best of them is
+// the machine's rate.
 // gflops_fraction = the tile model's achieved GFLOP/s / that rate.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,7 +17,7 @@ import { type Figure, type Section, type SectionContext, type SectionResult, rou
 
 const THREADS = [1, 2];
 
-async function numpyMatmul(quick: boolean): Promise<{ best_gflops: number; gflops_by_size: Record<string, number> }> {
+async function numpyMatmul(quick: boolean): Promise<{ gflops_by_size: Record<string, number> }> {
   const sizes = quick ? ['1024', '2048'] : ['512', '1024', '2048', '4096'];
   return python('matmul.py', ['numpy', quick ? '0.3' : '2', ...sizes], { OPENBLAS_NUM_THREADS: '2', OMP_NUM_THREADS: '2' });
 }
@@ -48,14 +49,23 @@ async function onnxruntimeMatmul(n: number, seconds: number): Promise<number> {
 
 interface Best { batch: number; threads: number; ips: number }
 
+interface MatmulRun { numpy: Record<string, number>; onnxruntime: Record<string, number> }
+
+async function machineMatmul(quick: boolean): Promise<MatmulRun> {
+  const numpy = await numpyMatmul(quick);
+  const onnxruntime: Record<string, number> = {};
+  for (const n of quick ? [1024] : [1024, 2048]) onnxruntime[String(n)] = await onnxruntimeMatmul(n, quick ? 0.3 : 2);
+  return { numpy: numpy.gflops_by_size, onnxruntime };
+}
+
+const fmt = (r: Record<string, number>): string => Object.entries(r).map(([n, g]) => `${n}: ${g.toFixed(0)}`).join(', ');
+
 export async function inferenceCeiling({ quick, say }: SectionContext): Promise<SectionResult> {
   const seconds = quick ? 0.1 : 2;
-  const numpy = await numpyMatmul(quick);
-  const ortRates: Record<string, number> = {};
-  for (const n of quick ? [1024] : [1024, 2048]) ortRates[String(n)] = await onnxruntimeMatmul(n, quick ? 0.3 : 2);
-  const ortBest = Math.max(...Object.values(ortRates));
-  const machine = Math.max(numpy.best_gflops, ortBest);
-  say(`fp32 matrix multiply, 2 threads: numpy/OpenBLAS ${Object.entries(numpy.gflops_by_size).map(([n, g]) => `${n}: ${g.toFixed(0)}`).join(', ')} GFLOP/s; onnxruntime ${Object.entries(ortRates).map(([n, g]) => `${n}: ${g.toFixed(0)}`).join(', ')} GFLOP/s`);
+  // The matmul rate before and after the models, the best of each size kept: on a shared machine
+  // a neighbour's burst would otherwise lower the machine's rate and flatter the fraction.
+  const before = await machineMatmul(quick);
+  say(`fp32 matrix multiply, 2 threads: numpy/OpenBLAS ${fmt(before.numpy)} GFLOP/s; onnxruntime ${fmt(before.onnxruntime)} GFLOP/s`);
 
   const probe = await ModelRegistry.load(MODELS_DIR);
   const ids = probe.list().map((m) => m.id);
@@ -84,6 +94,16 @@ export async function inferenceCeiling({ quick, say }: SectionContext): Promise<
     }
   }
 
+  const after = await machineMatmul(quick);
+  say(`fp32 matrix multiply again: numpy/OpenBLAS ${fmt(after.numpy)} GFLOP/s; onnxruntime ${fmt(after.onnxruntime)} GFLOP/s`);
+  const bestOf = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
+    Object.fromEntries(Object.keys(a).map((k) => [k, Math.max(a[k] ?? 0, b[k] ?? 0)]));
+  const numpy = bestOf(before.numpy, after.numpy);
+  const ortRates = bestOf(before.onnxruntime, after.onnxruntime);
+  const numpyBest = Math.max(...Object.values(numpy));
+  const ortBest = Math.max(...Object.values(ortRates));
+  const machine = Math.max(numpyBest, ortBest);
+
   const rows: Figure[][] = ids.map((id) => {
     const b = best.get(id) as Best;
     const gf = (b.ips * flopsOf(id)) / 1e9;
@@ -96,7 +116,7 @@ export async function inferenceCeiling({ quick, say }: SectionContext): Promise<
   return {
     figures: {
       machine_matmul_gflops: round(machine, 3),
-      numpy_matmul_gflops: round(numpy.best_gflops, 3),
+      numpy_matmul_gflops: round(numpyBest, 3),
       onnxruntime_matmul_gflops: round(ortBest, 3),
       tile_model_mflops_per_image: round(flopsOf(TILE_MODEL) / 1e6, 4),
       tile_model_images_per_s: round(tile.ips, 4),
@@ -108,8 +128,8 @@ export async function inferenceCeiling({ quick, say }: SectionContext): Promise<
     tables: [
       { title: 'each model alone through Sentinel (onnxruntime-node), best of the sweep', columns: ['model', 'MFLOP/image', 'batch', 'threads', 'images/s', 'GFLOP/s', 'of machine'], rows },
       { title: 'the sweep', columns: ['model', 'threads', 'batch', 'images/s', 'GFLOP/s'], rows: sweep },
-      { title: 'fp32 matrix multiply, 2 threads (GFLOP/s)', columns: ['engine', 'N', 'GFLOP/s'], rows: [
-        ...Object.entries(numpy.gflops_by_size).map(([n, g]) => ['numpy (OpenBLAS)', n, round(g, 3)]),
+      { title: 'fp32 matrix multiply, 2 threads, best of before and after the models (GFLOP/s)', columns: ['engine', 'N', 'GFLOP/s'], rows: [
+        ...Object.entries(numpy).map(([n, g]) => ['numpy (OpenBLAS)', n, round(g, 3)]),
         ...Object.entries(ortRates).map(([n, g]) => ['onnxruntime-node MatMul', n, round(g, 3)]),
       ] },
     ],

@@ -20,8 +20,8 @@ import type { Companions, InstancePipeline, PipelineDefinition } from '../pipeli
 import { withExamScores } from '../pipelines/common/category';
 import { stageTimer } from '../metrics/metrics';
 import { sopClassNotRead } from '../pipelines/registry';
-import type { AlgorithmInfo } from '../reports/seg/common';
-import { type Reader, buildImageSeg } from '../reports/seg/image';
+import type { AlgorithmInfo, Reader } from '../reports/seg/common';
+import { buildImageSeg } from '../reports/seg/image';
 import { buildMammographyCadReport } from '../reports/sr/mammography-cad';
 import { buildTid1500Report, tid1500SopClass } from '../reports/sr/tid1500';
 import { type StudyAnalysis, nothingToAnalyse } from './study-analysis';

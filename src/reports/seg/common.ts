@@ -126,3 +126,13 @@ export function segmentDescription(finding: Finding, number: number, algorithm: 
     RecommendedDisplayCIELabValue: finding.type === 'calcification' ? [43690, 34406, 17476] : [54534, 48379, 6554],
   };
 }
+
+/** Who corrected an analysis (a signed-in user, or the name an API client gave). */
+export interface Reader {
+  name: string;
+}
+
+/** A user name as a DICOM person name: its family-name component, without the component separators. */
+export function personName(name: string): string {
+  return name.replace(/[\^=\\]/g, ' ').trim().slice(0, 64) || 'reader';
+}

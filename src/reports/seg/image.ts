@@ -11,7 +11,7 @@ import { writePart10 } from '../../dicom/write';
 import { SopClass } from '../../dicom/uid';
 import type { ImageResult } from '../../domain/findings';
 import { Codes } from '../../domain/codes';
-import { type AlgorithmInfo, type SeriesInfo, equipment, lo, newInstance, patientAndStudy, segmentDescription } from './common';
+import { type AlgorithmInfo, type Reader, type SeriesInfo, equipment, lo, newInstance, patientAndStudy, personName, segmentDescription } from './common';
 import { packBitFrames, rasterizePolygon } from './raster';
 import { newUid } from '../../dicom/uid';
 
@@ -23,16 +23,6 @@ export interface ImageSegInput {
   /** A reader's correction of the AI's findings: the reader is the content creator. */
   reader?: Reader;
   now?: Date;
-}
-
-/** Who corrected an analysis (a signed-in user, or the name an API client gave). */
-export interface Reader {
-  name: string;
-}
-
-/** A user name as a DICOM person name: its family-name component, without the component separators. */
-export function personName(name: string): string {
-  return name.replace(/[\^=\\]/g, ' ').trim().slice(0, 64) || 'reader';
 }
 
 function spacingOf(source: NaturalizedDataset): number[] | undefined {

@@ -10,8 +10,7 @@ import { type DocumentRef, type Finding, type SegmentRef, type SkippedFile, type
 import { uidSequence } from '../../dicom/uid';
 import type { PipelineReporting } from '../../domain/reporting';
 import { SentinelError } from '../../errors/errors';
-import { type AlgorithmInfo, type SeriesInfo, equipment, newInstance, patientAndStudy } from '../seg/common';
-import { type Reader, personName } from '../seg/image';
+import { type AlgorithmInfo, type Reader, type SeriesInfo, equipment, newInstance, patientAndStudy, personName } from '../seg/common';
 import { codeItem, container, pnameItem, textItem } from './content';
 import { documentGeneral, imageEvidence } from './document';
 import { deviceObserver, imageLibrary, language, procedureReported, qualitativeEvaluations } from './templates/report';

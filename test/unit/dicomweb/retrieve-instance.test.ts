@@ -1,4 +1,4 @@
-// Retrieving a whole instance: in its stored transfer syntax and uncompressed on the wire (a
+// Retrieving a whole instance, or frames: in its stored transfer syntax and uncompressed on the wire (a
 // server that gzips a 27 MB mammogram as it sends it takes 15 times longer), the multipart
 // answer unwrapped; an answer without its part is an error. A real HTTP server on loopback.
 import http from 'node:http';
@@ -14,6 +14,19 @@ const instance = Buffer.alloc(300_000, 7);
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     seen.push(req.headers);
+    const frames = /\/frames\/([\d,]+)$/.exec(req.url ?? '');
+    if (frames) {
+      // Each frame's bytes name it; frame 99 is one the server leaves out; /busy/ is a server that is down.
+      if (req.url?.includes('/busy/')) {
+        res.writeHead(503);
+        res.end();
+        return;
+      }
+      const numbers = (frames[1] as string).split(',').map(Number).filter((n) => n !== 99);
+      res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/octet-stream"; boundary=f1' });
+      res.end(buildMultipartRelated(numbers.map((n) => ({ contentType: 'application/octet-stream', body: Buffer.alloc(1000 + n, n) })), 'f1'));
+      return;
+    }
     if (req.url?.endsWith('/empty')) {
       res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=b1' });
       res.end('--b1--\r\n');
@@ -41,4 +54,19 @@ it('asks for the stored transfer syntax, uncompressed, and returns the part', as
 it('an answer without the instance is an error that says so', async () => {
   const client = new DicomwebClient({ url });
   await expect(client.retrieveInstance('1.2', '1.2.3', 'empty')).rejects.toThrow(/empty response/);
+});
+
+it('frames come in the order asked, several per request, in their stored transfer syntax, uncompressed', async () => {
+  const client = new DicomwebClient({ url });
+  const got = await client.retrieveFrames('1.2', '1.2.3', '1.2.3.4', [5, 2, 9]);
+  expect(got.map((f) => [f.length, f[0]])).toEqual([[1005, 5], [1002, 2], [1009, 9]]);
+  expect(seen).toHaveLength(1);
+  expect(seen[0]!.accept).toBe('multipart/related; type="application/octet-stream"; transfer-syntax=*');
+  expect(seen[0]!['accept-encoding']).toBe('identity');
+});
+
+it('an answer short of a frame, or a server that is down, is an error a retry may mend', async () => {
+  const client = new DicomwebClient({ url });
+  await expect(client.retrieveFrames('1.2', '1.2.3', '1.2.3.4', [1, 99])).rejects.toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/asked 2 frames, received 1/) });
+  await expect(client.retrieveFrames('1.2', '1.2.3', 'busy', [1])).rejects.toMatchObject({ kind: 'unavailable', retryable: true, message: expect.stringMatching(/HTTP 503/) });
 });

@@ -1,14 +1,15 @@
 // The installed models: every models/*.json manifest validated at start (all problems
 // listed with their file), the .onnx next to it checked against its sha256, and one
-// onnxruntime-node session per model created on first use, checked against the manifest
-// (graph-check.ts) and reused.
+// onnxruntime-node session per model created on first use in a worker thread of its own
+// (session-thread.ts, so that the main thread goes on while a model runs), checked against
+// the manifest (graph-check.ts) and reused.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { SentinelError, notFound } from '../errors/errors';
 import { inferenceSeconds } from '../metrics/metrics';
 import { graphMismatches } from './graph-check';
+import { SessionThread } from './session-thread';
 import { type ModelManifest, checkedManifestSchema } from './manifest';
 
 export type OutputRole = ModelManifest['outputs'][number]['role'];
@@ -62,7 +63,7 @@ export function readManifest(file: string): { manifest?: ModelManifest; problems
 }
 
 export class ModelRegistry {
-  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly sessions = new Map<string, Promise<SessionThread>>();
 
   private constructor(readonly dir: string, private readonly manifests: Map<string, ModelManifest>, private readonly options: RegistryOptions) {}
 
@@ -96,7 +97,7 @@ export class ModelRegistry {
     return this.list().filter((m) => m.task === task);
   }
 
-  private session(id: string): Promise<ort.InferenceSession> {
+  private session(id: string): Promise<SessionThread> {
     let s = this.sessions.get(id);
     if (!s) {
       s = this.openSession(id);
@@ -106,14 +107,10 @@ export class ModelRegistry {
     return s;
   }
 
-  private async openSession(id: string): Promise<ort.InferenceSession> {
+  private async openSession(id: string): Promise<SessionThread> {
     const { manifest } = this.get(id);
-    const session = await ort.InferenceSession.create(path.join(this.dir, manifest.file), {
-      intraOpNumThreads: this.options.intraOpNumThreads ?? 2,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
-    const problems = graphMismatches(manifest, session);
+    const session = await SessionThread.open(path.join(this.dir, manifest.file), { intraOpNumThreads: this.options.intraOpNumThreads ?? 2 });
+    const problems = graphMismatches(manifest, session.signature);
     if (problems.length > 0) {
       await session.release();
       throw new ManifestError(problems.map((p) => `${manifest.id}.json: ${p}`));
@@ -131,15 +128,18 @@ export class ModelRegistry {
     const { manifest } = this.get(id);
     const { channels, height, width, name } = manifest.input;
     if (batch.length < n * channels * height * width) throw new SentinelError('internal', `batch of ${n} needs ${n * channels * height * width} values, got ${batch.length}`);
-    const session = await this.session(id);
-    const input = new ort.Tensor('float32', batch.subarray(0, n * channels * height * width), [n, channels, height, width]);
+    let session = await this.session(id);
+    if (!session.alive) {
+      this.sessions.delete(id);
+      session = await this.session(id);
+    }
     const end = inferenceSeconds.startTimer({ model: id });
-    const result = await session.run({ [name]: input }).finally(end);
+    const result = await session.run({ [name]: { data: batch.subarray(0, n * channels * height * width), dims: [n, channels, height, width] } }).finally(end);
     const out: ModelOutputs = {};
     for (const o of manifest.outputs) {
       const t = result[o.name];
       if (!t) throw new SentinelError('internal', `model ${id} has no output named ${o.name}`);
-      out[o.role] = { dims: t.dims.map(Number), data: t.data as Float32Array };
+      out[o.role] = { dims: t.dims, data: t.data };
     }
     return out;
   }

@@ -18,17 +18,22 @@ export function packGray8(pixels: Uint8Array, lut: Float32Array, out: Float32Arr
   return out;
 }
 
+/** One interleaved RGB tile (width x height x 3) into slot `index` of a planar NCHW batch. */
+export function packRgb8(tile: Uint8Array, luts: Float32Array[], pixelsPerTile: number, out: Float32Array, index: number): void {
+  const [r, g, b] = luts as [Float32Array, Float32Array, Float32Array];
+  const base = index * 3 * pixelsPerTile;
+  const gBase = base + pixelsPerTile;
+  const bBase = gBase + pixelsPerTile;
+  for (let i = 0, j = 0; i < pixelsPerTile; i++, j += 3) {
+    out[base + i] = r[tile[j] as number] as number;
+    out[gBase + i] = g[tile[j + 1] as number] as number;
+    out[bBase + i] = b[tile[j + 2] as number] as number;
+  }
+}
+
 /** Interleaved RGB tiles (each width x height x 3) into a planar NCHW batch. */
 export function packRgb8Batch(tiles: Uint8Array[], luts: Float32Array[], pixelsPerTile: number, out?: Float32Array): Float32Array {
   const batch = out ?? new Float32Array(tiles.length * 3 * pixelsPerTile);
-  const [r, g, b] = luts as [Float32Array, Float32Array, Float32Array];
-  tiles.forEach((tile, n) => {
-    const base = n * 3 * pixelsPerTile;
-    for (let i = 0; i < pixelsPerTile; i++) {
-      batch[base + i] = r[tile[3 * i] as number] as number;
-      batch[base + pixelsPerTile + i] = g[tile[3 * i + 1] as number] as number;
-      batch[base + 2 * pixelsPerTile + i] = b[tile[3 * i + 2] as number] as number;
-    }
-  });
+  tiles.forEach((tile, n) => packRgb8(tile, luts, pixelsPerTile, batch, n));
   return batch;
 }

@@ -7,7 +7,7 @@ import { SentinelError } from '../../errors/errors';
 import type { SlideLevel } from '../../wsi/slide';
 import { threshold } from '../../inference/manifest';
 import type { LoadedModel } from '../../inference/registry';
-import { normalizationLuts, packRgb8Batch } from '../../inference/tensor';
+import { normalizationLuts, packRgb8 } from '../../inference/tensor';
 import { categoryOf } from '../common/category';
 import type { Category } from '../../domain/findings';
 import { type Heatmap, type Region, findRegions, slideScore, smoothMap } from './regions';
@@ -80,68 +80,125 @@ export async function readWholeLevel(source: SlideSource, index: number, fill: n
   return { width, height, rgb };
 }
 
-/** Bilinear RGB resize (used when the analysed level's spacing is not the model's). */
-export function resizeRgb(src: Uint8Array, sw: number, sh: number, dw: number, dh: number): Uint8Array {
-  const out = new Uint8Array(dw * dh * 3);
-  const fx = sw / dw;
-  const fy = sh / dh;
-  for (let y = 0; y < dh; y++) {
-    const sy = Math.max(0, Math.min(sh - 1, (y + 0.5) * fy - 0.5));
-    const y0 = Math.floor(sy);
-    const y1 = Math.min(sh - 1, y0 + 1);
-    const wy = sy - y0;
-    for (let x = 0; x < dw; x++) {
-      const sx = Math.max(0, Math.min(sw - 1, (x + 0.5) * fx - 0.5));
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(sw - 1, x0 + 1);
-      const wx = sx - x0;
-      for (let c = 0; c < 3; c++) {
-        const a = src[(y0 * sw + x0) * 3 + c] as number;
-        const b = src[(y0 * sw + x1) * 3 + c] as number;
-        const d = src[(y1 * sw + x0) * 3 + c] as number;
-        const e = src[(y1 * sw + x1) * 3 + c] as number;
-        out[(y * dw + x) * 3 + c] = Math.round((a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy);
+/**
+ * Bilinear RGB resize from sw x sh to dw x dh (used when the analysed level's spacing is not the
+ * model's), its source positions and weights worked out once: the returned function fills `out`
+ * from `src` for every cell of a slide.
+ */
+export function bilinearResizer(sw: number, sh: number, dw: number, dh: number): (src: Uint8Array, out: Uint8Array) => Uint8Array {
+  const axis = (s: number, d: number): { lo: Int32Array; hi: Int32Array; w: Float64Array } => {
+    const lo = new Int32Array(d);
+    const hi = new Int32Array(d);
+    const w = new Float64Array(d);
+    const f = s / d;
+    for (let i = 0; i < d; i++) {
+      const p = Math.max(0, Math.min(s - 1, (i + 0.5) * f - 0.5));
+      lo[i] = Math.floor(p);
+      hi[i] = Math.min(s - 1, (lo[i] as number) + 1);
+      w[i] = p - (lo[i] as number);
+    }
+    return { lo, hi, w };
+  };
+  const xs = axis(sw, dw);
+  const ys = axis(sh, dh);
+  return (src, out) => {
+    for (let y = 0; y < dh; y++) {
+      const r0 = (ys.lo[y] as number) * sw * 3;
+      const r1 = (ys.hi[y] as number) * sw * 3;
+      const wy = ys.w[y] as number;
+      for (let x = 0; x < dw; x++) {
+        const c0 = (xs.lo[x] as number) * 3;
+        const c1 = (xs.hi[x] as number) * 3;
+        const wx = xs.w[x] as number;
+        const o = (y * dw + x) * 3;
+        for (let c = 0; c < 3; c++) {
+          const top = (src[r0 + c0 + c] as number) * (1 - wx) + (src[r0 + c1 + c] as number) * wx;
+          const bottom = (src[r1 + c0 + c] as number) * (1 - wx) + (src[r1 + c1 + c] as number) * wx;
+          out[o + c] = Math.round(top * (1 - wy) + bottom * wy);
+        }
       }
     }
-  }
-  return out;
+    return out;
+  };
 }
 
-/** Decoded tiles of the analysed level, kept only while cells still need them. */
+/** Bilinear RGB resize of one image (bilinearResizer, once). */
+export function resizeRgb(src: Uint8Array, sw: number, sh: number, dw: number, dh: number): Uint8Array {
+  return bilinearResizer(sw, sh, dw, dh)(src, new Uint8Array(dw * dh * 3));
+}
+
+/** Tiles fetched at least this many at a time (while that many are still to come): a PACS such as Orthanc pays for each request by the size of the instance it opens, not by the frames it sends. */
+const FETCH_AT_LEAST = 128;
+
+/**
+ * Decoded tiles of the analysed level, kept only while cells still need them. The cells are
+ * known from the start, so tiles are fetched in the order the cells first need them, at least
+ * FETCH_AT_LEAST at a time, ahead of the batch that needs them.
+ */
 class TileCache {
   private readonly tiles = new Map<number, Uint8Array | undefined>();
-  constructor(private readonly source: SlideSource, private readonly index: number, private readonly level: SourceLevel) {}
+  /** Tiles on their way: a batch waits for them instead of asking again. */
+  private readonly loading = new Map<number, Promise<void>>();
+  /** Every tile the cells need, in the order they first need it, and how far fetching has gone. */
+  private readonly order: Array<{ key: number; row: number; column: number }> = [];
+  private fetched = 0;
+
+  constructor(private readonly source: SlideSource, private readonly index: number, private readonly level: SourceLevel, private readonly size: number, cells: Array<{ x: number; y: number }>) {
+    const seen = new Set<number>();
+    for (const cell of cells) {
+      this.tilesOf(cell, (key, row, column) => {
+        if (seen.has(key)) return;
+        seen.add(key);
+        this.order.push({ key, row, column });
+      });
+    }
+  }
 
   private key(row: number, column: number): number {
     return row * 1_000_000 + column;
   }
 
-  /** Fetch (several frames per request) every tile the cells need that is not cached yet. */
-  async load(cells: Array<{ x: number; y: number }>, size: number): Promise<void> {
-    const want = new Map<number, { row: number; column: number }>();
+  private tilesOf(cell: { x: number; y: number }, visit: (key: number, row: number, column: number) => void): void {
     const { tileRows, tileColumns, totalPixelMatrixRows, totalPixelMatrixColumns } = this.level;
-    for (const cell of cells) {
-      const r0 = Math.floor(cell.y / tileRows);
-      const r1 = Math.floor((Math.min(cell.y + size, totalPixelMatrixRows) - 1) / tileRows);
-      const c0 = Math.floor(cell.x / tileColumns);
-      const c1 = Math.floor((Math.min(cell.x + size, totalPixelMatrixColumns) - 1) / tileColumns);
-      for (let r = r0; r <= r1; r++) {
-        for (let c = c0; c <= c1; c++) {
-          const k = this.key(r, c);
-          if (!this.tiles.has(k)) want.set(k, { row: r, column: c });
-        }
-      }
-    }
-    if (want.size === 0) return;
-    const list = [...want.values()];
-    const decoded = await this.source.readTiles(this.index, list);
-    list.forEach((t, i) => this.tiles.set(this.key(t.row, t.column), decoded[i]));
+    const r0 = Math.floor(cell.y / tileRows);
+    const r1 = Math.floor((Math.min(cell.y + this.size, totalPixelMatrixRows) - 1) / tileRows);
+    const c0 = Math.floor(cell.x / tileColumns);
+    const c1 = Math.floor((Math.min(cell.x + this.size, totalPixelMatrixColumns) - 1) / tileColumns);
+    for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) visit(this.key(r, c), r, c);
   }
 
-  /** The size x size RGB cell at (x, y), `fill` outside the slide or where tiles are absent. */
-  cut(x: number, y: number, size: number, fill: number): Uint8Array {
+  /** Every tile these cells need, fetched (with the next ones in order, up to FETCH_AT_LEAST) unless cached or on its way. */
+  async load(cells: Array<{ x: number; y: number }>): Promise<void> {
+    const want = new Map<number, { row: number; column: number }>();
+    const waits = new Set<Promise<void>>();
+    for (const cell of cells) {
+      this.tilesOf(cell, (k, row, column) => {
+        const coming = this.loading.get(k);
+        if (coming) waits.add(coming);
+        else if (!this.tiles.has(k)) want.set(k, { row, column });
+      });
+    }
+    if (want.size > 0) {
+      for (; this.fetched < this.order.length && want.size < FETCH_AT_LEAST; this.fetched++) {
+        const next = this.order[this.fetched] as { key: number; row: number; column: number };
+        if (!this.loading.has(next.key) && !this.tiles.has(next.key)) want.set(next.key, next);
+      }
+      const list = [...want.values()];
+      const fetched = this.source.readTiles(this.index, list).then((decoded) => {
+        list.forEach((t, i) => this.tiles.set(this.key(t.row, t.column), decoded[i]));
+      }).finally(() => {
+        for (const k of want.keys()) this.loading.delete(k);
+      });
+      for (const k of want.keys()) this.loading.set(k, fetched);
+      waits.add(fetched);
+    }
+    await Promise.all(waits);
+  }
+
+  /** The size x size RGB cell at (x, y) into `out`, `fill` outside the slide or where tiles are absent. */
+  cut(x: number, y: number, size: number, fill: number, out: Uint8Array): Uint8Array {
     const { tileRows, tileColumns, totalPixelMatrixRows, totalPixelMatrixColumns } = this.level;
-    const out = new Uint8Array(size * size * 3).fill(fill);
+    out.fill(fill);
     for (let yy = 0; yy < size && y + yy < totalPixelMatrixRows; yy++) {
       const gy = y + yy;
       const tr = Math.floor(gy / tileRows);
@@ -218,9 +275,14 @@ export async function planSlide(source: SlideSource, model: LoadedModel, opts: P
   return { level: index, cellPx, cellMm: cellPx * level.pixelSpacingMm[1], rows, columns, todo, tissueMs: Date.now() - t0 };
 }
 
+/** Batches prepared ahead of the one the model runs: fetch and decode overlap inference (which runs in its own thread). */
+const READ_AHEAD = 2;
+
 /**
  * The model's probability for each of `cells` (a slice of plan.todo, e.g. one sub-job's
- * range), reading only the tiles they need; the next batch is decoded while the model runs.
+ * range), reading only the tiles they need. Up to READ_AHEAD batches are fetched and decoded
+ * while the model runs the current one; each batch is cut and packed in order (so no tile a
+ * batch still needs is dropped), into one of a few tensors used in turn.
  */
 export async function scoreCells(
   source: SlideSource,
@@ -236,36 +298,54 @@ export async function scoreCells(
   const { cellPx, columns } = plan;
   const luts = normalizationLuts(manifest);
   const batchSize = opts.batchSize ?? 128;
-  const cache = new TileCache(source, plan.level, level);
+  const at = (k: number): { x: number; y: number } => ({ x: (k % columns) * cellPx, y: Math.floor(k / columns) * cellPx });
+  const cache = new TileCache(source, plan.level, level, cellPx, cells.map(at));
   const pixels = modelSize * modelSize;
   const probabilities = new Float32Array(cells.length);
+  const cell = new Uint8Array(cellPx * cellPx * 3);
+  const resize = cellPx === modelSize ? undefined : bilinearResizer(cellPx, cellPx, modelSize, modelSize);
+  const resized = new Uint8Array(pixels * 3);
+  // A tensor is packed again only once its batch's run has returned: the one running, the ones ahead, one more.
+  const tensors = Array.from({ length: READ_AHEAD + 2 }, () => new Float32Array(Math.min(batchSize, cells.length) * 3 * pixels));
 
-  const prepare = async (start: number): Promise<{ start: number; n: number; tensor: Float32Array }> => {
-    const at = cells.slice(start, start + batchSize).map((k) => ({ x: (k % columns) * cellPx, y: Math.floor(k / columns) * cellPx }));
-    await cache.load(at, cellPx);
-    const rgb = at.map(({ x, y }) => {
-      const cell = cache.cut(x, y, cellPx, fill);
-      return cellPx === modelSize ? cell : resizeRgb(cell, cellPx, cellPx, modelSize, modelSize);
+  type Batch = { start: number; n: number; tensor: Float32Array };
+  const prepare = async (start: number, previous: Promise<Batch> | undefined): Promise<Batch> => {
+    const batch = cells.slice(start, start + batchSize).map(at);
+    await Promise.all([cache.load(batch), previous]);
+    const tensor = tensors[(start / batchSize) % tensors.length] as Float32Array;
+    batch.forEach(({ x, y }, n) => {
+      cache.cut(x, y, cellPx, fill, cell);
+      packRgb8(resize ? resize(cell, resized) : cell, luts, pixels, tensor, n);
     });
-    const first = at[0];
+    const first = batch[0];
     if (first) cache.dropAbove(first.y);
-    return { start, n: at.length, tensor: packRgb8Batch(rgb, luts, pixels) };
+    return { start, n: batch.length, tensor };
   };
 
   let inferenceMs = 0;
-  let pending = cells.length > 0 ? prepare(0) : undefined;
-  while (pending) {
-    const batch = await pending;
-    // Decode the next batch while the model runs this one.
-    const next = batch.start + batchSize;
-    pending = next < cells.length ? prepare(next) : undefined;
+  const ahead: Array<Promise<Batch>> = [];
+  let queued = 0;
+  const readAhead = (): void => {
+    while (ahead.length < READ_AHEAD && queued < cells.length) {
+      const next = prepare(queued, ahead[ahead.length - 1]);
+      // Handled where it is awaited; a failure while an earlier batch runs must not go unhandled meanwhile.
+      next.catch(() => undefined);
+      ahead.push(next);
+      queued += batchSize;
+    }
+  };
+  readAhead();
+  while (ahead.length > 0) {
+    const batch = await (ahead.shift() as Promise<Batch>);
     const t = Date.now();
-    const out = await model.run(batch.tensor, batch.n);
+    const running = model.run(batch.tensor, batch.n);
+    readAhead();
+    const out = await running;
     inferenceMs += Date.now() - t;
     const probs = out.tile_probability?.data;
     if (!probs) throw new SentinelError('internal', `model ${manifest.id} returned no tile_probability`);
     probabilities.set(probs.subarray(0, batch.n), batch.start);
-    await opts.onProgress?.(Math.min(next, cells.length), cells.length);
+    await opts.onProgress?.(Math.min(batch.start + batchSize, cells.length), cells.length);
   }
   return { probabilities, inferenceMs };
 }

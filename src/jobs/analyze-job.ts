@@ -15,7 +15,7 @@ import type { ModelRegistry } from '../inference/registry';
 import { type AnalysisOutput, analyze, companionModels, installedCompanions } from '../analysis/analyze';
 import { companionKey } from '../pipelines/routing';
 import { analysesFinished, stageSeconds, timed } from '../metrics/metrics';
-import { describeStudySlides, slideSource } from '../analysis/study-slides';
+import { type StudySlide, describeStudySlides, slideSource } from '../analysis/study-slides';
 import type { LoadedModel } from '../inference/registry';
 import { type DensityAssessment, type DocumentRef, type StudyResult, allFindings } from '../domain/findings';
 import { imageSetOf } from '../analysis/image-set';
@@ -179,11 +179,29 @@ async function scoreInRanges(deps: AnalyzeDeps, job: JobRow, plan: SlidePlan, ra
   }
 }
 
+/**
+ * The study's slides as a job's ranges see them, kept a minute per job: each range of a slide
+ * would otherwise fetch the whole study's metadata again (0.5 s for a 7-level slide, per range).
+ */
+const describedForJob = new Map<string, { until: number; slides: Promise<StudySlide[]> }>();
+
+function slidesForRange(deps: AnalyzeDeps, data: TileJobData): Promise<StudySlide[]> {
+  const key = `${data.jobId}:${data.studyInstanceUid}:${data.pipeline}`;
+  const now = Date.now();
+  for (const [k, v] of describedForJob) if (v.until < now) describedForJob.delete(k);
+  const kept = describedForJob.get(key);
+  if (kept) return kept.slides;
+  const slides = describeStudySlides(deps.dicomweb, data.studyInstanceUid, pipelineNamed(data.pipeline));
+  describedForJob.set(key, { until: now + 60_000, slides });
+  slides.catch(() => describedForJob.delete(key));
+  return slides;
+}
+
 /** One range of a slide's cells (a tiles-queue job): the probabilities, in the range's order. */
 export async function processTileJob(deps: AnalyzeDeps, data: TileJobData): Promise<number[]> {
   const model = deps.models.get(data.modelId);
   if (model.manifest.version !== data.modelVersion) throw new SentinelError('conflict', `model ${data.modelId} is now version ${model.manifest.version}, the range asked for ${data.modelVersion}`);
-  const slides = await describeStudySlides(deps.dicomweb, data.studyInstanceUid, pipelineNamed(data.pipeline));
+  const slides = await slidesForRange(deps, data);
   const slide = slides.find((s) => s.frameOfReferenceUid === data.frameOfReferenceUid);
   if (!slide) throw new SentinelError('not_found', `the study no longer holds the slide in frame of reference ${data.frameOfReferenceUid}`);
   const loaded: LoadedModel = { manifest: model.manifest, run: (batch, n) => deps.models.run(data.modelId, batch, n) };

@@ -297,7 +297,7 @@ export async function scoreCells(
   const level = source.levels[plan.level] as SourceLevel;
   const { cellPx, columns } = plan;
   const luts = normalizationLuts(manifest);
-  const batchSize = opts.batchSize ?? 128;
+  const batchSize = opts.batchSize ?? 256;
   const at = (k: number): { x: number; y: number } => ({ x: (k % columns) * cellPx, y: Math.floor(k / columns) * cellPx });
   const cache = new TileCache(source, plan.level, level, cellPx, cells.map(at));
   const pixels = modelSize * modelSize;

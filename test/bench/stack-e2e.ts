@@ -144,18 +144,18 @@ async function modelAlone(threads: number, tiles: number): Promise<{ tilesPerS: 
   const manifest = registry.get('idc-tile-classifier').manifest;
   const { channels, height, width, name } = manifest.input;
   const input = new Float32Array(batch * channels * height * width).map(() => Math.random());
-  let viaRegistry: number;
+  const session = await ort.InferenceSession.create(path.join(projectRoot, 'models', manifest.file), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const tensor = new ort.Tensor('float32', input, [batch, channels, height, width]);
+  // Taken in turn, three times each, the best of each kept: the machine settles after the stack's work.
+  let viaRegistry = 0;
+  let direct = 0;
   try {
-    viaRegistry = await timed((x) => registry.run(manifest.id, x, batch), input);
+    for (let round = 0; round < 3; round++) {
+      viaRegistry = Math.max(viaRegistry, await timed((x) => registry.run(manifest.id, x, batch), input));
+      direct = Math.max(direct, await timed(() => session.run({ [name]: tensor }), input));
+    }
   } finally {
     await registry.close();
-  }
-  const session = await ort.InferenceSession.create(path.join(projectRoot, 'models', manifest.file), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-  let direct: number;
-  try {
-    const tensor = new ort.Tensor('float32', input, [batch, channels, height, width]);
-    direct = await timed(() => session.run({ [name]: tensor }), input);
-  } finally {
     await session.release();
   }
   return { tilesPerS: Math.max(viaRegistry, direct), registry: viaRegistry, direct };
@@ -191,7 +191,7 @@ export async function slideEndToEnd(h: Harness, say: Say, quick: boolean, thread
     figures[`wsi_e2e_${name}_tiles_per_s`] = Math.round(tilesPerS);
     if (name === 'at_level') figures.wsi_slide = `${slide.levels[0]?.totalPixelMatrixColumns} x ${slide.levels[0]?.totalPixelMatrixRows} px, ${slide.levels.length} levels`;
   }
-  const { tilesPerS: alone, registry, direct } = await modelAlone(threads, quick ? 2048 : 16384);
+  const { tilesPerS: alone, registry, direct } = await modelAlone(threads, quick ? 1024 : 6144);
   figures.wsi_model_alone_tiles_per_s = Math.round(alone);
   figures.wsi_model_alone_registry_tiles_per_s = Math.round(registry);
   figures.wsi_model_alone_direct_tiles_per_s = Math.round(direct);

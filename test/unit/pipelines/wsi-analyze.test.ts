@@ -61,3 +61,41 @@ describe('whole-slide analysis', () => {
     expect(Array.from(b.heatmap.values)).toEqual(Array.from(a.heatmap.values));
   });
 });
+
+describe('how a slide is read while the model runs', () => {
+  /** An image slide that counts what is asked of it and answers each request after a delay, as a PACS would. */
+  class CountingSource {
+    requests: number[] = [];
+    asked = new Map<string, number>();
+    constructor(private readonly inner: ImageSlideSource, private readonly delayMs: number) {}
+    get levels(): ImageSlideSource['levels'] {
+      return this.inner.levels;
+    }
+    async readTiles(index: number, tiles: Array<{ row: number; column: number }>): Promise<Array<Uint8Array | undefined>> {
+      if (index === 0) {
+        this.requests.push(tiles.length);
+        for (const t of tiles) this.asked.set(`${t.row},${t.column}`, (this.asked.get(`${t.row},${t.column}`) ?? 0) + 1);
+      }
+      await new Promise((r) => setTimeout(r, this.delayMs));
+      return this.inner.readTiles(index, tiles);
+    }
+  }
+
+  it('fetches every tile once, many at a time ahead of need, and maps alike whatever the batch, at the level or resampled', async () => {
+    const file = sharedData(`pathology/idc-slides/${SLIDE}.jpg`);
+    const model = registry.model('idc-tile-classifier');
+    // 64-pixel tiles: several hundred of them, so that the fetch order and its chunks are seen.
+    for (const spacing of [0.004, 0.003]) {
+      const slow = new CountingSource(await ImageSlideSource.fromFile(file, spacing, { tileSize: 64 }), 5);
+      const a = await analyzeSlide(slow, model, { batchSize: 32 });
+      expect([...slow.asked.values()].every((n) => n === 1)).toBe(true);
+      expect(slow.asked.size).toBeGreaterThan(300);
+      // Every request but the last few (what is left at the end) carries at least 128 tiles.
+      const small = slow.requests.filter((n) => n < 128);
+      expect(small.length).toBeLessThanOrEqual(2);
+      const one = await analyzeSlide(await ImageSlideSource.fromFile(file, spacing, { tileSize: 64 }), model, { batchSize: 1 });
+      expect(Array.from(a.heatmap.values)).toEqual(Array.from(one.heatmap.values));
+      expect(a.tilesAnalysed).toBe(one.tilesAnalysed);
+    }
+  });
+});

@@ -21,7 +21,7 @@ import { dicomwebTarget } from '../../src/service/services';
 import { type ChildSentinel, childLogs, spawnSentinel } from '../support/child';
 import { type Forwarder, startForwarder, storescu, waitUntil } from '../support/e2e';
 import { TEST_MODEL_ID, buildTestModel } from '../support/models/test-model';
-import { ensureStack, testConfig } from '../support/stack';
+import { ensureStack, settleOrthanc, testConfig } from '../support/stack';
 
 jest.setTimeout(240_000);
 
@@ -88,6 +88,7 @@ beforeAll(async () => {
     orthanc: { pollIntervalMs: 500 },
     jobs: { analyzeAttempts: 5, deliverAttempts: 10, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: 0, leaseMs: 20_000, sweepIntervalMs: 1000, shutdownGraceMs: 1000 },
   });
+  await settleOrthanc(base);
   ds = await openDatabase(base.database.url);
   await ds.query('truncate studies, jobs, findings, outbox, cursors, audit');
   const keys = execFileSync('redis-cli', ['-u', base.redis.url, '--scan', '--pattern', `${PREFIX}:*`], { encoding: 'utf8' }).split('\n').filter(Boolean);

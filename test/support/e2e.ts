@@ -14,7 +14,7 @@ import { type Running, startSentinel } from '../../src/service/server';
 import { type Services, openServices } from '../../src/service/services';
 import { bundledStorescuArgs } from '../../src/stack/bundled-orthanc';
 import { TEST_MODEL_ID, buildTestModel } from './models/test-model';
-import { ensureStack, testConfig } from './stack';
+import { ensureStack, settleOrthanc, testConfig } from './stack';
 
 export interface Harness {
   config: Config;
@@ -74,6 +74,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ...(opts.databaseUrl ? { database: { url: opts.databaseUrl } } : {}),
     jobs: { sweepIntervalMs: 1000, analyzeAttempts: 3, deliverAttempts: 10, backoffMs: 200, maxBackoffMs: 2000, stowSettleMs: 500, tileRangeCells: opts.tileRangeCells ?? 0, ...opts.jobs },
   });
+  // Whatever an earlier suite stored has settled, so no late StableStudy reaches this one.
+  await settleOrthanc(config);
   let services = await openServices(config);
   // A clean slate: empty tables and queues, no /changes cursor: Sentinel starts as on its
   // first day, at the end of the feed, so studies from earlier runs are not analysed again.

@@ -58,3 +58,23 @@ export function ensureStack(): Promise<Config> {
   })();
   return ready;
 }
+
+/**
+ * Wait until the tests' Orthanc holds no unstable study. A study an earlier suite stored (or
+ * wrote results into) just before it ended turns stable StableAge seconds later, and that
+ * StableStudy, reaching the next suite's Sentinel through the Lua event or /changes after its
+ * clean slate, would start a job that suite never asked for.
+ */
+export async function settleOrthanc(config: Config, timeoutMs = 30_000): Promise<void> {
+  const { url, username, password } = config.orthanc;
+  const headers = { Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(new URL('/studies?expand', url), { headers });
+    if (!res.ok) throw new Error(`the tests' Orthanc answered HTTP ${res.status} for /studies`);
+    const unstable = ((await res.json()) as Array<{ IsStable: boolean }>).filter((s) => !s.IsStable).length;
+    if (unstable === 0) return;
+    if (Date.now() > deadline) throw new Error(`the tests' Orthanc still holds ${unstable} unstable studies after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -128,7 +128,7 @@ export function resizeRgb(src: Uint8Array, sw: number, sh: number, dw: number, d
 }
 
 /** Tiles fetched at least this many at a time (while that many are still to come): a PACS such as Orthanc pays for each request by the size of the instance it opens, not by the frames it sends. */
-const FETCH_AT_LEAST = 128;
+const FETCH_AT_LEAST = 256;
 
 /**
  * Decoded tiles of the analysed level, kept only while cells still need them. The cells are

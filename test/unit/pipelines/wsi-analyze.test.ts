@@ -90,8 +90,8 @@ describe('how a slide is read while the model runs', () => {
       const a = await analyzeSlide(slow, model, { batchSize: 32 });
       expect([...slow.asked.values()].every((n) => n === 1)).toBe(true);
       expect(slow.asked.size).toBeGreaterThan(300);
-      // Every request but the last few (what is left at the end) carries at least 128 tiles.
-      const small = slow.requests.filter((n) => n < 128);
+      // Every request but the last few (what is left at the end) carries at least 256 tiles.
+      const small = slow.requests.filter((n) => n < 256);
       expect(small.length).toBeLessThanOrEqual(2);
       const one = await analyzeSlide(await ImageSlideSource.fromFile(file, spacing, { tileSize: 64 }), model, { batchSize: 1 });
       expect(Array.from(a.heatmap.values)).toEqual(Array.from(one.heatmap.values));

@@ -47,7 +47,7 @@ describe('readTiles on highdicom reference slides', () => {
     expect(source.requests).toEqual([[1, 14], [25]]);
   });
 
-  it('fetches at most 32 frames per request by default', async () => {
+  it('fetches a level of fewer than 256 frames in one request by default', async () => {
     const { metadata, source } = localSlide([highdicom('sm_image.dcm')]);
     const level = describeSlide(metadata).levels[0]!;
     await readTiles(source, level, level.availableTiles());

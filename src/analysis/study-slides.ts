@@ -121,10 +121,10 @@ export function localSlides(files: Uint8Array[], pipeline: PipelineDefinition): 
 export function slideSource(client: Pick<DicomwebClient, 'retrieveFrames'>, slide: Slide): SlideSource {
   return {
     levels: slide.levels,
-    async readTiles(index, tiles) {
+    async readTiles(index, tiles, buffers) {
       const level = slide.levels[index];
       if (!level) throw new SentinelError('internal', `no slide level ${index}`);
-      return (await readTiles(client, level, tiles)).map((t) => (isMissing(t) ? undefined : t.rgb));
+      return (await readTiles(client, level, tiles, { buffers })).map((t) => (isMissing(t) ? undefined : t.rgb));
     },
   };
 }

@@ -68,7 +68,13 @@ function endsWithEoi(bytes: Uint8Array): boolean {
   return end >= 2 && bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9;
 }
 
-async function runWasm(codec: WasmCodec, encoded: Uint8Array, expected: FrameSize): Promise<CodecOutput> {
+function copyOut(view: Uint8Array, into: Uint8Array | undefined): Uint8Array {
+  if (!into || into.length !== view.length) return new Uint8Array(view);
+  into.set(view);
+  return into;
+}
+
+async function runWasm(codec: WasmCodec, encoded: Uint8Array, expected: FrameSize, into?: Uint8Array): Promise<CodecOutput> {
   checkFrameSize(codec.name, codec === openjpeg ? j2kFrameSize(encoded) : jpegFrameSize(encoded), expected);
   // CharLS, given a stream cut inside its scan, spins for tens of seconds before it gives up
   // (a 1.5 kB frame short of 5 bytes took 26 s); without EOI it would refuse the stream anyway.
@@ -87,8 +93,9 @@ async function runWasm(codec: WasmCodec, encoded: Uint8Array, expected: FrameSiz
       bitsPerSample: info.bitsPerSample,
       signed: info.isSigned,
       // The decoded buffer is a view into wasm memory (a Uint8ClampedArray for some codecs):
-      // copied out as a plain Uint8Array before delete().
-      bytes: new Uint8Array(decoder.getDecodedBuffer()),
+      // copied out as a plain Uint8Array before delete(), into the caller's buffer when it is
+      // the decoded size.
+      bytes: copyOut(decoder.getDecodedBuffer(), into),
     };
   } catch (err) {
     // A trap (out-of-bounds access, abort) stops the codec mid-function, and a C++ exception
@@ -105,9 +112,10 @@ async function runWasm(codec: WasmCodec, encoded: Uint8Array, expected: FrameSiz
   }
 }
 
-export const decodeJpeg2000 = (bytes: Uint8Array, expected: FrameSize): Promise<CodecOutput> => runWasm(openjpeg, bytes, expected);
-export const decodeJpegLs = (bytes: Uint8Array, expected: FrameSize): Promise<CodecOutput> => runWasm(charls, bytes, expected);
-export const decodeJpegBaseline = (bytes: Uint8Array, expected: FrameSize): Promise<CodecOutput> => runWasm(libjpeg, bytes, expected);
+/** `into`, when given and of the decoded size, receives the samples (and is returned as `bytes`) instead of a new array. */
+export const decodeJpeg2000 = (bytes: Uint8Array, expected: FrameSize, into?: Uint8Array): Promise<CodecOutput> => runWasm(openjpeg, bytes, expected, into);
+export const decodeJpegLs = (bytes: Uint8Array, expected: FrameSize, into?: Uint8Array): Promise<CodecOutput> => runWasm(charls, bytes, expected, into);
+export const decodeJpegBaseline = (bytes: Uint8Array, expected: FrameSize, into?: Uint8Array): Promise<CodecOutput> => runWasm(libjpeg, bytes, expected, into);
 
 export function decodeJpegLossless(bytes: Uint8Array, bitsAllocated: number, expected: FrameSize): Uint8Array {
   checkFrameSize('JPEG Lossless', jpegFrameSize(bytes), expected);

@@ -98,7 +98,11 @@ function unpackBits(bytes: Uint8Array, pixels: number): Uint8Array {
   return out;
 }
 
-export async function decodeFrame(bytes: Uint8Array, transferSyntaxUid: string, desc: PixelDescription): Promise<DecodedFrame> {
+/**
+ * One frame's samples. `into`, when given, may receive a JPEG, JPEG-LS or JPEG 2000 frame's
+ * samples (when it is their size), so that a caller decoding many frames reuses its buffers.
+ */
+export async function decodeFrame(bytes: Uint8Array, transferSyntaxUid: string, desc: PixelDescription, into?: Uint8Array): Promise<DecodedFrame> {
   checkPixelDescription(desc);
   // A compressed frame's own header must agree with the DICOM header before the codec
   // allocates for it: a corrupt one could otherwise claim 65535 x 65535 pixels.
@@ -131,7 +135,7 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUid: string, 
       case TS.JpegBaseline:
       case TS.JpegExtended: {
         if (desc.bitsStored > 8) throw new UnsupportedTransferSyntaxError(`${transferSyntaxUid} (12-bit JPEG Extended)`);
-        const out = await decodeJpegBaseline(bytes, expected);
+        const out = await decodeJpegBaseline(bytes, expected, into);
         samples = out.bytes;
         planar = false;
         // libjpeg converts YCbCr to RGB itself.
@@ -145,7 +149,7 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUid: string, 
         break;
       case TS.JpegLsLossless:
       case TS.JpegLsNearLossless: {
-        const out = await decodeJpegLs(bytes, expected);
+        const out = await decodeJpegLs(bytes, expected, into);
         samples = typed(out.bytes, desc.bitsAllocated, signed);
         planar = false;
         break;
@@ -155,7 +159,7 @@ export async function decodeFrame(bytes: Uint8Array, transferSyntaxUid: string, 
       case TS.HtJ2kLossless:
       case TS.HtJ2kLosslessRpcl:
       case TS.HtJ2k: {
-        const out = await decodeJpeg2000(bytes, expected);
+        const out = await decodeJpeg2000(bytes, expected, into);
         samples = typed(out.bytes, desc.bitsAllocated, signed);
         planar = false;
         // OpenJPEG undoes the ICT/RCT component transform.

@@ -5,6 +5,7 @@
 // same code runs over DICOMweb (the service) or over local files (offline analyze, eval).
 import { SentinelError } from '../../errors/errors';
 import type { SlideLevel } from '../../wsi/slide';
+import { TileBuffers } from '../../wsi/tiles';
 import { threshold } from '../../inference/manifest';
 import type { LoadedModel } from '../../inference/registry';
 import { normalizationLuts, packRgb8 } from '../../inference/tensor';
@@ -19,8 +20,12 @@ export type SourceLevel = Pick<SlideLevel, 'totalPixelMatrixRows' | 'totalPixelM
 export interface SlideSource {
   /** Image (VOLUME) levels, finest first. */
   levels: SourceLevel[];
-  /** Decoded RGB tiles (tileRows x tileColumns x 3) of one level; `undefined` for a tile the slide does not have (sparse). */
-  readTiles(level: number, tiles: Array<{ row: number; column: number }>): Promise<Array<Uint8Array | undefined>>;
+  /**
+   * Decoded RGB tiles (tileRows x tileColumns x 3) of one level; `undefined` for a tile the
+   * slide does not have (sparse). Taken from `buffers` where the source can, so that a caller
+   * reading many tiles gives back the ones it is done with.
+   */
+  readTiles(level: number, tiles: Array<{ row: number; column: number }>, buffers?: TileBuffers): Promise<Array<Uint8Array | undefined>>;
 }
 
 export interface SlideAnalysis {
@@ -142,6 +147,8 @@ class TileCache {
   /** Every tile the cells need, in the order they first need it, and how far fetching has gone. */
   private readonly order: Array<{ key: number; row: number; column: number }> = [];
   private fetched = 0;
+  /** Tiles dropped go back here, for the next ones fetched. */
+  private readonly buffers = new TileBuffers();
 
   constructor(private readonly source: SlideSource, private readonly index: number, private readonly level: SourceLevel, private readonly size: number, cells: Array<{ x: number; y: number }>) {
     const seen = new Set<number>();
@@ -184,7 +191,7 @@ class TileCache {
         if (!this.loading.has(next.key) && !this.tiles.has(next.key)) want.set(next.key, next);
       }
       const list = [...want.values()];
-      const fetched = this.source.readTiles(this.index, list).then((decoded) => {
+      const fetched = this.source.readTiles(this.index, list, this.buffers).then((decoded) => {
         list.forEach((t, i) => this.tiles.set(this.key(t.row, t.column), decoded[i]));
       }).finally(() => {
         for (const k of want.keys()) this.loading.delete(k);
@@ -220,7 +227,11 @@ class TileCache {
   /** Forget tiles entirely above `y` (cells are visited row by row). */
   dropAbove(y: number): void {
     const lastRow = Math.floor(y / this.level.tileRows) - 1;
-    for (const k of this.tiles.keys()) if (Math.floor(k / 1_000_000) <= lastRow) this.tiles.delete(k);
+    for (const [k, tile] of this.tiles) {
+      if (Math.floor(k / 1_000_000) > lastRow) continue;
+      this.tiles.delete(k);
+      this.buffers.give(tile);
+    }
   }
 }
 

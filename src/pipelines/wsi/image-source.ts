@@ -3,6 +3,7 @@
 // slides come through DICOMweb instead; both are SlideSources, so analyzeSlide is the same.
 import sharp, { type Sharp } from 'sharp';
 import type { SlideSource, SourceLevel } from './analyze-slide';
+import type { TileBuffers } from '../../wsi/tiles';
 import { SentinelError } from '../../errors/errors';
 
 interface LevelPixels extends SourceLevel {
@@ -51,12 +52,12 @@ export class ImageSlideSource implements SlideSource {
     return new ImageSlideSource(levels);
   }
 
-  readTiles(index: number, tiles: Array<{ row: number; column: number }>): Promise<Array<Uint8Array | undefined>> {
+  readTiles(index: number, tiles: Array<{ row: number; column: number }>, buffers?: TileBuffers): Promise<Array<Uint8Array | undefined>> {
     const level = this.pixels[index];
     if (!level) return Promise.reject(new SentinelError('bad_request', `no level ${index}`));
     const { tileRows, tileColumns, totalPixelMatrixRows, totalPixelMatrixColumns, rgb } = level;
     return Promise.resolve(tiles.map(({ row, column }) => {
-      const out = new Uint8Array(tileRows * tileColumns * 3);
+      const out = buffers?.take(tileRows * tileColumns * 3).fill(0) ?? new Uint8Array(tileRows * tileColumns * 3);
       for (let y = 0; y < tileRows && row * tileRows + y < totalPixelMatrixRows; y++) {
         const gy = row * tileRows + y;
         const x0 = column * tileColumns;

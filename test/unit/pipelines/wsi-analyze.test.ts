@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ModelRegistry } from '../../../src/inference/registry';
 import { analyzeSlide, chooseLevelIndex } from '../../../src/pipelines/wsi/analyze-slide';
 import { ImageSlideSource } from '../../../src/pipelines/wsi/image-source';
+import type { TileBuffers } from '../../../src/wsi/tiles';
 import { rocAuc } from '../../../src/evaluation/metrics';
 import { sharedData } from '../../support/shared-data';
 
@@ -67,17 +68,21 @@ describe('how a slide is read while the model runs', () => {
   class CountingSource {
     requests: number[] = [];
     asked = new Map<string, number>();
+    /** Every distinct buffer a level-0 tile came back in. */
+    buffers = new Set<Uint8Array>();
     constructor(private readonly inner: ImageSlideSource, private readonly delayMs: number) {}
     get levels(): ImageSlideSource['levels'] {
       return this.inner.levels;
     }
-    async readTiles(index: number, tiles: Array<{ row: number; column: number }>): Promise<Array<Uint8Array | undefined>> {
+    async readTiles(index: number, tiles: Array<{ row: number; column: number }>, buffers?: TileBuffers): Promise<Array<Uint8Array | undefined>> {
       if (index === 0) {
         this.requests.push(tiles.length);
         for (const t of tiles) this.asked.set(`${t.row},${t.column}`, (this.asked.get(`${t.row},${t.column}`) ?? 0) + 1);
       }
       await new Promise((r) => setTimeout(r, this.delayMs));
-      return this.inner.readTiles(index, tiles);
+      const out = await this.inner.readTiles(index, tiles, buffers);
+      if (index === 0) for (const b of out) if (b) this.buffers.add(b);
+      return out;
     }
   }
 
@@ -90,6 +95,8 @@ describe('how a slide is read while the model runs', () => {
       const a = await analyzeSlide(slow, model, { batchSize: 32 });
       expect([...slow.asked.values()].every((n) => n === 1)).toBe(true);
       expect(slow.asked.size).toBeGreaterThan(300);
+      // Tiles the cells are done with are decoded into again: fewer buffers than tiles.
+      expect(slow.buffers.size).toBeLessThan(0.75 * slow.asked.size);
       // Every request but the last few (what is left at the end) carries at least 256 tiles.
       const small = slow.requests.filter((n) => n < 256);
       expect(small.length).toBeLessThanOrEqual(2);

@@ -9,7 +9,7 @@ import { parseDicom } from '../../../src/dicom/read';
 import { TS } from '../../../src/dicom/pixels/decode';
 import { dicomize } from '../../../src/wsi/dicomize';
 import { type Slide, describeSlide } from '../../../src/wsi/slide';
-import { isMissing, readRegion, readTiles, sniffTransferSyntax } from '../../../src/wsi/tiles';
+import { TileBuffers, isMissing, readRegion, readTiles, sniffTransferSyntax } from '../../../src/wsi/tiles';
 import { sharedData } from '../../support/shared-data';
 import { localSlide } from '../../support/wsi-fixtures';
 
@@ -64,6 +64,31 @@ describe('readTiles on highdicom reference slides', () => {
     const ta = await readTiles(native.source, a, all);
     const tb = await readTiles(jpegls.source, b, all);
     for (let i = 0; i < all.length; i++) expect(Buffer.from(rgbOf(tb[i]!))).toEqual(Buffer.from(rgbOf(ta[i]!)));
+  });
+
+  it('decodes into the buffers it is given back, overwriting what they held, and takes back only its own', async () => {
+    const native = localSlide([highdicom('sm_image.dcm')]);
+    const jpegls = localSlide([highdicom('sm_image_jpegls.dcm')]);
+    const a = describeSlide(native.metadata).levels[0]!;
+    const b = describeSlide(jpegls.metadata).levels[0]!;
+    const all = a.availableTiles();
+    const size = b.tileRows * b.tileColumns * 3;
+    const buffers = new TileBuffers();
+    // Every buffer the pool will hand out holds garbage from an earlier use.
+    const used = Array.from({ length: all.length }, () => buffers.take(size).fill(0xab));
+    used.forEach((u) => buffers.give(u));
+    buffers.give(new Uint8Array(size).fill(7)); // not the pool's: ignored
+    const plain = await readTiles(native.source, a, all);
+    const reused = await readTiles(jpegls.source, b, all, { buffers });
+    const came = new Set(used);
+    for (let i = 0; i < all.length; i++) {
+      expect(came.has(rgbOf(reused[i]!))).toBe(true);
+      expect(Buffer.from(rgbOf(reused[i]!))).toEqual(Buffer.from(rgbOf(plain[i]!)));
+    }
+    // All handed out: the next is new, not the foreign one given back.
+    const next = buffers.take(size);
+    expect(came.has(next)).toBe(false);
+    expect(next.every((v) => v === 0)).toBe(true);
   });
 
   it('replicates grayscale into R, G and B', async () => {

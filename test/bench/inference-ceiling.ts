@@ -94,6 +94,20 @@ export async function inferenceCeiling({ quick, say }: SectionContext): Promise<
     }
   }
 
+  // The tile model's best point twice more, the best of the three kept: the matmul rate it is
+  // set against is the best of two runs, and one 2 s point is at the mercy of a neighbour's burst.
+  const point = best.get(TILE_MODEL);
+  if (point) {
+    const registry = await ModelRegistry.load(MODELS_DIR, { intraOpNumThreads: point.threads });
+    try {
+      const again = [await imagesPerSecond(registry, TILE_MODEL, point.batch, seconds), await imagesPerSecond(registry, TILE_MODEL, point.batch, seconds)];
+      say(`${TILE_MODEL} again at batch ${point.batch}, ${point.threads} thread(s): ${again.map((x) => x.toFixed(1)).join(', ')} images/s (sweep: ${point.ips.toFixed(1)})`);
+      point.ips = Math.max(point.ips, ...again);
+    } finally {
+      await registry.close();
+    }
+  }
+
   const after = await machineMatmul(quick);
   say(`fp32 matrix multiply again: numpy/OpenBLAS ${fmt(after.numpy)} GFLOP/s; onnxruntime ${fmt(after.onnxruntime)} GFLOP/s`);
   const bestOf = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>

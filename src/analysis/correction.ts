@@ -8,7 +8,7 @@
 import { Codes } from '../domain/codes';
 import type { Finding, FindingMeasurement, FindingType, ImageResult, Point, StudyResult } from '../domain/findings';
 import { SentinelError } from '../errors/errors';
-import { polygonArea } from '../pipelines/common/image-ops';
+import { polygonArea, polygonCentroid } from '../pipelines/common/image-ops';
 import { longestDiameter } from '../pipelines/ultrasound/lesions';
 
 /** The most points one outline may have: a hand-drawn outline, not a mask. */
@@ -109,23 +109,15 @@ export function outlineOf(f: CorrectedFinding, image: { columns: number; rows: n
 
 /** Centre (area centroid), box, and the measurements an outline gives on its image. */
 function shape(contour: Point[], spacing: CorrectionSpacing | undefined, pipeline: string): Pick<Finding, 'centre' | 'box' | 'areaMm2' | 'measurements'> {
-  let a = 0, cx = 0, cy = 0;
-  contour.forEach((p, i) => {
-    const q = contour[(i + 1) % contour.length] as Point;
-    const c = p.x * q.y - q.x * p.y;
-    a += c;
-    cx += (p.x + q.x) * c;
-    cy += (p.y + q.y) * c;
-  });
   const xs = contour.map((p) => p.x);
   const ys = contour.map((p) => p.y);
   const x = Math.min(...xs), y = Math.min(...ys);
-  const area = Math.abs(a) / 2;
+  const area = polygonArea(contour);
   const measurements: FindingMeasurement[] | undefined = pipeline !== 'ultrasound' ? undefined : spacing
     ? [{ concept: Codes.longAxis, value: longestDiameter(contour, spacing.dx, spacing.dy), unit: Codes.millimetre }]
     : [{ concept: Codes.area, value: area, unit: Codes.squarePixels }, { concept: Codes.longAxis, value: longestDiameter(contour), unit: Codes.pixels }];
   return {
-    centre: { x: cx / (3 * a), y: cy / (3 * a) },
+    centre: polygonCentroid(contour),
     box: { x, y, width: Math.max(...xs) - x, height: Math.max(...ys) - y },
     ...(spacing ? { areaMm2: area * spacing.dx * spacing.dy } : {}),
     ...(measurements ? { measurements } : {}),

@@ -208,3 +208,19 @@ export function polygonArea(points: Array<{ x: number; y: number }>): number {
   }
   return Math.abs(a) / 2;
 }
+
+/** The area centroid of a simple polygon, whichever way it winds (NaN for one with no area). */
+export function polygonCentroid(points: Array<{ x: number; y: number }>): { x: number; y: number } {
+  let a = 0;
+  let cx = 0;
+  let cy = 0;
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i]!;
+    const q = points[(i + 1) % points.length]!;
+    const c = p.x * q.y - q.x * p.y;
+    a += c;
+    cx += (p.x + q.x) * c;
+    cy += (p.y + q.y) * c;
+  }
+  return { x: cx / (3 * a), y: cy / (3 * a) };
+}

@@ -2,7 +2,7 @@
 // edges, map smoothing and the slide score, on maps whose answers are known by construction.
 import { detectTissue, tissueCells } from '../../../src/pipelines/wsi/tissue';
 import { findRegions, mapPreview, slideScore, smoothMap, traceOutline } from '../../../src/pipelines/wsi/regions';
-import { polygonArea } from '../../../src/pipelines/common/image-ops';
+import { polygonArea, polygonCentroid } from '../../../src/pipelines/common/image-ops';
 
 function map(rows: string[]): { rows: number; columns: number; values: Float32Array } {
   // '.' = no tissue (NaN), digits = probability / 10
@@ -55,6 +55,15 @@ describe('tumour regions', () => {
     expect(region!.cells).toHaveLength(5);
     expect(polygonArea(region!.outline)).toBe(5);
     expect(region!.outline).toHaveLength(6);
+  });
+
+  it('the area centroid of an outline, either way round: a rectangle at its middle, an L of three unit squares at (5/6, 5/6)', () => {
+    const rectangle = [{ x: 0, y: 0 }, { x: 4, y: 0 }, { x: 4, y: 2 }, { x: 0, y: 2 }];
+    expect(polygonCentroid(rectangle)).toEqual({ x: 2, y: 1 });
+    expect(polygonCentroid([...rectangle].reverse())).toEqual({ x: 2, y: 1 });
+    const l = polygonCentroid([{ x: 0, y: 0 }, { x: 2, y: 0 }, { x: 2, y: 1 }, { x: 1, y: 1 }, { x: 1, y: 2 }, { x: 0, y: 2 }]);
+    expect(l.x).toBeCloseTo(5 / 6, 12);
+    expect(l.y).toBeCloseTo(5 / 6, 12);
   });
 
   it('a ring: the outer boundary is traced, the hole is not', () => {

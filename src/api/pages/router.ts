@@ -36,6 +36,8 @@ const PAGE_SIZE = 50;
 const STATES = ['queued', 'running', 'succeeded', 'failed'];
 /** The study page's outline editor, served as written (src/api/pages/correct.js). */
 const EDITOR = path.join(projectRoot, 'src', 'api', 'pages', 'correct.js');
+/** Read on its first request, then kept. */
+let editor: Buffer | undefined;
 /** The pipelines whose analyses a reader corrects on the study page. */
 const CORRECTABLE = new Set(['mammography', 'ultrasound']);
 /** The modalities whose images the study page draws (a slide is opened in OHIF's microscopy mode). */
@@ -240,7 +242,8 @@ ${latest && figures && CORRECTABLE.has(latest.pipeline) ? `<div id="correction" 
 
   router.get('/app/correct.js', (_req, res) => {
     res.type('text/javascript').setHeader('Cache-Control', 'no-cache');
-    res.send(fs.readFileSync(EDITOR));
+    editor ??= fs.readFileSync(EDITOR);
+    res.send(editor);
   });
 
   for (const what of ['job', 'output'] as const) {

@@ -36,19 +36,14 @@ export interface ReadTilesOptions extends FrameSelector {
  * view into someone else's image can never be written over.
  */
 export class TileBuffers {
+  // Only buffers made here come back, so the free lists never hold more than were out at once.
   private readonly free = new Map<number, Uint8Array[]>();
   private readonly made = new WeakSet<Uint8Array>();
-  private kept = 0;
-
-  constructor(private readonly keepAtMost = 1024) {}
 
   /** A buffer of `length` bytes, reused or new; its contents are whatever it last held. */
   take(length: number): Uint8Array {
     const reused = this.free.get(length)?.pop();
-    if (reused) {
-      this.kept--;
-      return reused;
-    }
+    if (reused) return reused;
     const fresh = new Uint8Array(length);
     this.made.add(fresh);
     return fresh;
@@ -56,11 +51,10 @@ export class TileBuffers {
 
   /** Back for reuse: the caller holds no other reference to it. Buffers not made here are ignored. */
   give(buffer: Uint8Array | undefined): void {
-    if (!buffer || !this.made.has(buffer) || this.kept >= this.keepAtMost) return;
+    if (!buffer || !this.made.has(buffer)) return;
     const list = this.free.get(buffer.length) ?? [];
     list.push(buffer);
     this.free.set(buffer.length, list);
-    this.kept++;
   }
 }
 

@@ -8,11 +8,12 @@ export const STACK_PACKAGES = {
   redis: ['redis-server'],
   /**
    * Used by the demo (storescu), by dicomize (OpenSlide), and by the tests: independent
-   * judges (dcmtk, dicom3tools, python3-hl7, python3-prometheus-client for /metrics), the
+   * judges (dcmtk, dicom3tools, python3-hl7, python3-prometheus-client for /metrics, python3-pil
+   * for the resize the models were trained with), the
    * builder of their small ONNX model, and orthanc-postgresql (docker/'s Orthanc, index in
    * PostgreSQL, started by a test).
    */
-  tools: ['dcmtk', 'dicom3tools', 'python3-hl7', 'python3-prometheus-client', 'orthanc-postgresql', 'libopenslide0', 'python3-onnx', 'python3-numpy', 'libopenblas0-pthread'],
+  tools: ['dcmtk', 'dicom3tools', 'python3-hl7', 'python3-prometheus-client', 'python3-pil', 'orthanc-postgresql', 'libopenslide0', 'python3-onnx', 'python3-numpy', 'libopenblas0-pthread'],
 } as const;
 
 export function isInstalled(pkg: string): boolean {

@@ -71,6 +71,94 @@ function clip8(v: number): number {
 }
 
 /**
+ * A BOX filter's coefficients are 1/n over a run of n taps and 0 elsewhere, so each output is
+ * ONE/2 + weight * (the sum of its run), the same integers as the multiply-add over every tap,
+ * with one multiply per output instead of one per tap.
+ */
+interface Runs {
+  start: Int32Array;
+  length: Int32Array;
+  weight: Int32Array;
+}
+
+function boxRuns(c: Coeffs, outSize: number): Runs {
+  const runs = { start: new Int32Array(outSize), length: new Int32Array(outSize), weight: new Int32Array(outSize) };
+  for (let o = 0; o < outSize; o++) {
+    const base = o * c.ksize;
+    const taps = c.bounds[o * 2 + 1] as number;
+    let first = 0;
+    while (first < taps && c.kk[base + first] === 0) first++;
+    let last = taps;
+    while (last > first && c.kk[base + last - 1] === 0) last--;
+    const weight = first < last ? (c.kk[base + first] as number) : 0;
+    for (let x = first; x < last; x++) {
+      if (c.kk[base + x] !== weight) throw new SentinelError('internal', 'pilResize: a BOX filter with unequal taps');
+    }
+    runs.start[o] = (c.bounds[o * 2] as number) + first;
+    runs.length[o] = last - first;
+    runs.weight[o] = weight;
+  }
+  return runs;
+}
+
+/**
+ * The horizontal pass over `rows` rows of one channel (samples `channels` apart): the
+ * multiply-add over each output's taps, or for a BOX filter the sum of its run.
+ */
+function horizontalPass(src: Uint8Array, dst: Uint8Array, c: Coeffs, runs: Runs | undefined, width: number, outWidth: number, rows: number, channels: number): void {
+  for (let y = 0; y < rows; y++) {
+    const inRow = y * width * channels;
+    const outRow = y * outWidth * channels;
+    for (let o = 0; o < outWidth; o++) {
+      let ss = ONE / 2;
+      if (runs) {
+        let sum = 0;
+        const end = inRow + ((runs.start[o] as number) + (runs.length[o] as number)) * channels;
+        for (let i = inRow + (runs.start[o] as number) * channels; i < end; i += channels) sum += src[i] as number;
+        ss += sum * (runs.weight[o] as number);
+      } else {
+        const first = inRow + (c.bounds[o * 2] as number) * channels;
+        const taps = c.bounds[o * 2 + 1] as number;
+        const kb = o * c.ksize;
+        for (let x = 0; x < taps; x++) ss += (src[first + x * channels] as number) * (c.kk[kb + x] as number);
+      }
+      dst[outRow + o * channels] = clip8(ss);
+    }
+  }
+}
+
+/**
+ * The vertical pass, row by row: each output row accumulates its input rows (`rowLength`
+ * samples each, all channels at once), weighted per row, or for a BOX filter summed and
+ * weighted once. Input row r of the coefficients is row r - rowOffset of `src`.
+ */
+function verticalPass(src: Uint8Array, dst: Uint8Array, c: Coeffs, runs: Runs | undefined, rowLength: number, outHeight: number, rowOffset: number): void {
+  const acc = new Float64Array(rowLength);
+  for (let yy = 0; yy < outHeight; yy++) {
+    acc.fill(0);
+    const outRow = yy * rowLength;
+    if (runs) {
+      const first = (runs.start[yy] as number) - rowOffset;
+      for (let r = first; r < first + (runs.length[yy] as number); r++) {
+        const row = r * rowLength;
+        for (let x = 0; x < rowLength; x++) acc[x] = (acc[x] as number) + (src[row + x] as number);
+      }
+      const weight = runs.weight[yy] as number;
+      for (let x = 0; x < rowLength; x++) dst[outRow + x] = clip8(ONE / 2 + (acc[x] as number) * weight);
+    } else {
+      const first = (c.bounds[yy * 2] as number) - rowOffset;
+      const taps = c.bounds[yy * 2 + 1] as number;
+      for (let t = 0; t < taps; t++) {
+        const row = (first + t) * rowLength;
+        const k = c.kk[yy * c.ksize + t] as number;
+        for (let x = 0; x < rowLength; x++) acc[x] = (acc[x] as number) + (src[row + x] as number) * k;
+      }
+      for (let x = 0; x < rowLength; x++) dst[outRow + x] = clip8(ONE / 2 + (acc[x] as number));
+    }
+  }
+}
+
+/**
  * Resize interleaved 8-bit pixels (`channels` per pixel) as PIL's Image.resize(size, filter)
  * does for mode L (1 channel) or RGB/RGBA (3/4 channels, each channel independently).
  */
@@ -81,9 +169,9 @@ export function pilResize(pixels: Uint8Array, width: number, height: number, cha
   const needV = outHeight !== height;
   const vert = coefficients(height, outHeight, filter);
   const horiz = coefficients(width, outWidth, filter);
+  const runsOf = (c: Coeffs, size: number): Runs | undefined => (filter === 'box' ? boxRuns(c, size) : undefined);
 
   let src = pixels;
-  let srcWidth = width;
   let rowOffset = 0;
   if (needH) {
     // Only the input rows the vertical pass will read.
@@ -92,36 +180,14 @@ export function pilResize(pixels: Uint8Array, width: number, height: number, cha
     const rows = needV ? last - first : height;
     const y0 = needV ? first : 0;
     const tmp = new Uint8Array(outWidth * rows * channels);
-    for (let yy = 0; yy < rows; yy++) {
-      const inRow = (yy + y0) * width * channels;
-      for (let xx = 0; xx < outWidth; xx++) {
-        const xmin = horiz.bounds[xx * 2] as number;
-        const xmax = horiz.bounds[xx * 2 + 1] as number;
-        const kb = xx * horiz.ksize;
-        for (let c = 0; c < channels; c++) {
-          let ss = ONE / 2;
-          for (let x = 0; x < xmax; x++) ss += (pixels[inRow + (x + xmin) * channels + c] as number) * (horiz.kk[kb + x] as number);
-          tmp[(yy * outWidth + xx) * channels + c] = clip8(ss);
-        }
-      }
-    }
+    const runs = runsOf(horiz, outWidth);
+    for (let c = 0; c < channels; c++) horizontalPass(pixels.subarray(y0 * width * channels + c), tmp.subarray(c), horiz, runs, width, outWidth, rows, channels);
     src = tmp;
-    srcWidth = outWidth;
     rowOffset = needV ? first : 0;
   }
   if (!needV) return src;
-  const out = new Uint8Array(outWidth * outHeight * channels);
-  for (let yy = 0; yy < outHeight; yy++) {
-    const ymin = (vert.bounds[yy * 2] as number) - rowOffset;
-    const ymax = vert.bounds[yy * 2 + 1] as number;
-    const kb = yy * vert.ksize;
-    for (let xx = 0; xx < outWidth; xx++) {
-      for (let c = 0; c < channels; c++) {
-        let ss = ONE / 2;
-        for (let y = 0; y < ymax; y++) ss += (src[((y + ymin) * srcWidth + xx) * channels + c] as number) * (vert.kk[kb + y] as number);
-        out[(yy * outWidth + xx) * channels + c] = clip8(ss);
-      }
-    }
-  }
+  const rowLength = (needH ? outWidth : width) * channels;
+  const out = new Uint8Array(rowLength * outHeight);
+  verticalPass(src, out, vert, runsOf(vert, outHeight), rowLength, outHeight, rowOffset);
   return out;
 }

@@ -44,6 +44,20 @@ export interface MammogramAnalysis extends ImageResult {
 
 const round1 = (v: number): number => Math.round(v * 10) / 10;
 
+// Each film at the model's spacing, resampled once though it is analysed as itself and as its
+// partner's second channel: keyed by its display pixels, which live as long as the study's films.
+const atSpacing = new WeakMap<Uint8Array, Map<string, GrayImage>>();
+
+/** A film's display pixels at the model's spacing (PIL BOX when shrinking, as in training), once per film and spacing. */
+export function filmAtSpacing(img: GrayImage, from: [number, number], to: number): GrayImage {
+  const key = `${from[0]} ${from[1]} ${to} ${img.width} ${img.height}`;
+  let byKey = atSpacing.get(img.pixels);
+  if (!byKey) atSpacing.set(img.pixels, (byKey = new Map()));
+  let out = byKey.get(key);
+  if (!out) byKey.set(key, (out = resampleToSpacing(img, from, to)));
+  return out;
+}
+
 /** Window origins along one axis: half-overlapping, the last flush with the end. */
 export function windowOrigins(size: number, window: number): number[] {
   if (size <= window) return [0];
@@ -67,7 +81,7 @@ export async function analyzeMammogram(input: MammogramInput, model: LoadedModel
   const target = m.input.pixelSpacingMm;
   if (!target) throw new SentinelError('unsupported', `model ${m.id} gives no input.pixelSpacingMm in its manifest: a mammography detector runs at a known spacing`);
   const source: [number, number] = input.pixelSpacingMm ?? [target, target];
-  const img = resampleToSpacing({ width: input.ref.columns, height: input.ref.rows, pixels: input.gray8 }, source, target);
+  const img = filmAtSpacing({ width: input.ref.columns, height: input.ref.rows, pixels: input.gray8 }, source, target);
   const breast = findBreastRegion(img);
 
   const xs = windowOrigins(img.width, iw);
@@ -126,7 +140,7 @@ export async function analyzeMammogram(input: MammogramInput, model: LoadedModel
  */
 export function partnerPlane(partner: MammogramFilm | undefined, film: GrayImage, target: number): GrayImage {
   if (!partner) return film;
-  let img = resampleToSpacing({ width: partner.columns, height: partner.rows, pixels: partner.gray8 }, partner.pixelSpacingMm ?? [target, target], target);
+  let img = filmAtSpacing({ width: partner.columns, height: partner.rows, pixels: partner.gray8 }, partner.pixelSpacingMm ?? [target, target], target);
   const mirrored = new Uint8Array(img.pixels.length);
   for (let y = 0; y < img.height; y++) {
     const row = y * img.width;

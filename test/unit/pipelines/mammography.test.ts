@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ModelRegistry } from '../../../src/inference/registry';
-import { analyzeMammogram, windowOrigins } from '../../../src/pipelines/mammography/analyze';
+import { analyzeMammogram, filmAtSpacing, windowOrigins } from '../../../src/pipelines/mammography/analyze';
+import { resampleToSpacing } from '../../../src/pipelines/common/image-ops';
 import { findBreastRegion } from '../../../src/pipelines/mammography/breast-region';
 import { summarizeStudy } from '../../../src/pipelines/mammography/summarize';
 import type { ImageRef } from '../../../src/domain/findings';
@@ -31,6 +32,17 @@ describe('mammography pipeline', () => {
   it('windows overlap by half and the last one is flush with the edge', () => {
     expect(windowOrigins(100, 128)).toEqual([0]);
     expect(windowOrigins(300, 128)).toEqual([0, 64, 128, 172]);
+  });
+
+  it('a film is resampled to a spacing once, though it is analysed as itself and as a partner', () => {
+    const film = { width: 160, height: 200, pixels: toGray8(drawSyntheticBreast({ rows: 200, columns: 160, laterality: 'L' })) };
+    const once = filmAtSpacing(film, [0.1, 0.1], 0.8);
+    expect(filmAtSpacing({ ...film }, [0.1, 0.1], 0.8)).toBe(once);
+    expect(once).toEqual(resampleToSpacing(film, [0.1, 0.1], 0.8));
+    expect([once.width, once.height]).toEqual([20, 25]);
+    // Another spacing, or other pixels of the same size, are resampled anew.
+    expect(filmAtSpacing(film, [0.1, 0.1], 0.4).width).toBe(40);
+    expect(filmAtSpacing({ ...film, pixels: film.pixels.slice() }, [0.1, 0.1], 0.8)).not.toBe(once);
   });
 
   it('the breast region leaves out a film label that is not connected to it', () => {

@@ -8,8 +8,7 @@ import { type ParsedDicom, parseDicom, readStudyContext } from '../dicom/read';
 import type { NaturalizedDataset } from '../dicom/write';
 import { readNaturalizedHeader } from '../dicom/part10';
 import type { DicomwebClient } from '../dicomweb/client';
-import { str } from '../dicom/json';
-import { Tag } from '../dicom/tags';
+import { pool } from '../dicomweb/pool';
 import { type DocumentRef, type ImageResult, type SegmentRef, type SkippedFile, type StudyResult, allFindings } from '../domain/findings';
 import { SopClass } from '../dicom/uid';
 import { type Output, output } from '../domain/outputs';
@@ -61,17 +60,19 @@ export function readStudyImages(files: Uint8Array[], pipeline: PipelineDefinitio
   return { images, skipped };
 }
 
-/** Part 10 bytes of every instance in the study's series of the pipeline's modalities. */
-export async function fetchStudyInstances(dicomweb: DicomwebClient, studyUid: string, modalities: readonly string[]): Promise<Uint8Array[]> {
+/**
+ * Part 10 bytes of every instance in the study's series of the pipeline's modalities, in the
+ * series' order: the instances listed by QIDO-RS (from the PACS's index: Orthanc reads every
+ * whole file for a series' metadata, 0.3 s for a 4-view full-field study here), two retrieved
+ * at a time so that the PACS reads one while the other arrives.
+ */
+export async function fetchStudyInstances(dicomweb: Pick<DicomwebClient, 'searchSeries' | 'searchInstances' | 'retrieveInstance'>, studyUid: string, modalities: readonly string[]): Promise<Uint8Array[]> {
   const series = (await dicomweb.searchSeries(studyUid)).filter((s) => modalities.includes(s.modality));
-  const files: Uint8Array[] = [];
+  const tasks: Array<() => Promise<Uint8Array>> = [];
   for (const s of series) {
-    for (const instance of await dicomweb.seriesMetadata(studyUid, s.seriesInstanceUid)) {
-      const sop = str(instance, Tag.SOPInstanceUID);
-      if (sop) files.push(await dicomweb.retrieveInstance(studyUid, s.seriesInstanceUid, sop));
-    }
+    for (const sop of await dicomweb.searchInstances(studyUid, s.seriesInstanceUid)) tasks.push(() => dicomweb.retrieveInstance(studyUid, s.seriesInstanceUid, sop));
   }
-  return files;
+  return pool(tasks, 2);
 }
 
 export async function analyseInstances(req: {

@@ -7,6 +7,7 @@ import type { DicomwebClient } from '../dicomweb/client';
 import { type DecodedFrame, TS, UnsupportedTransferSyntaxError, decodeFrame } from '../dicom/pixels/decode';
 import type { FrameLocation, FrameSelector, TilePosition } from './frame-index';
 import type { SlideLevel } from './slide';
+import { pool } from '../dicomweb/pool';
 
 /** What readTiles needs from a DICOMweb client (DicomwebClient, or a local stand-in in tests). */
 export type FrameSource = Pick<DicomwebClient, 'retrieveFrames'>;
@@ -139,19 +140,6 @@ export function frameToRgb8(frame: DecodedFrame): Uint8Array {
     return out;
   }
   throw new SentinelError('unsupported', `${frame.samplesPerPixel}-sample frames are not supported`);
-}
-
-async function pool<T>(tasks: Array<() => Promise<T>>, concurrency: number): Promise<T[]> {
-  const results = new Array<T>(tasks.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < tasks.length) {
-      const i = next++;
-      results[i] = await (tasks[i] as () => Promise<T>)();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, tasks.length)) }, worker));
-  return results;
 }
 
 const NATIVE = new Set<string>([TS.ImplicitLittle, TS.ExplicitLittle, TS.Deflated, TS.ExplicitBig]);

@@ -22,6 +22,7 @@ export interface SpoolLimits {
 const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
 const MAX_HEADER_BLOCK = 64 * 1024;
+const WRITE_BYTES = 1 << 20;
 
 type State = 'preamble' | 'delimiter' | 'headers' | 'body' | 'done';
 
@@ -50,13 +51,27 @@ export async function spoolMultipartRelated(body: AsyncIterable<Buffer>, content
     const part: SpooledPart = { headers, file, size: 0 };
     current = { handle: await fs.open(file, 'w'), part };
   };
+  // A part's bytes are written 1 MB at a time (one writev of the chunks received meanwhile),
+  // not a write per 64 KB chunk: the body is read on while fewer writes are waited for.
+  let queued: Buffer[] = [];
+  let queuedBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (!current || queuedBytes === 0) return;
+    const chunks = queued;
+    queued = [];
+    queuedBytes = 0;
+    await current.handle.writev(chunks);
+  };
   const write = async (bytes: Buffer): Promise<void> => {
     if (!current || bytes.length === 0) return;
-    await current.handle.write(bytes);
+    queued.push(bytes);
+    queuedBytes += bytes.length;
     current.part.size += bytes.length;
+    if (queuedBytes >= WRITE_BYTES) await flush();
   };
   const closePart = async (): Promise<void> => {
     if (!current) return;
+    await flush();
     await current.handle.close();
     parts.push(current.part);
     current = undefined;

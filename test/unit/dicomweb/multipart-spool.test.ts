@@ -40,6 +40,22 @@ describe('streamed multipart/related', () => {
     expect(parts[1]?.equals(expected[1] as Buffer)).toBe(true);
   });
 
+  it('parts larger than a write (1 MB) arrive whole and in order, whatever the chunks', async () => {
+    const random = (n: number, seed: number): Buffer => {
+      const out = Buffer.alloc(n);
+      let v = seed;
+      for (let i = 0; i < n; i++) out[i] = (v = (Math.imul(v, 1103515245) + 12345) >>> 0) >>> 24;
+      return out;
+    };
+    const big = [random(3_500_001, 1), random(1 << 20, 2), random(17, 3), random(2_000_000, 4)];
+    const whole = buildMultipartRelated(big.map((body) => ({ contentType: 'application/dicom', body })), 'XyZ');
+    for (const sizes of [[65536], [1 << 20], [99_991, 7, 1_300_000]]) {
+      const parts = await spool(whole, sizes);
+      expect(parts.map((p) => p.length)).toEqual(big.map((p) => p.length));
+      parts.forEach((p, i) => expect(p.equals(big[i] as Buffer)).toBe(true));
+    }
+  });
+
   it('refuses a truncated body whole, saying how many parts were complete', async () => {
     await expect(spool(body.subarray(0, body.length - 60), [100])).rejects.toThrow(/truncated upload.*1 complete part/);
     await expect(spool(Buffer.alloc(0), [1])).rejects.toThrow(/no boundary delimiter/);

@@ -39,7 +39,7 @@ export async function startWorkers(services: WorkerDeps, options: { analyzeConcu
     return work;
   };
   void queues.analyze.process(options.analyzeConcurrency ?? 1, (job) => track(processAnalyzeJob(services, job.data.jobId, job.data.epoch ?? 0)));
-  void queues.deliver.process(options.deliverConcurrency ?? 2, (job) => track((async () => {
+  void queues.deliver.process(options.deliverConcurrency ?? 4, (job) => track((async () => {
     const outcome = await processDeliverJob(services, job.data.outboxId, config.jobs.deliverAttempts, job.data.epoch ?? 0).catch(async (err: unknown) => {
       await kickNextInOrder(services);
       throw err;

@@ -3,6 +3,7 @@
 // answer unwrapped; an answer without its part is an error. A real HTTP server on loopback.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
 import { DicomwebClient } from '../../../src/dicomweb/client';
 import { buildMultipartRelated } from '../../../src/dicomweb/multipart';
 
@@ -27,6 +28,19 @@ beforeAll(async () => {
       res.end(buildMultipartRelated(numbers.map((n) => ({ contentType: 'application/octet-stream', body: Buffer.alloc(1000 + n, n) })), 'f1'));
       return;
     }
+    if (req.url?.endsWith('/gzipped')) {
+      // A server that compresses though asked not to.
+      res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=b1', 'Content-Encoding': 'gzip' });
+      res.end(zlib.gzipSync(buildMultipartRelated([{ contentType: 'application/dicom', body: instance }], 'b1')));
+      return;
+    }
+    if (req.url?.endsWith('/cut')) {
+      // Announces the whole answer, sends a third of it, hangs up.
+      const whole = buildMultipartRelated([{ contentType: 'application/dicom', body: instance }], 'b1');
+      res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=b1', 'Content-Length': String(whole.length) });
+      res.write(whole.subarray(0, Math.floor(whole.length / 3)), () => res.destroy());
+      return;
+    }
     if (req.url?.endsWith('/empty')) {
       res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=b1' });
       res.end('--b1--\r\n');
@@ -49,6 +63,12 @@ it('asks for the stored transfer syntax, uncompressed, and returns the part', as
   expect(seen[0]!.accept).toBe('multipart/related; type="application/dicom"; transfer-syntax=*');
   expect(seen[0]!['accept-encoding']).toBe('identity');
   expect(seen[0]!.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+});
+
+it('an answer compressed anyway is inflated; one cut short is an error a retry may mend', async () => {
+  const client = new DicomwebClient({ url });
+  expect(Buffer.from(await client.retrieveInstance('1.2', '1.2.3', 'gzipped')).equals(instance)).toBe(true);
+  await expect(client.retrieveInstance('1.2', '1.2.3', 'cut')).rejects.toMatchObject({ kind: 'unavailable', retryable: true });
 });
 
 it('an answer without the instance is an error that says so', async () => {

@@ -134,6 +134,8 @@ export class DicomwebClient {
     const url = new URL(`${this.target.url}${path}`);
     const client = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
+      // The whole answer within the timeout, not only its first byte.
+      let timedOut: SentinelError | undefined;
       const req = client.get(url, { headers: { ...this.authHeader, Accept: accept, 'Accept-Encoding': 'identity' } }, (res) => {
         const status = res.statusCode ?? 0;
         if (status < 200 || status >= 300) {
@@ -163,10 +165,13 @@ export class DicomwebClient {
           if (whole && size < whole.length) reject(new SentinelError('unavailable', `${what}: the answer ended after ${size} of its ${whole.length} bytes`));
           else resolve({ body: whole ?? Buffer.concat(chunks), contentType: res.headers['content-type'] });
         });
-        stream.on('error', (err) => reject(translate(err, what)));
-        res.on('aborted', () => reject(new SentinelError('unavailable', `${what}: the connection closed before the answer ended`)));
+        stream.on('error', (err) => reject(timedOut ?? (err instanceof SentinelError ? err : translate(err, what))));
+        res.on('aborted', () => reject(timedOut ?? new SentinelError('unavailable', `${what}: the connection closed before the answer ended`)));
       });
-      const timer = setTimeout(() => req.destroy(new SentinelError('unavailable', `${what}: the DICOMweb server did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      const timer = setTimeout(() => {
+        timedOut = new SentinelError('unavailable', `${what}: the DICOMweb server did not answer within ${this.timeoutMs} ms`);
+        req.destroy(timedOut);
+      }, this.timeoutMs);
       req.on('close', () => clearTimeout(timer));
       req.on('error', (err) => reject(err instanceof SentinelError ? err : translate(err, what)));
     });

@@ -41,6 +41,12 @@ beforeAll(async () => {
       res.write(whole.subarray(0, Math.floor(whole.length / 3)), () => res.destroy());
       return;
     }
+    if (req.url?.endsWith('/stalls')) {
+      // Starts the answer, then sends nothing more.
+      res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=b1', 'Content-Length': '100000' });
+      res.write(Buffer.alloc(1000));
+      return;
+    }
     if (req.url?.endsWith('/empty')) {
       res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=b1' });
       res.end('--b1--\r\n');
@@ -69,6 +75,11 @@ it('an answer compressed anyway is inflated; one cut short is an error a retry m
   const client = new DicomwebClient({ url });
   expect(Buffer.from(await client.retrieveInstance('1.2', '1.2.3', 'gzipped')).equals(instance)).toBe(true);
   await expect(client.retrieveInstance('1.2', '1.2.3', 'cut')).rejects.toMatchObject({ kind: 'unavailable', retryable: true });
+});
+
+it('an answer that starts and then stalls fails at the timeout, which covers the whole answer', async () => {
+  const client = new DicomwebClient({ url, timeoutMs: 300 });
+  await expect(client.retrieveInstance('1.2', '1.2.3', 'stalls')).rejects.toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/did not answer within 300 ms/) });
 });
 
 it('an answer without the instance is an error that says so', async () => {

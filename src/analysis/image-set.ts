@@ -7,6 +7,22 @@ import crypto from 'node:crypto';
 import type { DicomwebClient, SeriesSummary } from '../dicomweb/client';
 import type { PipelineDefinition } from '../pipelines/definition';
 
+/** The study's instances in its series of the given modalities (QIDO-RS, no pixels), series by series. */
+export async function listStudyInstances(
+  dicomweb: Pick<DicomwebClient, 'searchSeries' | 'searchInstances'>,
+  studyInstanceUid: string,
+  modalities: readonly string[],
+  /** The study's series when the caller has just searched them (not searched again). */
+  known?: SeriesSummary[],
+): Promise<Array<{ seriesInstanceUid: string; sopInstanceUid: string }>> {
+  const series = (known ?? await dicomweb.searchSeries(studyInstanceUid)).filter((s) => modalities.includes(s.modality));
+  const out: Array<{ seriesInstanceUid: string; sopInstanceUid: string }> = [];
+  for (const s of series) {
+    for (const sopInstanceUid of await dicomweb.searchInstances(studyInstanceUid, s.seriesInstanceUid)) out.push({ seriesInstanceUid: s.seriesInstanceUid, sopInstanceUid });
+  }
+  return out;
+}
+
 export async function imageSetOf(
   dicomweb: Pick<DicomwebClient, 'searchSeries' | 'searchInstances'>,
   studyInstanceUid: string,
@@ -14,8 +30,6 @@ export async function imageSetOf(
   /** The study's series when the caller has just searched them (not searched again). */
   known?: SeriesSummary[],
 ): Promise<string> {
-  const series = (known ?? await dicomweb.searchSeries(studyInstanceUid)).filter((s) => pipeline.modalities.includes(s.modality));
-  const sops: string[] = [];
-  for (const s of series) sops.push(...(await dicomweb.searchInstances(studyInstanceUid, s.seriesInstanceUid)));
+  const sops = (await listStudyInstances(dicomweb, studyInstanceUid, pipeline.modalities, known)).map((i) => i.sopInstanceUid);
   return crypto.createHash('sha256').update([...new Set(sops)].sort().join('\n')).digest('hex').slice(0, 32);
 }

@@ -9,6 +9,7 @@ import type { NaturalizedDataset } from '../dicom/write';
 import { readNaturalizedHeader } from '../dicom/part10';
 import type { DicomwebClient } from '../dicomweb/client';
 import { pool } from '../dicomweb/pool';
+import { listStudyInstances } from './image-set';
 import { type DocumentRef, type ImageResult, type SegmentRef, type SkippedFile, type StudyResult, allFindings } from '../domain/findings';
 import { SopClass } from '../dicom/uid';
 import { type Output, output } from '../domain/outputs';
@@ -67,12 +68,8 @@ export function readStudyImages(files: Uint8Array[], pipeline: PipelineDefinitio
  * at a time so that the PACS reads one while the other arrives.
  */
 export async function fetchStudyInstances(dicomweb: Pick<DicomwebClient, 'searchSeries' | 'searchInstances' | 'retrieveInstance'>, studyUid: string, modalities: readonly string[]): Promise<Uint8Array[]> {
-  const series = (await dicomweb.searchSeries(studyUid)).filter((s) => modalities.includes(s.modality));
-  const tasks: Array<() => Promise<Uint8Array>> = [];
-  for (const s of series) {
-    for (const sop of await dicomweb.searchInstances(studyUid, s.seriesInstanceUid)) tasks.push(() => dicomweb.retrieveInstance(studyUid, s.seriesInstanceUid, sop));
-  }
-  return pool(tasks, 2);
+  const instances = await listStudyInstances(dicomweb, studyUid, modalities);
+  return pool(instances.map((i) => () => dicomweb.retrieveInstance(studyUid, i.seriesInstanceUid, i.sopInstanceUid)), 2);
 }
 
 export async function analyseInstances(req: {

@@ -14,6 +14,7 @@ import { stageSeconds, timed } from '../metrics/metrics';
 import { assertModelFits } from '../pipelines/registry';
 import { buildFhirBundle } from '../reports/fhir/diagnostic-report';
 import { oruForStudy } from '../reports/hl7/oru-r01';
+import type { ListedInstance } from './image-set';
 import { analyseInstances, fetchStudyInstances } from './instances';
 import { analyseSlides } from './slides';
 import { describeStudySlides, localSlides } from './study-slides';
@@ -23,7 +24,8 @@ export { nothingToAnalyse } from './study-analysis';
 
 /** Where a study's data comes from: the PACS (instances or tiles, as the pipeline reads) or local Part 10 files. */
 export type StudySource =
-  | { kind: 'pacs'; dicomweb: DicomwebClient; studyInstanceUid: string }
+  /** `instances`: the study's instances as the caller listed them for its image set; the analysis reads these and no others. */
+  | { kind: 'pacs'; dicomweb: DicomwebClient; studyInstanceUid: string; instances?: ListedInstance[] }
   | { kind: 'files'; files: Uint8Array[] };
 
 export interface AnalyzeRequest {
@@ -76,13 +78,13 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
   const common = { model: req.model, config: req.config, newUid: req.newUid, now: req.now, predecessors: req.predecessors };
   let study: StudyAnalysis;
   if (pipeline.input === 'instances') {
-    const files = source.kind === 'files' ? source.files : await timed(pipeline.name, 'fetch', () => fetchStudyInstances(source.dicomweb, source.studyInstanceUid, pipeline.modalities));
+    const files = source.kind === 'files' ? source.files : await timed(pipeline.name, 'fetch', () => fetchStudyInstances(source.dicomweb, source.studyInstanceUid, pipeline.modalities, source.instances));
     study = await timed(pipeline.name, 'analyse', () => analyseInstances({ ...common, pipeline, files, companions: req.companions }));
   } else {
     // A slide is read tile by tile while it is analysed: its fetch is part of the analysis.
     const { slides, frames } = source.kind === 'files'
       ? localSlides(source.files, pipeline)
-      : { slides: await timed(pipeline.name, 'fetch', () => describeStudySlides(source.dicomweb, source.studyInstanceUid, pipeline)), frames: source.dicomweb };
+      : { slides: await timed(pipeline.name, 'fetch', () => describeStudySlides(source.dicomweb, source.studyInstanceUid, pipeline, source.instances)), frames: source.dicomweb };
     study = await timed(pipeline.name, 'analyse', () => analyseSlides({ ...common, pipeline, slides, frames, scoring: req.scoring ?? scoreHere, onProgress: req.onProgress }));
   }
   const endReports = stageSeconds.startTimer({ pipeline: pipeline.name, stage: 'reports' });

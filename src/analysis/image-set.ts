@@ -7,6 +7,12 @@ import crypto from 'node:crypto';
 import type { DicomwebClient, SeriesSummary } from '../dicomweb/client';
 import type { PipelineDefinition } from '../pipelines/definition';
 
+/** One instance of a study, as QIDO-RS lists it. */
+export interface ListedInstance {
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+}
+
 /** The study's instances in its series of the given modalities (QIDO-RS, no pixels), series by series. */
 export async function listStudyInstances(
   dicomweb: Pick<DicomwebClient, 'searchSeries' | 'searchInstances'>,
@@ -14,9 +20,9 @@ export async function listStudyInstances(
   modalities: readonly string[],
   /** The study's series when the caller has just searched them (not searched again). */
   known?: SeriesSummary[],
-): Promise<Array<{ seriesInstanceUid: string; sopInstanceUid: string }>> {
+): Promise<ListedInstance[]> {
   const series = (known ?? await dicomweb.searchSeries(studyInstanceUid)).filter((s) => modalities.includes(s.modality));
-  const out: Array<{ seriesInstanceUid: string; sopInstanceUid: string }> = [];
+  const out: ListedInstance[] = [];
   for (const s of series) {
     for (const sopInstanceUid of await dicomweb.searchInstances(studyInstanceUid, s.seriesInstanceUid)) out.push({ seriesInstanceUid: s.seriesInstanceUid, sopInstanceUid });
   }
@@ -30,6 +36,11 @@ export async function imageSetOf(
   /** The study's series when the caller has just searched them (not searched again). */
   known?: SeriesSummary[],
 ): Promise<string> {
-  const sops = (await listStudyInstances(dicomweb, studyInstanceUid, pipeline.modalities, known)).map((i) => i.sopInstanceUid);
+  return fingerprintOf(await listStudyInstances(dicomweb, studyInstanceUid, pipeline.modalities, known));
+}
+
+/** The image set's fingerprint of instances already listed (listStudyInstances). */
+export function fingerprintOf(instances: ListedInstance[]): string {
+  const sops = instances.map((i) => i.sopInstanceUid);
   return crypto.createHash('sha256').update([...new Set(sops)].sort().join('\n')).digest('hex').slice(0, 32);
 }

@@ -9,7 +9,7 @@ import type { NaturalizedDataset } from '../dicom/write';
 import { readNaturalizedHeader } from '../dicom/part10';
 import type { DicomwebClient } from '../dicomweb/client';
 import { pool } from '../dicomweb/pool';
-import { listStudyInstances } from './image-set';
+import { type ListedInstance, listStudyInstances } from './image-set';
 import { type DocumentRef, type ImageResult, type SegmentRef, type SkippedFile, type StudyResult, allFindings } from '../domain/findings';
 import { SopClass } from '../dicom/uid';
 import { type Output, output } from '../domain/outputs';
@@ -65,10 +65,16 @@ export function readStudyImages(files: Uint8Array[], pipeline: PipelineDefinitio
  * Part 10 bytes of every instance in the study's series of the pipeline's modalities, in the
  * series' order: the instances listed by QIDO-RS (from the PACS's index: Orthanc reads every
  * whole file for a series' metadata, 0.3 s for a 4-view full-field study here), two retrieved
- * at a time so that the PACS reads one while the other arrives.
+ * at a time so that the PACS reads one while the other arrives. `listed`: the instances as the
+ * caller has just listed them (a job, for its image set), fetched as they are and not listed again.
  */
-export async function fetchStudyInstances(dicomweb: Pick<DicomwebClient, 'searchSeries' | 'searchInstances' | 'retrieveInstance'>, studyUid: string, modalities: readonly string[]): Promise<Uint8Array[]> {
-  const instances = await listStudyInstances(dicomweb, studyUid, modalities);
+export async function fetchStudyInstances(
+  dicomweb: Pick<DicomwebClient, 'searchSeries' | 'searchInstances' | 'retrieveInstance'>,
+  studyUid: string,
+  modalities: readonly string[],
+  listed?: ListedInstance[],
+): Promise<Uint8Array[]> {
+  const instances = listed ?? await listStudyInstances(dicomweb, studyUid, modalities);
   return pool(instances.map((i) => () => dicomweb.retrieveInstance(studyUid, i.seriesInstanceUid, i.sopInstanceUid)), 2);
 }
 

@@ -16,6 +16,7 @@ import type { SlideSource } from '../pipelines/wsi/analyze-slide';
 import { type LevelRef } from '../reports/seg/wsi';
 import { type Slide, type SlideLevel, describeSlide, groupSlides } from '../wsi/slide';
 import { isMissing, readTiles } from '../wsi/tiles';
+import type { ListedInstance } from './image-set';
 import { parseForPipeline, reasonOf } from './instances';
 import { nothingToAnalyse } from './study-analysis';
 
@@ -68,12 +69,27 @@ export function slidesOfStudy(instances: DicomJson[], pipeline: PipelineDefiniti
   return slides.map((slide, i) => Object.assign(slide, { skipped: i === 0 ? skipped : [] }));
 }
 
-/** Every instance of the study's series of the pipeline's modalities (SM), described as slides. */
-export async function describeStudySlides(dicomweb: Pick<DicomwebClient, 'searchSeries' | 'seriesMetadata'>, studyInstanceUid: string, pipeline: PipelineDefinition): Promise<StudySlide[]> {
-  const series = (await dicomweb.searchSeries(studyInstanceUid)).filter((s) => pipeline.modalities.includes(s.modality));
+/**
+ * Every instance of the study's series of the pipeline's modalities (SM), described as slides.
+ * `listed`: the instances as the caller has just listed them (a job, for its image set): only
+ * their series are read, and only they are described, so an instance arriving meanwhile is
+ * left to the analysis its own arrival starts.
+ */
+export async function describeStudySlides(
+  dicomweb: Pick<DicomwebClient, 'searchSeries' | 'seriesMetadata'>,
+  studyInstanceUid: string,
+  pipeline: PipelineDefinition,
+  listed?: ListedInstance[],
+): Promise<StudySlide[]> {
+  const series = listed
+    ? [...new Set(listed.map((i) => i.seriesInstanceUid))]
+    : (await dicomweb.searchSeries(studyInstanceUid)).filter((s) => pipeline.modalities.includes(s.modality)).map((s) => s.seriesInstanceUid);
   if (series.length === 0) throw new SentinelError('not_found', 'no slide series in the study');
+  const wanted = listed && new Set(listed.map((i) => i.sopInstanceUid));
   const instances: DicomJson[] = [];
-  for (const s of series) instances.push(...(await dicomweb.seriesMetadata(studyInstanceUid, s.seriesInstanceUid)));
+  for (const s of series) {
+    for (const ds of await dicomweb.seriesMetadata(studyInstanceUid, s)) if (!wanted || wanted.has(str(ds, Tag.SOPInstanceUID) ?? '')) instances.push(ds);
+  }
   return slidesOfStudy(instances, pipeline);
 }
 

@@ -18,7 +18,7 @@ import { analysesFinished, stageSeconds, timed } from '../metrics/metrics';
 import { type StudySlide, describeStudySlides, slideSource } from '../analysis/study-slides';
 import type { LoadedModel } from '../inference/registry';
 import { type DensityAssessment, type DocumentRef, type StudyResult, allFindings } from '../domain/findings';
-import { imageSetOf } from '../analysis/image-set';
+import { fingerprintOf, listStudyInstances } from '../analysis/image-set';
 import { readNaturalizedHeader } from '../dicom/part10';
 import type { CellScoring } from '../pipelines/definition';
 import { pipelineNamed } from '../pipelines/registry';
@@ -285,13 +285,15 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string, epoch 
     }
     // What this run analyses, so that the same images arriving again are not analysed again,
     // and the study's earlier result it replaces, if any.
-    job.imageSet = await imageSetOf(deps.dicomweb, job.studyInstanceUid, pipeline);
+    // Listed once: the fingerprint and the analysis see the same instances, though more arrive meanwhile.
+    const instances = await listStudyInstances(deps.dicomweb, job.studyInstanceUid, pipeline.modalities);
+    job.imageSet = fingerprintOf(instances);
     await deps.ds.getRepository(JobRow).update({ id: job.id }, { imageSet: job.imageSet });
     const earlier = await predecessorOf(deps, job);
     job.supersedes = earlier?.jobId ?? null;
     const onProgress = progressWriter(deps, job);
     const out = await analyze({
-      source: { kind: 'pacs', dicomweb: deps.dicomweb, studyInstanceUid: job.studyInstanceUid },
+      source: { kind: 'pacs', dicomweb: deps.dicomweb, studyInstanceUid: job.studyInstanceUid, instances },
       pipeline,
       model: loaded,
       config: deps.config,

@@ -13,6 +13,12 @@ import { newUid } from '../../src/dicom/uid';
 import { runDicomize } from '../../src/cli/dicomize-command';
 import { dicomwebTarget } from '../../src/service/services';
 import { str } from '../../src/dicom/json';
+import { listStudyInstances } from '../../src/analysis/image-set';
+import { fetchStudyInstances } from '../../src/analysis/instances';
+import { describeStudySlides } from '../../src/analysis/study-slides';
+import { pipelineNamed } from '../../src/pipelines/registry';
+import { part10ToDicomJson } from '../../src/dicom/part10';
+import { Tag } from '../../src/dicom/tags';
 import { type DicomizeResult, dicomize, storeFiles } from '../../src/wsi/dicomize';
 import { type Slide, chooseLevel, describeSlide, groupSlides } from '../../src/wsi/slide';
 import { isMissing, readRegion, readTiles } from '../../src/wsi/tiles';
@@ -67,6 +73,21 @@ describe('whole-slide images through the bundled Orthanc', () => {
     ]);
     expect(slide.levels[0]!.pixelSpacingMm).toEqual([0.004, 0.004]);
     expect(chooseLevel(slide, 0.004)).toMatchObject({ level: { index: 0 }, scale: 1 });
+  });
+
+  it('describes only the instances a job listed: an instance arriving after the listing is not read into its analysis', async () => {
+    const listed = await listStudyInstances(client, study, ['SM']);
+    expect(listed).toHaveLength(result.files.length);
+    // As if the finest level had arrived just after the job listed the study.
+    const finest = slide.levels[0]!.instances.map((i) => i.sopInstanceUid);
+    const earlier = listed.filter((i) => !finest.includes(i.sopInstanceUid));
+    const [described] = await describeStudySlides(client, study, pipelineNamed('wsi'), earlier);
+    expect(described!.levels.map((l) => l.totalPixelMatrixColumns)).toEqual([1400, 700, 350, 175]);
+    const [all] = await describeStudySlides(client, study, pipelineNamed('wsi'));
+    expect(all!.levels.map((l) => l.totalPixelMatrixColumns)).toEqual([2800, 1400, 700, 350, 175]);
+    // The same for a pipeline that reads whole instances: the listed ones, not listed again.
+    const files = await fetchStudyInstances(client, study, ['SM'], earlier.slice(0, 2));
+    expect(files.map((f) => str(part10ToDicomJson(f), Tag.SOPInstanceUID) ?? '')).toEqual(earlier.slice(0, 2).map((i) => i.sopInstanceUid));
   });
 
   it('reads tiles that are the stored frames, pixel for pixel, and the mosaic within JPEG error', async () => {

@@ -78,7 +78,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
   const common = { model: req.model, config: req.config, newUid: req.newUid, now: req.now, predecessors: req.predecessors };
   let study: StudyAnalysis;
   if (pipeline.input === 'instances') {
-    const files = source.kind === 'files' ? source.files : await timed(pipeline.name, 'fetch', () => fetchStudyInstances(source.dicomweb, source.studyInstanceUid, pipeline.modalities, source.instances));
+    const files = source.kind === 'files' ? source.files : await timed(pipeline.name, 'fetch', () => fetchStudyInstances(source.dicomweb, source.studyInstanceUid, pipeline.modalities, { listed: source.instances, arrived: pipeline.prepare }));
     study = await timed(pipeline.name, 'analyse', () => analyseInstances({ ...common, pipeline, files, companions: req.companions }));
   } else {
     // A slide is read tile by tile while it is analysed: its fetch is part of the analysis.

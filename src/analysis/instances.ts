@@ -66,16 +66,21 @@ export function readStudyImages(files: Uint8Array[], pipeline: PipelineDefinitio
  * series' order: the instances listed by QIDO-RS (from the PACS's index: Orthanc reads every
  * whole file for a series' metadata, 0.3 s for a 4-view full-field study here), two retrieved
  * at a time so that the PACS reads one while the other arrives. `listed`: the instances as the
- * caller has just listed them (a job, for its image set), fetched as they are and not listed again.
+ * caller has just listed them (a job, for its image set), fetched as they are and not listed
+ * again. `arrived`: called with each file as it comes, while the others are still on their way.
  */
 export async function fetchStudyInstances(
   dicomweb: Pick<DicomwebClient, 'searchSeries' | 'searchInstances' | 'retrieveInstance'>,
   studyUid: string,
   modalities: readonly string[],
-  listed?: ListedInstance[],
+  opts: { listed?: ListedInstance[]; arrived?: (bytes: Uint8Array) => void } = {},
 ): Promise<Uint8Array[]> {
-  const instances = listed ?? await listStudyInstances(dicomweb, studyUid, modalities);
-  return pool(instances.map((i) => () => dicomweb.retrieveInstance(studyUid, i.seriesInstanceUid, i.sopInstanceUid)), 2);
+  const instances = opts.listed ?? await listStudyInstances(dicomweb, studyUid, modalities);
+  return pool(instances.map((i) => async () => {
+    const bytes = await dicomweb.retrieveInstance(studyUid, i.seriesInstanceUid, i.sopInstanceUid);
+    opts.arrived?.(bytes);
+    return bytes;
+  }), 2);
 }
 
 export async function analyseInstances(req: {

@@ -86,7 +86,7 @@ describe('whole-slide images through the bundled Orthanc', () => {
     const [all] = await describeStudySlides(client, study, pipelineNamed('wsi'));
     expect(all!.levels.map((l) => l.totalPixelMatrixColumns)).toEqual([2800, 1400, 700, 350, 175]);
     // The same for a pipeline that reads whole instances: the listed ones, not listed again.
-    const files = await fetchStudyInstances(client, study, ['SM'], earlier.slice(0, 2));
+    const files = await fetchStudyInstances(client, study, ['SM'], { listed: earlier.slice(0, 2) });
     expect(files.map((f) => str(part10ToDicomJson(f), Tag.SOPInstanceUID) ?? '')).toEqual(earlier.slice(0, 2).map((i) => i.sopInstanceUid));
   });
 

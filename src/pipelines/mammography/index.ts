@@ -5,7 +5,7 @@
 import { SopClass } from '../../dicom/uid';
 import { Codes } from '../../domain/codes';
 import type { ImageResult } from '../../domain/findings';
-import { type ParsedDicom, readImageAttributes } from '../../dicom/read';
+import { type ParsedDicom, parseDicom, readImageAttributes } from '../../dicom/read';
 import { Tag } from '../../dicom/tags';
 import { decodeFrame } from '../../dicom/pixels/decode';
 import { toDisplayGray8 } from '../../dicom/pixels/display';
@@ -18,11 +18,16 @@ import { type MammogramFilm, analyzeMammogram } from './analyze';
 import { classifyDensity, summarizeDensity } from './density';
 import { summarizeStudy } from './summarize';
 
-// A film's display pixels, decoded once per study even when it is also another film's partner.
-const films = new WeakMap<ParsedDicom, Promise<MammogramFilm>>();
+// A film's display pixels, decoded once per study even when it is also another film's partner
+// or was decoded as it arrived (prepare): found by the bytes the file was parsed from, whichever
+// parse of them asks.
+const films = new WeakMap<ArrayBufferLike, Map<number, Promise<MammogramFilm>>>();
 
 function filmOf(parsed: ParsedDicom): Promise<MammogramFilm> {
-  let film = films.get(parsed);
+  const bytes = parsed.dataSet.byteArray;
+  const inBuffer = films.get(bytes.buffer) ?? new Map<number, Promise<MammogramFilm>>();
+  films.set(bytes.buffer, inBuffer);
+  let film = inBuffer.get(bytes.byteOffset);
   if (!film) {
     film = (async () => {
       const desc = parsed.pixelDescription();
@@ -30,9 +35,21 @@ function filmOf(parsed: ParsedDicom): Promise<MammogramFilm> {
       const frame = await decodeFrame(parsed.frames()[0] as Uint8Array, parsed.transferSyntaxUid, desc);
       return { gray8: toDisplayGray8(frame, attrs), rows: desc.rows, columns: desc.columns, pixelSpacingMm: attrs.pixelSpacingMm };
     })();
-    films.set(parsed, film);
+    inBuffer.set(bytes.byteOffset, film);
   }
   return film;
+}
+
+/** A film's decoding started as soon as its file arrives; whatever fails here is reported where the film is analysed. */
+function prepare(bytes: Uint8Array): void {
+  try {
+    const parsed = parseDicom(bytes);
+    if (!parsed.hasPixelData || !(parsed.sopClassUid in mammography.sopClasses) || parsed.pixelDescription().samplesPerPixel !== 1) return;
+    // After the caller has asked for the next file, so the PACS sends it while this one decodes.
+    setImmediate(() => void filmOf(parsed).catch(() => undefined));
+  } catch {
+    // Read again, and set aside with its reason, by the analysis.
+  }
 }
 
 /**
@@ -94,6 +111,7 @@ export const mammography: InstancePipeline<'mammography'> = {
   modality: 'MG',
   companions: { density: 'mammography-density' },
   input: 'instances',
+  prepare,
   analyseImage,
   summarise: (images, manifest, companions) => {
     const study = summarizeStudy(images, manifest);

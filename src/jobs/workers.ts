@@ -3,6 +3,7 @@
 // stop, work in flight may finish for `jobs.shutdownGraceMs`; what is still running then is
 // handed back (a new epoch, queued again) so another worker takes it at once.
 import { WORKER_ID, handOver, leasesOwned } from '../db/leases';
+import { nativeJpegAvailable } from '../dicom/pixels/turbojpeg';
 import { type DeliveryDeps, nextPendingInOrder, processDeliverJob } from '../delivery/outbox';
 import { type AnalyzeDeps, processAnalyzeJob, processTileJob } from './analyze-job';
 import { enqueueAnalyze, enqueueDeliver, enqueueOrLeave } from './queues';
@@ -51,6 +52,7 @@ export async function startWorkers(services: WorkerDeps, options: { analyzeConcu
   void queues.tiles.process(1, (job) => track(processTileJob(services, job.data)));
   const sweeper = startSweeper(services);
   await sweeper.ready;
+  if (!nativeJpegAvailable()) log.warn('libturbojpeg0 is not installed: JPEG frames are decoded by the wasm build, at about 4 times the CPU time');
   log.info('workers started');
   return {
     async close() {

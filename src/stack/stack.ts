@@ -148,7 +148,7 @@ async function upOrthanc(config: Config, opts: StackOptions): Promise<Probe> {
 }
 
 export async function stackUp(config: Config, opts: StackOptions): Promise<Probe[]> {
-  ensurePackages(STACK_PACKAGES.tools, opts.log);
+  ensurePackages([...STACK_PACKAGES.sentinel, ...STACK_PACKAGES.tools], opts.log);
   const state = readState(opts.root);
   const probes = [await upPostgres(config, opts, state), await upRedis(config, opts, state), await upOrthanc(config, opts)];
   writeState(opts.root, state);

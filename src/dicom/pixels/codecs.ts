@@ -1,11 +1,13 @@
-// The compressed transfer syntaxes, each decoded by a library of the field (the
-// cornerstone wasm builds of libjpeg-turbo, CharLS and OpenJPEG; jpeg-lossless-decoder-js
-// for JPEG Lossless), loaded once on first use. RLE (PS3.5 Annex G) is small enough to be
+// The compressed transfer syntaxes, each decoded by a library of the field (libjpeg-turbo: the
+// system's where installed, see turbojpeg.ts, else its cornerstone wasm build; the cornerstone
+// wasm builds of CharLS and OpenJPEG; jpeg-lossless-decoder-js for JPEG Lossless), loaded once
+// on first use. RLE (PS3.5 Annex G) is small enough to be
 // written here. Every decoder checks the frame's own size against the DICOM header before
 // it allocates (see frame-header.ts).
 import { Decoder as JpegLosslessDecoder } from 'jpeg-lossless-decoder-js';
 import { type FrameSize, checkFrameSize, j2kFrameSize, jpegFrameSize } from './frame-header';
 import { SentinelError } from '../../errors/errors';
+import { decodeJpegNative } from './turbojpeg';
 
 export type { FrameSize };
 
@@ -115,7 +117,15 @@ async function runWasm(codec: WasmCodec, encoded: Uint8Array, expected: FrameSiz
 /** `into`, when given and of the decoded size, receives the samples (and is returned as `bytes`) instead of a new array. */
 export const decodeJpeg2000 = (bytes: Uint8Array, expected: FrameSize, into?: Uint8Array): Promise<CodecOutput> => runWasm(openjpeg, bytes, expected, into);
 export const decodeJpegLs = (bytes: Uint8Array, expected: FrameSize, into?: Uint8Array): Promise<CodecOutput> => runWasm(charls, bytes, expected, into);
-export const decodeJpegBaseline = (bytes: Uint8Array, expected: FrameSize, into?: Uint8Array): Promise<CodecOutput> => runWasm(libjpeg, bytes, expected, into);
+/** JPEG baseline through the system's libjpeg-turbo where it is installed (turbojpeg.ts), else its wasm build: the same samples. */
+export async function decodeJpegBaseline(bytes: Uint8Array, expected: FrameSize, into?: Uint8Array): Promise<CodecOutput> {
+  checkFrameSize(libjpeg.name, jpegFrameSize(bytes), expected);
+  const native = decodeJpegNative(bytes, expected, into);
+  return native ? { ...native, bitsPerSample: 8, signed: false } : runWasm(libjpeg, bytes, expected, into);
+}
+
+/** The wasm build alone, which tests compare with the system's library. */
+export const decodeJpegBaselineWasm = (bytes: Uint8Array, expected: FrameSize, into?: Uint8Array): Promise<CodecOutput> => runWasm(libjpeg, bytes, expected, into);
 
 export function decodeJpegLossless(bytes: Uint8Array, bitsAllocated: number, expected: FrameSize): Uint8Array {
   checkFrameSize('JPEG Lossless', jpegFrameSize(bytes), expected);

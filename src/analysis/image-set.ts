@@ -4,7 +4,7 @@
 // images (a re-take, a late series) give a new analysis and the same images again do not;
 // Sentinel's own SEG and SR are in other series and never count.
 import crypto from 'node:crypto';
-import type { DicomwebClient, SeriesSummary } from '../dicomweb/client';
+import type { DicomwebClient } from '../dicomweb/client';
 import type { PipelineDefinition } from '../pipelines/definition';
 
 /** One instance of a study, as QIDO-RS lists it. */
@@ -13,30 +13,23 @@ export interface ListedInstance {
   sopInstanceUid: string;
 }
 
-/** The study's instances in its series of the given modalities (QIDO-RS, no pixels), series by series. */
+/** The study's instances in its series of the given modalities (QIDO-RS, no pixels): one search a modality. */
 export async function listStudyInstances(
-  dicomweb: Pick<DicomwebClient, 'searchSeries' | 'searchInstances'>,
+  dicomweb: Pick<DicomwebClient, 'searchStudyInstances'>,
   studyInstanceUid: string,
   modalities: readonly string[],
-  /** The study's series when the caller has just searched them (not searched again). */
-  known?: SeriesSummary[],
 ): Promise<ListedInstance[]> {
-  const series = (known ?? await dicomweb.searchSeries(studyInstanceUid)).filter((s) => modalities.includes(s.modality));
   const out: ListedInstance[] = [];
-  for (const s of series) {
-    for (const sopInstanceUid of await dicomweb.searchInstances(studyInstanceUid, s.seriesInstanceUid)) out.push({ seriesInstanceUid: s.seriesInstanceUid, sopInstanceUid });
-  }
+  for (const modality of new Set(modalities)) out.push(...await dicomweb.searchStudyInstances(studyInstanceUid, modality));
   return out;
 }
 
 export async function imageSetOf(
-  dicomweb: Pick<DicomwebClient, 'searchSeries' | 'searchInstances'>,
+  dicomweb: Pick<DicomwebClient, 'searchStudyInstances'>,
   studyInstanceUid: string,
   pipeline: Pick<PipelineDefinition, 'modalities'>,
-  /** The study's series when the caller has just searched them (not searched again). */
-  known?: SeriesSummary[],
 ): Promise<string> {
-  return fingerprintOf(await listStudyInstances(dicomweb, studyInstanceUid, pipeline.modalities, known));
+  return fingerprintOf(await listStudyInstances(dicomweb, studyInstanceUid, pipeline.modalities));
 }
 
 /** The image set's fingerprint of instances already listed (listStudyInstances). */

@@ -70,7 +70,7 @@ export function readStudyImages(files: Uint8Array[], pipeline: PipelineDefinitio
  * again. `arrived`: called with each file as it comes, while the others are still on their way.
  */
 export async function fetchStudyInstances(
-  dicomweb: Pick<DicomwebClient, 'searchSeries' | 'searchInstances' | 'retrieveInstance'>,
+  dicomweb: Pick<DicomwebClient, 'searchStudyInstances' | 'retrieveInstance'>,
   studyUid: string,
   modalities: readonly string[],
   opts: { listed?: ListedInstance[]; arrived?: (bytes: Uint8Array) => void } = {},

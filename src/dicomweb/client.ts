@@ -99,11 +99,19 @@ export class DicomwebClient {
     }));
   }
 
-  /** The SOP Instance UIDs of a series (QIDO-RS), without metadata. */
-  async searchInstances(studyInstanceUid: string, seriesInstanceUid: string): Promise<string[]> {
-    const rows = await this.call(`QIDO instances of series ${seriesInstanceUid}`, () =>
-      this.raw.searchForInstances({ studyInstanceUID: studyInstanceUid, seriesInstanceUID: seriesInstanceUid }));
-    return (rows ?? []).map((r) => str(r, Tag.SOPInstanceUID)).filter((u): u is string => u !== undefined);
+  /**
+   * A study's instances in its series of one modality, with their series (QIDO-RS at study
+   * level, matching the series' Modality): one request where a search of the series and then
+   * of each series' instances took two or more, each of which Orthanc answers by reading files.
+   */
+  async searchStudyInstances(studyInstanceUid: string, modality: string): Promise<Array<{ seriesInstanceUid: string; sopInstanceUid: string }>> {
+    const rows = await this.call(`QIDO ${modality} instances of study ${studyInstanceUid}`, () =>
+      this.raw.searchForInstances({ studyInstanceUID: studyInstanceUid, queryParams: { Modality: modality, includefield: '0020000E' } }));
+    return (rows ?? []).flatMap((r) => {
+      const seriesInstanceUid = str(r, Tag.SeriesInstanceUID);
+      const sopInstanceUid = str(r, Tag.SOPInstanceUID);
+      return seriesInstanceUid && sopInstanceUid ? [{ seriesInstanceUid, sopInstanceUid }] : [];
+    });
   }
 
   seriesMetadata(studyInstanceUid: string, seriesInstanceUid: string): Promise<DicomJson[]> {

@@ -67,7 +67,7 @@ async function takeIn(deps: IntakeDeps, studyInstanceUid: string, source: JobSou
   // pipeline and model) saw: the same images are never analysed twice; a job still waiting
   // will read whatever is there when it runs; new images after an analysis began give a new
   // job (unless reanalyse is never), keyed by their fingerprint.
-  const imageSet = await imageSetOf(deps.dicomweb, studyInstanceUid, pipelineNamed(decision.pipeline), series);
+  const imageSet = await imageSetOf(deps.dicomweb, studyInstanceUid, pipelineNamed(decision.pipeline));
   const earlier = await deps.ds.getRepository(JobRow).find({
     where: { studyInstanceUid, pipeline: decision.pipeline, modelId: decision.model.id, modelVersion: decision.model.version, companions: decision.companions },
     order: { createdAt: 'DESC' },

@@ -6,6 +6,8 @@ export const STACK_PACKAGES = {
   orthanc: ['orthanc', 'orthanc-dicomweb', 'orthanc-wsi'],
   postgres: ['postgresql'],
   redis: ['redis-server'],
+  /** Sentinel's own: the system libjpeg-turbo, which decodes JPEG frames (src/dicom/pixels/turbojpeg.ts). */
+  sentinel: ['libturbojpeg0'],
   /**
    * Used by the demo (storescu), by dicomize (OpenSlide), and by the tests: independent
    * judges (dcmtk, dicom3tools, python3-hl7, python3-prometheus-client for /metrics, python3-pil
@@ -13,8 +15,6 @@ export const STACK_PACKAGES = {
    * builder of their small ONNX model, and orthanc-postgresql (docker/'s Orthanc, index in
    * PostgreSQL, started by a test).
    */
-  /** Sentinel's own: the system libjpeg-turbo, which decodes JPEG frames (src/dicom/pixels/turbojpeg.ts). */
-  sentinel: ['libturbojpeg0'],
   tools: ['dcmtk', 'dicom3tools', 'python3-hl7', 'python3-prometheus-client', 'python3-pil', 'orthanc-postgresql', 'libopenslide0', 'python3-onnx', 'python3-numpy', 'libopenblas0-pthread'],
 } as const;
 

@@ -1,9 +1,8 @@
 // The compressed transfer syntaxes, each decoded by a library of the field (libjpeg-turbo: the
 // system's where installed, see turbojpeg.ts, else its cornerstone wasm build; the cornerstone
 // wasm builds of CharLS and OpenJPEG; jpeg-lossless-decoder-js for JPEG Lossless), loaded once
-// on first use. RLE (PS3.5 Annex G) is small enough to be
-// written here. Every decoder checks the frame's own size against the DICOM header before
-// it allocates (see frame-header.ts).
+// on first use. RLE (PS3.5 Annex G) is small enough to be written here. Every decoder checks
+// the frame's own size against the DICOM header before it allocates (see frame-header.ts).
 import { Decoder as JpegLosslessDecoder } from 'jpeg-lossless-decoder-js';
 import { type FrameSize, checkFrameSize, j2kFrameSize, jpegFrameSize } from './frame-header';
 import { SentinelError } from '../../errors/errors';

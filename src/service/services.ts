@@ -32,9 +32,10 @@ export async function openServices(config: Config, options: { log?: Logger } = {
   assertRoutingRules(config.routing.rules);
   const log = options.log ?? createLogger(config.log.level);
   const models = await ModelRegistry.load(path.resolve(projectRoot, config.models.dir), { intraOpNumThreads: config.models.threads });
-  // Every model a routing rule can choose is opened now: an ONNX graph that does not match its
-  // manifest stops the start with the mismatch named, rather than failing its first study.
-  const routed = new Set(config.routing.rules.flatMap((r) => r.models));
+  // Every model a routing rule can choose, and every companion its pipeline would run beside
+  // it, is opened now: an ONNX graph that does not match its manifest stops the start with the
+  // mismatch named, rather than failing its first study, and no study waits for a session.
+  const routed = new Set(config.routing.rules.flatMap((r) => [...r.models, ...Object.values(installedCompanions(pipelineNamed(r.pipeline), models)).map((m) => m.id)]));
   for (const m of models.list()) if (routed.has(m.id)) await models.open(m.id);
   const ds = await openDatabase(config.database.url);
   let lastQueueError = 0;

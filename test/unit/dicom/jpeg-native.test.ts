@@ -86,6 +86,19 @@ describe('JPEG baseline through the system libjpeg-turbo', () => {
     expect(Array.from(small)).toEqual(new Array(10).fill(0));
   });
 
+  it('reads a frame that is a view into a larger buffer (as frames of a PACS answer are), and writes into a view', () => {
+    const c = cases[1] as Case;
+    const own = frame(c);
+    const answer = new Uint8Array(own.length + 1000).fill(0xd9);
+    answer.set(own, 13);
+    const out = new Uint8Array(c.width * c.height * c.components + 40).fill(7);
+    const into = out.subarray(17, 17 + c.width * c.height * c.components);
+    const decoded = decodeJpegNative(answer.subarray(13, 13 + own.length), size(c), into);
+    expect(decoded!.bytes).toBe(into);
+    expect(Buffer.from(into).equals(pillow(c))).toBe(true);
+    expect([...out.subarray(0, 17), ...out.subarray(17 + into.length)]).toEqual(new Array(40).fill(7));
+  });
+
   it('refuses a truncated scan, as the wasm build does, instead of returning a partly grey frame', async () => {
     const c = cases[0] as Case;
     for (const cut of [frame(c).length - 2, Math.floor(frame(c).length / 2)]) {

@@ -10,7 +10,7 @@ import { type Logger, createLogger } from '../log/logger';
 import { createQueues } from '../jobs/queues';
 import { OrthancRest } from '../orthanc/rest';
 import { type ModelVersion, assertRoutingRules } from '../pipelines/routing';
-import { type PipelineName, pipelineNamed } from '../pipelines/registry';
+import { pipelineNamed } from '../pipelines/registry';
 import { installedCompanions } from '../analysis/analyze';
 import { projectRoot } from '../config/load';
 import path from 'node:path';
@@ -35,7 +35,8 @@ export async function openServices(config: Config, options: { log?: Logger } = {
   // Every model a routing rule can choose, and every companion its pipeline would run beside
   // it, is opened now: an ONNX graph that does not match its manifest stops the start with the
   // mismatch named, rather than failing its first study, and no study waits for a session.
-  const routed = new Set(config.routing.rules.flatMap((r) => [...r.models, ...Object.values(installedCompanions(pipelineNamed(r.pipeline), models)).map((m) => m.id)]));
+  const findCompanions = (name: string): ModelVersion[] => Object.values(installedCompanions(pipelineNamed(name), models)).map((m) => ({ id: m.id, version: m.version }));
+  const routed = new Set(config.routing.rules.flatMap((r) => [...r.models, ...findCompanions(r.pipeline).map((m) => m.id)]));
   for (const m of models.list()) if (routed.has(m.id)) await models.open(m.id);
   const ds = await openDatabase(config.database.url);
   let lastQueueError = 0;
@@ -50,7 +51,6 @@ export async function openServices(config: Config, options: { log?: Logger } = {
     const m = models.list().find((x) => x.id === id);
     return m ? { id: m.id, version: m.version } : undefined;
   };
-  const findCompanions = (name: PipelineName): ModelVersion[] => Object.values(installedCompanions(pipelineNamed(name), models)).map((m) => ({ id: m.id, version: m.version }));
   const intake: IntakeDeps = { config, ds, queues, dicomweb, findModel, findCompanions, log };
   return {
     config, log, ds, queues, dicomweb, orthanc, models, intake,

@@ -142,3 +142,28 @@ it('a body with no part, or a broken one, is a 400 with its reason and stores no
   expect(broken.status).toBe(400);
   expect(broken.body).toMatch(/truncated upload/);
 });
+
+it('a sender that keeps its connection alive can send again on it after 6 s idle, past Node\'s 5 s default, without a reset', async () => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const send = (bytes: Buffer): Promise<{ status: number; reused: boolean }> => new Promise((resolve, reject) => {
+    const body = Buffer.concat([part(bytes), closing]);
+    const req = http.request({
+      host: '127.0.0.1', port: h.running.port, method: 'POST', path: '/dicomweb/studies', agent,
+      headers: { Authorization: `Bearer ${h.token}`, 'Content-Type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, 'Content-Length': String(body.length) },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  try {
+    const first = await send(mammogram().bytes);
+    expect(first).toEqual({ status: 200, reused: false });
+    await new Promise((r) => setTimeout(r, 6000));
+    // Closed by the server at 5 s, the agent would have dropped the socket and opened another.
+    expect(await send(mammogram().bytes)).toEqual({ status: 200, reused: true });
+  } finally {
+    agent.destroy();
+  }
+});

@@ -9,7 +9,7 @@ import type { DocumentRef, SkippedFile, StudyContext, StudyResult } from '../dom
 import { type Output, output } from '../domain/outputs';
 import type { ModelManifest } from '../inference/manifest';
 import type { LoadedModel, ModelRegistry } from '../inference/registry';
-import { type CellScoring, type Companions, type PipelineDefinition, scoreHere } from '../pipelines/definition';
+import { type CellScoring, type Companions, type InstancePipeline, type PipelineDefinition, scoreHere } from '../pipelines/definition';
 import { stageSeconds, timed } from '../metrics/metrics';
 import { assertModelFits } from '../pipelines/registry';
 import { buildFhirBundle } from '../reports/fhir/diagnostic-report';
@@ -71,6 +71,12 @@ export function companionModels(pipeline: PipelineDefinition, registry: Pick<Mod
   return Object.fromEntries(Object.entries(installedCompanions(pipeline, registry)).map(([role, m]) => [role, registry.model(m.id)]));
 }
 
+/** The pipeline's work on each file as it arrives, for this analysis's models. */
+function prepareFor(pipeline: InstancePipeline, req: AnalyzeRequest): ((bytes: Uint8Array) => void) | undefined {
+  const { prepare } = pipeline;
+  return prepare ? (bytes) => prepare.call(pipeline, bytes, req.model, req.companions ?? {}) : undefined;
+}
+
 export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
   const { pipeline, source } = req;
   // First of all: a model for another pipeline would read pixels for nothing, then score them wrongly.
@@ -78,7 +84,7 @@ export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {
   const common = { model: req.model, config: req.config, newUid: req.newUid, now: req.now, predecessors: req.predecessors };
   let study: StudyAnalysis;
   if (pipeline.input === 'instances') {
-    const files = source.kind === 'files' ? source.files : await timed(pipeline.name, 'fetch', () => fetchStudyInstances(source.dicomweb, source.studyInstanceUid, pipeline.modalities, { listed: source.instances, arrived: pipeline.prepare }));
+    const files = source.kind === 'files' ? source.files : await timed(pipeline.name, 'fetch', () => fetchStudyInstances(source.dicomweb, source.studyInstanceUid, pipeline.modalities, { listed: source.instances, arrived: prepareFor(pipeline, req) }));
     study = await timed(pipeline.name, 'analyse', () => analyseInstances({ ...common, pipeline, files, companions: req.companions }));
   } else {
     // A slide is read tile by tile while it is analysed: its fetch is part of the analysis.

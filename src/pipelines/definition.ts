@@ -45,10 +45,11 @@ export interface InstancePipeline<N extends string = string> extends PipelineBas
   input: 'instances';
   /**
    * Work on one file that can start as soon as it arrives, while the rest of the study is
-   * fetched (mammography decodes its film); analyseImage finds it done. Never throws: a file
-   * that fails here fails again, with its reason, where it is analysed.
+   * fetched (mammography decodes its film and brings it to each model's input), for the
+   * models the analysis will use; analyseImage finds it done. Never throws: a file that fails
+   * here fails again, with its reason, where it is analysed.
    */
-  prepare?(bytes: Uint8Array): void;
+  prepare?(bytes: Uint8Array, model: LoadedModel, companions: Companions): void;
   analyseImage(parsed: ParsedDicom, model: LoadedModel, ids: FindingIds, companions: Companions, study: readonly ParsedDicom[]): Promise<ImageResult>;
   summarise(images: ImageResult[], manifest: ModelManifest, companions: Companions): Pick<StudyResult, 'score' | 'category' | 'breasts' | 'density'>;
 }

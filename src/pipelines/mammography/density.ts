@@ -7,14 +7,29 @@ import type { LoadedModel } from '../../inference/registry';
 import { normalizationLuts } from '../../inference/tensor';
 import { pilResize } from '../common/pil-resample';
 
+// Each film at the model's input size, resized once: when its file arrived (the pipeline's
+// prepare) or when it is classified, whichever comes first. Keyed by the film's display pixels.
+const resizedFilms = new WeakMap<Uint8Array, Map<string, Uint8Array>>();
+
+/** The film resized to the density model's input (PIL BOX, as in training), once per film and size. */
+export function densityInput(film: { gray8: Uint8Array; width: number; height: number }, model: LoadedModel): Uint8Array {
+  if (film.gray8.length !== film.width * film.height) throw new SentinelError('bad_request', `film: ${film.gray8.length} pixels for ${film.width} x ${film.height}`);
+  const { width: iw, height: ih } = model.manifest.input;
+  const key = `${film.width} ${film.height} ${iw} ${ih}`;
+  let bySize = resizedFilms.get(film.gray8);
+  if (!bySize) resizedFilms.set(film.gray8, (bySize = new Map()));
+  let out = bySize.get(key);
+  if (!out) bySize.set(key, (out = pilResize(film.gray8, film.width, film.height, 1, iw, ih, 'box')));
+  return out;
+}
+
 /** The film's composition: the most probable class (the first of equals, in manifest order, least dense first). */
 export async function classifyDensity(film: { gray8: Uint8Array; width: number; height: number }, model: LoadedModel): Promise<DensityAssessment> {
   const m = model.manifest;
   const spec = m.outputs.find((o) => o.role === 'class_probabilities');
   if (!spec || spec.classes.length < 2) throw new SentinelError('internal', `model ${m.id} has no class_probabilities output with class names`);
-  if (film.gray8.length !== film.width * film.height) throw new SentinelError('bad_request', `film: ${film.gray8.length} pixels for ${film.width} x ${film.height}`);
   const { width: iw, height: ih } = m.input;
-  const resized = pilResize(film.gray8, film.width, film.height, 1, iw, ih, 'box');
+  const resized = densityInput(film, model);
   const lut = normalizationLuts(m)[0] as Float32Array;
   const batch = new Float32Array(iw * ih);
   for (let i = 0; i < resized.length; i++) batch[i] = lut[resized[i] as number] as number;

@@ -1,7 +1,10 @@
-// The mammography pipeline's prepare hook, which starts a film's decoding as its file arrives
-// from the PACS while the rest of the study is still being fetched:
+// The mammography pipeline's prepare hook, which starts a film's decoding, and its resizing
+// for each model, as its file arrives from the PACS while the rest of the study is still being
+// fetched:
 // - the film it decoded is the one the analysis uses (shown by overwriting the file's pixel
 //   data after prepare has read it: the lesion is still found; without prepare it is not);
+// - what it resizes for the detector's spacing and the density model (the shipped one) gives
+//   the findings and composition the film's own bytes give;
 // - a hostile or foreign file given to it neither throws nor leaves a rejected promise behind,
 //   and the analysis still refuses the file with its reason.
 import fs from 'node:fs';
@@ -11,6 +14,7 @@ import { parseDicom } from '../../../src/dicom/read';
 import { newUid } from '../../../src/dicom/uid';
 import { writePart10 } from '../../../src/dicom/write';
 import { ModelRegistry } from '../../../src/inference/registry';
+import type { Companions } from '../../../src/pipelines/definition';
 import { mammography } from '../../../src/pipelines/mammography';
 import { buildMammogramDataset, buildSyntheticMammogram } from '../../../src/samples/mammogram';
 import { drawSyntheticBreast } from '../../../src/samples/synthetic-breast';
@@ -21,6 +25,7 @@ let registry: ModelRegistry;
 
 beforeAll(async () => {
   buildTestModel(dir);
+  for (const f of ['mini-mias-density.json', 'mini-mias-density.onnx']) fs.copyFileSync(path.join(__dirname, '../../../models', f), path.join(dir, f));
   registry = await ModelRegistry.load(dir, { intraOpNumThreads: 1 });
 });
 afterAll(() => registry.close());
@@ -43,9 +48,9 @@ function blankPixels(bytes: Buffer): void {
   bytes.fill(0, element.dataOffset, element.dataOffset + element.length);
 }
 
-const analyse = async (bytes: Buffer) => {
+const analyse = async (bytes: Buffer, companions: Companions = {}) => {
   const parsed = parseDicom(bytes);
-  return mammography.analyseImage(parsed, registry.model(TEST_MODEL_ID), ids(), {}, [parsed]);
+  return mammography.analyseImage(parsed, registry.model(TEST_MODEL_ID), ids(), companions, [parsed]);
 };
 
 /** Until the decoding prepare started has run (it starts after the caller's next step). */
@@ -62,12 +67,24 @@ describe('mammography prepare', () => {
     expect((await analyse(control)).findings).toEqual([]);
 
     const bytes = withLesion();
-    mammography.prepare!(bytes);
+    mammography.prepare!(bytes, registry.model(TEST_MODEL_ID), {});
     await settle();
     blankPixels(bytes);
     const result = await analyse(bytes);
     expect(result.findings).toHaveLength(1);
     expect(Math.hypot(result.findings[0]!.centre.x - lesion.x, result.findings[0]!.centre.y - lesion.y)).toBeLessThan(12);
+  });
+
+  it('with the density model as a companion, gives the analysis the same findings and composition as analysing the film from its bytes', async () => {
+    const companions = { density: registry.model('mini-mias-density') };
+    const fromBytes = await analyse(withLesion(), companions);
+    const bytes = withLesion();
+    mammography.prepare!(bytes, registry.model(TEST_MODEL_ID), companions);
+    await settle();
+    const prepared = await analyse(bytes, companions);
+    expect(prepared.density).toEqual(fromBytes.density);
+    expect(prepared.findings.map((f) => [f.score, f.centre])).toEqual(fromBytes.findings.map((f) => [f.score, f.centre]));
+    expect(prepared.findings).toHaveLength(1);
   });
 
   it('takes hostile and foreign files without throwing or leaving a rejected promise, and the analysis still gives the reason', async () => {
@@ -86,7 +103,7 @@ describe('mammography prepare', () => {
         ['another SOP class', ultrasound],
         ['Bits Stored larger than Bits Allocated', badBits],
       ];
-      for (const [, bytes] of inputs) expect(() => mammography.prepare!(bytes)).not.toThrow();
+      for (const [, bytes] of inputs) expect(() => mammography.prepare!(bytes, registry.model(TEST_MODEL_ID), { density: registry.model('mini-mias-density') })).not.toThrow();
       await settle();
       expect(rejections).toEqual([]);
       await expect(analyse(badBits)).rejects.toThrow(/Bits Stored 20 does not fit Bits Allocated 16/);

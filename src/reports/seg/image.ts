@@ -12,7 +12,7 @@ import { SopClass } from '../../dicom/uid';
 import type { ImageResult } from '../../domain/findings';
 import { Codes } from '../../domain/codes';
 import { type AlgorithmInfo, type Reader, type SeriesInfo, equipment, lo, newInstance, patientAndStudy, personName, segmentDescription } from './common';
-import { packBitFrames, rasterizePolygon } from './raster';
+import { polygonBitFrames, rasterizePolygon } from './raster';
 import { newUid } from '../../dicom/uid';
 
 export interface ImageSegInput {
@@ -38,8 +38,9 @@ export function buildImageSegDataset(input: ImageSegInput): NaturalizedDataset |
   const rows = image.image.rows;
   const columns = image.image.columns;
   const binary = columns % 8 === 0;
-  const masks = image.findings.map((f) => rasterizePolygon(f.contour, rows, columns));
-  const pixelData = binary ? packBitFrames(masks) : concatFractional(masks);
+  const pixelData = binary
+    ? polygonBitFrames(image.findings.map((f) => f.contour), rows, columns)
+    : concatFractional(image.findings.map((f) => rasterizePolygon(f.contour, rows, columns)));
   const sourceRef = { ReferencedSOPClassUID: image.image.sopClassUid, ReferencedSOPInstanceUID: image.image.sopInstanceUid };
   const spacing = spacingOf(source);
   const dimensionOrganizationUid = newUid();
@@ -65,7 +66,7 @@ export function buildImageSegDataset(input: ImageSegInput): NaturalizedDataset |
     HighBit: binary ? 0 : 7,
     PixelRepresentation: 0,
     LossyImageCompression: '00',
-    NumberOfFrames: masks.length,
+    NumberOfFrames: image.findings.length,
     ReferencedSeriesSequence: [{
       SeriesInstanceUID: image.image.seriesInstanceUid,
       ReferencedInstanceSequence: [sourceRef],

@@ -1,10 +1,12 @@
-// Polygon to pixels, and pixels to 1-bit frames (PS3.5 8.1.1: little-endian bit order, frames
-// packed back to back without padding).
+// Polygon to pixels: as bytes, or straight into 1-bit frames (PS3.5 8.1.1: little-endian bit
+// order, frames packed back to back without padding).
 
-/** Even-odd fill of a polygon, sampled at pixel centres; coordinates in image pixels. */
-export function rasterizePolygon(points: Array<{ x: number; y: number }>, rows: number, columns: number): Uint8Array {
-  const mask = new Uint8Array(rows * columns);
-  if (points.length < 3) return mask;
+/**
+ * Each run of pixels inside a polygon (even-odd, sampled at pixel centres; coordinates in
+ * image pixels), row by row: `span(y, from, to)` covers columns from..to inclusive.
+ */
+function polygonSpans(points: ReadonlyArray<{ x: number; y: number }>, rows: number, columns: number, span: (y: number, from: number, to: number) => void): void {
+  if (points.length < 3) return;
   const ys = points.map((p) => p.y);
   const y0 = Math.max(0, Math.floor(Math.min(...ys)));
   const y1 = Math.min(rows - 1, Math.ceil(Math.max(...ys)));
@@ -20,18 +22,43 @@ export function rasterizePolygon(points: Array<{ x: number; y: number }>, rows: 
     for (let k = 0; k + 1 < xs.length; k += 2) {
       const from = Math.max(0, Math.ceil((xs[k] as number) - 0.5));
       const to = Math.min(columns - 1, Math.floor((xs[k + 1] as number) - 0.5));
-      for (let x = from; x <= to; x++) mask[y * columns + x] = 1;
+      if (from <= to) span(y, from, to);
     }
   }
+}
+
+/** The polygon filled: 1 inside, 0 outside, rows x columns. */
+export function rasterizePolygon(points: ReadonlyArray<{ x: number; y: number }>, rows: number, columns: number): Uint8Array {
+  const mask = new Uint8Array(rows * columns);
+  polygonSpans(points, rows, columns, (y, from, to) => mask.fill(1, y * columns + from, y * columns + to + 1));
   return mask;
 }
 
-export function packBitFrames(frames: Uint8Array[]): Uint8Array {
-  const total = frames.reduce((n, f) => n + f.length, 0);
-  const out = new Uint8Array(Math.ceil(total / 8) + (Math.ceil(total / 8) % 2));
-  let bit = 0;
-  for (const f of frames) {
-    for (let i = 0; i < f.length; i++, bit++) if (f[i]) out[bit >> 3]! |= 1 << (bit & 7);
+/** Bits first..last (inclusive) of a little-endian bit string set. */
+function setBits(out: Uint8Array, first: number, last: number): void {
+  const [b0, b1] = [first >> 3, last >> 3];
+  const head = 0xff << (first & 7) & 0xff;
+  const tail = 0xff >> (7 - (last & 7));
+  if (b0 === b1) {
+    out[b0]! |= head & tail;
+    return;
   }
+  out[b0]! |= head;
+  out.fill(0xff, b0 + 1, b1);
+  out[b1]! |= tail;
+}
+
+/**
+ * One 1-bit frame of rows x columns per polygon, back to back, padded to an even length:
+ * only the polygons' own runs are written, so a frame costs its outline's area, not the
+ * image's (a full-field mammogram is 13.6 million pixels for a lesion of a few thousand).
+ */
+export function polygonBitFrames(polygons: ReadonlyArray<ReadonlyArray<{ x: number; y: number }>>, rows: number, columns: number): Uint8Array {
+  const bytes = Math.ceil((polygons.length * rows * columns) / 8);
+  const out = new Uint8Array(bytes + (bytes % 2));
+  polygons.forEach((points, k) => {
+    const frame = k * rows * columns;
+    polygonSpans(points, rows, columns, (y, from, to) => setBits(out, frame + y * columns + from, frame + y * columns + to));
+  });
   return out;
 }

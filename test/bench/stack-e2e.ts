@@ -3,8 +3,9 @@
 // with Sentinel's API and worker in this process so that its stage timers can be read:
 // - mammography end to end: a 4-view screening study at full-field digital size (3328 x 4096,
 //   12 bits in 16) STOW-RS to Sentinel, until every SEG/SR is stored and the ORU acknowledged,
-//   the latency split by stage, against the sum of the pure inference times; the second of two
-//   such studies, so the service is warm as it is after its first study (the first is given too);
+//   the latency split by stage, against the sum of the pure inference times; of three studies
+//   after the first, the median, so the service is warm as it is after its first study (the
+//   first is given too);
 // - whole slide end to end: a slide dicomized from 16 IDC mosaics (at the model's 4 um and,
 //   without a level at it, labelled 3 um), from job start to SEG/SR stored, in tiles/s against
 //   the tile model alone (same runtime and threads, batch 256, the faster of the registry and a
@@ -62,14 +63,24 @@ async function finishedJob(h: Harness, studyInstanceUid: string): Promise<JobRow
   return job;
 }
 
+/** Studies after the first: the figures are those of the one with the median latency. */
+const WARM_STUDIES = 3;
+
 /**
- * Two studies one after the other: the first on a service that has analysed nothing yet
- * (its latency given as `mg_cold_latency_s`), the second as every later study finds it.
+ * Studies one after the other: the first on a service that has analysed nothing yet (its
+ * latency given as `mg_cold_latency_s`), then WARM_STUDIES as every later study finds it,
+ * whose median study gives the figures (each one's latency listed in `mg_warm_latencies_s`).
+ * One study was no figure on a VM whose speed moves minute to minute: the same code took
+ * 2.8-4.2 s from one study to the next.
  */
 export async function mammographyEndToEnd(h: Harness, say: Say, quick: boolean): Promise<Figures> {
   const cold = await oneMammographyStudy(h, say, quick);
-  const warm = await oneMammographyStudy(h, say, quick);
-  return { ...warm, mg_cold_latency_s: cold.mg_latency_s as number };
+  const warm: Figures[] = [];
+  for (let i = 0; i < WARM_STUDIES; i++) warm.push(await oneMammographyStudy(h, say, quick));
+  const byLatency = [...warm].sort((a, b) => (a.mg_latency_s as number) - (b.mg_latency_s as number));
+  const median = byLatency[Math.floor(byLatency.length / 2)] as Figures;
+  say(`mammography: cold ${String(cold.mg_latency_s)} s; warm ${warm.map((f) => String(f.mg_latency_s)).join(', ')} s (the median is the figure)`);
+  return { ...median, mg_cold_latency_s: cold.mg_latency_s as number, mg_warm_latencies_s: warm.map((f) => String(f.mg_latency_s)).join(', ') };
 }
 
 async function oneMammographyStudy(h: Harness, say: Say, quick: boolean): Promise<Figures> {

@@ -73,8 +73,7 @@ export function companionModels(pipeline: PipelineDefinition, registry: Pick<Mod
 
 /** The pipeline's work on each file as it arrives, for this analysis's models. */
 function prepareFor(pipeline: InstancePipeline, req: AnalyzeRequest): ((bytes: Uint8Array) => void) | undefined {
-  const { prepare } = pipeline;
-  return prepare ? (bytes) => prepare.call(pipeline, bytes, req.model, req.companions ?? {}) : undefined;
+  return pipeline.prepare ? (bytes) => pipeline.prepare?.(bytes, req.model, req.companions ?? {}) : undefined;
 }
 
 export async function analyze(req: AnalyzeRequest): Promise<AnalysisOutput> {

@@ -13,7 +13,7 @@ export interface ApiListener {
 }
 
 /** How long an idle kept-alive connection stays open. */
-export const KEEP_ALIVE_MS = 65_000;
+const KEEP_ALIVE_MS = 65_000;
 
 export function apiListener(deps: ApiDeps, port: number): ApiListener {
   let server: Server | undefined;

@@ -58,6 +58,11 @@ export function filmAtSpacing(img: GrayImage, from: [number, number], to: number
   return out;
 }
 
+/** A film at the model's spacing (a film that gives no spacing is taken to be at it): how every caller asks, so each finds the one resample. */
+export function filmAtModelSpacing(film: MammogramFilm, target: number): GrayImage {
+  return filmAtSpacing({ width: film.columns, height: film.rows, pixels: film.gray8 }, film.pixelSpacingMm ?? [target, target], target);
+}
+
 /** Window origins along one axis: half-overlapping, the last flush with the end. */
 export function windowOrigins(size: number, window: number): number[] {
   if (size <= window) return [0];
@@ -81,7 +86,7 @@ export async function analyzeMammogram(input: MammogramInput, model: LoadedModel
   const target = m.input.pixelSpacingMm;
   if (!target) throw new SentinelError('unsupported', `model ${m.id} gives no input.pixelSpacingMm in its manifest: a mammography detector runs at a known spacing`);
   const source: [number, number] = input.pixelSpacingMm ?? [target, target];
-  const img = filmAtSpacing({ width: input.ref.columns, height: input.ref.rows, pixels: input.gray8 }, source, target);
+  const img = filmAtModelSpacing({ gray8: input.gray8, rows: input.ref.rows, columns: input.ref.columns, pixelSpacingMm: input.pixelSpacingMm }, target);
   const breast = findBreastRegion(img);
 
   const xs = windowOrigins(img.width, iw);
@@ -140,7 +145,7 @@ export async function analyzeMammogram(input: MammogramInput, model: LoadedModel
  */
 export function partnerPlane(partner: MammogramFilm | undefined, film: GrayImage, target: number): GrayImage {
   if (!partner) return film;
-  let img = filmAtSpacing({ width: partner.columns, height: partner.rows, pixels: partner.gray8 }, partner.pixelSpacingMm ?? [target, target], target);
+  let img = filmAtModelSpacing(partner, target);
   const mirrored = new Uint8Array(img.pixels.length);
   for (let y = 0; y < img.height; y++) {
     const row = y * img.width;

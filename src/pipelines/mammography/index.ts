@@ -14,7 +14,7 @@ import { timed } from '../../metrics/metrics';
 import type { LoadedModel } from '../../inference/registry';
 import { type Companions, type FindingIds, type InstancePipeline } from '../definition';
 import { imageRefOf } from '../image-ref';
-import { type MammogramFilm, analyzeMammogram, filmAtSpacing } from './analyze';
+import { type MammogramFilm, analyzeMammogram, filmAtModelSpacing } from './analyze';
 import { classifyDensity, densityInput, summarizeDensity } from './density';
 import { summarizeStudy } from './summarize';
 
@@ -53,7 +53,7 @@ function prepare(bytes: Uint8Array, model: LoadedModel, companions: Companions):
     // After the caller has asked for the next file, so the PACS sends it while this one decodes.
     setImmediate(() => void filmOf(parsed).then((film) => {
       const target = model.manifest.input.pixelSpacingMm;
-      if (target) filmAtSpacing({ width: film.columns, height: film.rows, pixels: film.gray8 }, film.pixelSpacingMm ?? [target, target], target);
+      if (target) filmAtModelSpacing(film, target);
       if (companions.density) densityInput({ gray8: film.gray8, width: film.columns, height: film.rows }, companions.density);
     }).catch(() => undefined));
   } catch {

@@ -2,7 +2,8 @@
 // listed with their file), the .onnx next to it checked against its sha256, and one
 // onnxruntime-node session per model created on first use in a worker thread of its own
 // (session-thread.ts, so that the main thread goes on while a model runs), checked against
-// the manifest (graph-check.ts) and reused.
+// the manifest (graph-check.ts) and reused; and, for a caller that keeps several batches in
+// flight, lanes: sessions of one thread each, opened on first use.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +18,16 @@ export type ModelOutputs = Partial<Record<OutputRole, { dims: number[]; data: Fl
 
 export interface LoadedModel {
   manifest: ModelManifest;
+  /** One batch on the model's session of all its threads: for a caller that runs a batch at a time. */
   run(batch: Float32Array, n: number): Promise<ModelOutputs>;
+  /**
+   * For a caller that keeps `count` batches in flight (a slide's cells): `count` sessions of one
+   * thread each, a batch run on the least busy. The threads of one session meet at the end of
+   * each parallel step, so when the OS gives a core to the main thread (fetching, decoding and
+   * packing the next batches on the same cores) the session's other thread waits; a lane's
+   * thread holds back only its own batch. Absent with one thread.
+   */
+  lanes?: { count: number; run(batch: Float32Array, n: number): Promise<ModelOutputs> };
 }
 
 /** A model that can never run as installed: a job using it fails for good (not retried). */
@@ -63,6 +73,7 @@ export function readManifest(file: string): { manifest?: ModelManifest; problems
 }
 
 export class ModelRegistry {
+  /** Keyed by model id, and by model id and lane (`id#k`) for the lanes. */
   private readonly sessions = new Map<string, Promise<SessionThread>>();
 
   private constructor(readonly dir: string, private readonly manifests: Map<string, ModelManifest>, private readonly options: RegistryOptions) {}
@@ -97,19 +108,33 @@ export class ModelRegistry {
     return this.list().filter((m) => m.task === task);
   }
 
-  private session(id: string): Promise<SessionThread> {
-    let s = this.sessions.get(id);
-    if (!s) {
-      s = this.openSession(id);
-      this.sessions.set(id, s);
-      s.catch(() => this.sessions.delete(id));
+  private get threads(): number {
+    return this.options.intraOpNumThreads ?? 2;
+  }
+
+  /** The session under `key` (opened if absent, or again if its thread has died). */
+  private async session(id: string, key = id, threads = this.threads): Promise<SessionThread> {
+    const open = this.sessions.get(key);
+    if (open) {
+      const s = await open;
+      if (s.alive) return s;
+      if (this.sessions.get(key) === open) this.sessions.delete(key);
+      return this.session(id, key, threads);
     }
+    const s = this.openSession(id, threads);
+    this.sessions.set(key, s);
+    s.catch(() => this.sessions.delete(key));
     return s;
   }
 
-  private async openSession(id: string): Promise<SessionThread> {
+  /** The model's lanes (LoadedModel.lanes), each opened. */
+  private lanes(id: string): Promise<SessionThread[]> {
+    return Promise.all(Array.from({ length: this.threads }, (_, k) => this.session(id, `${id}#${k}`, 1)));
+  }
+
+  private async openSession(id: string, threads: number): Promise<SessionThread> {
     const { manifest } = this.get(id);
-    const session = await SessionThread.open(path.join(this.dir, manifest.file), { intraOpNumThreads: this.options.intraOpNumThreads ?? 2 });
+    const session = await SessionThread.open(path.join(this.dir, manifest.file), { intraOpNumThreads: threads });
     const problems = graphMismatches(manifest, session.signature);
     if (problems.length > 0) {
       await session.release();
@@ -118,21 +143,33 @@ export class ModelRegistry {
     return session;
   }
 
-  /** Loads the model's graph now (else on first run) and refuses it if it does not match its manifest. */
-  async open(id: string): Promise<void> {
+  /**
+   * Loads the model's graph now (else on first run) and refuses it if it does not match its
+   * manifest; with `lanes`, its lanes too (for a model that will be given batches in a stream).
+   */
+  async open(id: string, opts: { lanes?: boolean } = {}): Promise<void> {
     await this.session(id);
+    if (opts.lanes && this.threads > 1) await this.lanes(id);
   }
 
   /** Run a packed NCHW float32 batch of `n` inputs; outputs keyed by their manifest role. */
-  async run(id: string, batch: Float32Array, n: number): Promise<ModelOutputs> {
+  run(id: string, batch: Float32Array, n: number): Promise<ModelOutputs> {
+    return this.runOn(id, batch, n, async () => [await this.session(id)]);
+  }
+
+  /** Run a batch as `run` does, on the least busy of the model's lanes (LoadedModel.lanes). */
+  runInLane(id: string, batch: Float32Array, n: number): Promise<ModelOutputs> {
+    return this.runOn(id, batch, n, () => this.lanes(id));
+  }
+
+  private async runOn(id: string, batch: Float32Array, n: number, sessions: () => Promise<SessionThread[]>): Promise<ModelOutputs> {
     const { manifest } = this.get(id);
     const { channels, height, width, name } = manifest.input;
     if (batch.length < n * channels * height * width) throw new SentinelError('internal', `batch of ${n} needs ${n * channels * height * width} values, got ${batch.length}`);
-    let session = await this.session(id);
-    if (!session.alive) {
-      this.sessions.delete(id);
-      session = await this.session(id);
-    }
+    const open = await sessions();
+    // Chosen and sent in one step (run counts the batch as in flight before it returns), so
+    // that batches sent together go to different lanes.
+    const session = open.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
     const end = inferenceSeconds.startTimer({ model: id });
     const result = await session.run({ [name]: { data: batch.subarray(0, n * channels * height * width), dims: [n, channels, height, width] } }).finally(end);
     const out: ModelOutputs = {};
@@ -145,7 +182,11 @@ export class ModelRegistry {
   }
 
   model(id: string): LoadedModel {
-    return { manifest: this.get(id).manifest, run: (batch, n) => this.run(id, batch, n) };
+    return {
+      manifest: this.get(id).manifest,
+      run: (batch, n) => this.run(id, batch, n),
+      ...(this.threads > 1 ? { lanes: { count: this.threads, run: (batch: Float32Array, n: number) => this.runInLane(id, batch, n) } } : {}),
+    };
   }
 
   async close(): Promise<void> {

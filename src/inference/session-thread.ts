@@ -99,6 +99,11 @@ export class SessionThread {
     return reply.results ?? {};
   }
 
+  /** Runs sent and not yet answered. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
   /** False once the thread has died or been released: the registry opens the model again. */
   get alive(): boolean {
     return this.dead === undefined;

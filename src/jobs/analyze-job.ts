@@ -16,7 +16,6 @@ import { type AnalysisOutput, analyze, companionModels, installedCompanions } fr
 import { companionKey } from '../pipelines/routing';
 import { analysesFinished, stageSeconds, timed } from '../metrics/metrics';
 import { type StudySlide, describeStudySlides, slideSource } from '../analysis/study-slides';
-import type { LoadedModel } from '../inference/registry';
 import { type DensityAssessment, type DocumentRef, type StudyResult, allFindings } from '../domain/findings';
 import { fingerprintOf, listStudyInstances } from '../analysis/image-set';
 import { readNaturalizedHeader } from '../dicom/part10';
@@ -204,7 +203,7 @@ export async function processTileJob(deps: AnalyzeDeps, data: TileJobData): Prom
   const slides = await slidesForRange(deps, data);
   const slide = slides.find((s) => s.frameOfReferenceUid === data.frameOfReferenceUid);
   if (!slide) throw new SentinelError('not_found', `the study no longer holds the slide in frame of reference ${data.frameOfReferenceUid}`);
-  const loaded: LoadedModel = { manifest: model.manifest, run: (batch, n) => deps.models.run(data.modelId, batch, n) };
+  const loaded = deps.models.model(data.modelId);
   const { probabilities } = await scoreCells(slideSource(deps.dicomweb, slide), loaded, data, data.cells);
   return Array.from(probabilities);
 }
@@ -276,7 +275,7 @@ export async function processAnalyzeJob(deps: AnalyzeDeps, jobId: string, epoch 
     if (model.manifest.version !== job.modelVersion) {
       throw new SentinelError('conflict', `model ${job.modelId} is now version ${model.manifest.version}, the job asked for ${job.modelVersion}`);
     }
-    const loaded: LoadedModel = { manifest: model.manifest, run: (batch, n) => deps.models.run(job.modelId, batch, n) };
+    const loaded = deps.models.model(job.modelId);
     const pipeline = pipelineNamed(job.pipeline);
     // The companions the job was taken in with, or it is not the analysis it stands for.
     const companions = companionKey(Object.values(installedCompanions(pipeline, deps.models)));

@@ -34,10 +34,12 @@ export async function openServices(config: Config, options: { log?: Logger } = {
   const models = await ModelRegistry.load(path.resolve(projectRoot, config.models.dir), { intraOpNumThreads: config.models.threads });
   // Every model a routing rule can choose, and every companion its pipeline would run beside
   // it, is opened now: an ONNX graph that does not match its manifest stops the start with the
-  // mismatch named, rather than failing its first study, and no study waits for a session.
+  // mismatch named, rather than failing its first study, and no study waits for a session (nor
+  // a slide for the lanes its tiles are scored in).
   const findCompanions = (name: string): ModelVersion[] => Object.values(installedCompanions(pipelineNamed(name), models)).map((m) => ({ id: m.id, version: m.version }));
   const routed = new Set(config.routing.rules.flatMap((r) => [...r.models, ...findCompanions(r.pipeline).map((m) => m.id)]));
-  for (const m of models.list()) if (routed.has(m.id)) await models.open(m.id);
+  const tiled = new Set(config.routing.rules.filter((r) => pipelineNamed(r.pipeline).input === 'tiles').flatMap((r) => r.models));
+  for (const m of models.list()) if (routed.has(m.id)) await models.open(m.id, { lanes: tiled.has(m.id) });
   const ds = await openDatabase(config.database.url);
   let lastQueueError = 0;
   const queues = createQueues(config, (queue, err) => {

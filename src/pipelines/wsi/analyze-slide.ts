@@ -7,7 +7,7 @@ import { SentinelError } from '../../errors/errors';
 import type { SlideLevel } from '../../wsi/slide';
 import { TileBuffers } from '../../wsi/tiles';
 import { threshold } from '../../inference/manifest';
-import type { LoadedModel } from '../../inference/registry';
+import type { LoadedModel, ModelOutputs } from '../../inference/registry';
 import { normalizationLuts, packRgb8 } from '../../inference/tensor';
 import { categoryOf } from '../common/category';
 import type { Category } from '../../domain/findings';
@@ -333,14 +333,15 @@ export async function planSlide(source: SlideSource, model: LoadedModel, opts: P
   return { level: index, cellPx, cellMm: cellPx * level.pixelSpacingMm[1], rows, columns, todo, tissueMs: Date.now() - t0 };
 }
 
-/** Batches prepared ahead of the one the model runs: fetch and decode overlap inference (which runs in its own thread). */
+/** Batches prepared ahead of the ones the model runs: fetch and decode overlap inference (which runs in its own threads). */
 const READ_AHEAD = 2;
 
 /**
  * The model's probability for each of `cells` (a slice of plan.todo, e.g. one sub-job's
  * range), reading only the tiles they need. Up to READ_AHEAD batches are fetched and decoded
- * while the model runs the current one; each batch is cut and packed in order (so no tile a
- * batch still needs is dropped), into one of a few tensors used in turn.
+ * while the model runs the current ones, one in each of its lanes where it has them
+ * (LoadedModel.lanes); each batch is cut and packed in order (so no tile a batch still needs
+ * is dropped), into one of a few tensors used in turn. `inferenceMs` is summed over the lanes.
  */
 export async function scoreCells(
   source: SlideSource,
@@ -363,8 +364,9 @@ export async function scoreCells(
   const cell = new Uint8Array(cellPx * cellPx * 3);
   const resize = cellPx === modelSize ? undefined : bilinearResizer(cellPx, cellPx, modelSize, modelSize);
   const resized = new Uint8Array(pixels * 3);
-  // A tensor is packed again only once its batch's run has returned: the one running, the ones ahead, one more.
-  const tensors = Array.from({ length: READ_AHEAD + 2 }, () => new Float32Array(Math.min(batchSize, cells.length) * 3 * pixels));
+  const lanes = model.lanes ?? { count: 1, run: model.run };
+  // A tensor is packed again only once its batch's run has returned: the ones running, the ones ahead, one more.
+  const tensors = Array.from({ length: READ_AHEAD + lanes.count + 1 }, () => new Float32Array(Math.min(batchSize, cells.length) * 3 * pixels));
 
   type Batch = { start: number; n: number; tensor: Float32Array };
   const prepare = async (start: number, previous: Promise<Batch> | undefined): Promise<Batch> => {
@@ -381,6 +383,7 @@ export async function scoreCells(
   };
 
   let inferenceMs = 0;
+  let done = 0;
   const ahead: Array<Promise<Batch>> = [];
   let queued = 0;
   const readAhead = (): void => {
@@ -392,18 +395,31 @@ export async function scoreCells(
       queued += batchSize;
     }
   };
-  readAhead();
-  while (ahead.length > 0) {
-    const batch = await (ahead.shift() as Promise<Batch>);
-    const t = Date.now();
-    const running = model.run(batch.tensor, batch.n);
-    readAhead();
-    const out = await running;
-    inferenceMs += Date.now() - t;
+  const scored = async (batch: Batch, out: ModelOutputs): Promise<void> => {
     const probs = out.tile_probability?.data;
     if (!probs) throw new SentinelError('internal', `model ${manifest.id} returned no tile_probability`);
     probabilities.set(probs.subarray(0, batch.n), batch.start);
-    await opts.onProgress?.(Math.min(batch.start + batchSize, cells.length), cells.length);
+    done += batch.n;
+    await opts.onProgress?.(done, cells.length);
+  };
+  // Batches in the model, oldest first: a new one is sent when a lane is free.
+  const running: Array<Promise<void>> = [];
+  readAhead();
+  while (ahead.length > 0 || running.length > 0) {
+    if (ahead.length === 0 || running.length >= lanes.count) {
+      await running.shift();
+      continue;
+    }
+    const batch = await (ahead.shift() as Promise<Batch>);
+    const t = Date.now();
+    const run = lanes.run(batch.tensor, batch.n).then((out) => {
+      inferenceMs += Date.now() - t;
+      return scored(batch, out);
+    });
+    // Handled where it is awaited, as the batches ahead are.
+    run.catch(() => undefined);
+    running.push(run);
+    readAhead();
   }
   return { probabilities, inferenceMs };
 }

@@ -1,7 +1,8 @@
 // Each model runs in a worker thread of its own (onnxruntime-node runs a session synchronously
 // on its caller): the thread returns what onnxruntime computes on the main thread, batch by
 // batch and several at once; the caller's arrays are left as they were; a bad input is an error
-// naming the problem and the thread goes on; a thread that dies is opened again on the next run.
+// naming the problem and the thread goes on; a thread that dies is opened again on the next run;
+// with two threads, a model's lanes (a session of one thread each) share the batches sent at once.
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelRegistry } from '../../../src/inference/registry';
@@ -58,4 +59,28 @@ it('a thread that dies fails its runs as retryable, and the next run opens the m
   const again = await registry.run(ID, tiles(3, 8), 3);
   expect(again.tile_probability!.dims).toEqual([3, 1]);
   expect(await sessions.get(ID)).not.toBe(thread);
+});
+
+it("runs batches sent at once in the model's lanes, one in each, each with its own batch's answer; no lanes with one thread", async () => {
+  expect(registry.model(ID).lanes).toBeUndefined();
+  const two = await ModelRegistry.load(models, { intraOpNumThreads: 2 });
+  try {
+    const lanes = two.model(ID).lanes!;
+    expect(lanes.count).toBe(2);
+    await two.open(ID, { lanes: true });
+    const sessions = (two as unknown as { sessions: Map<string, Promise<SessionThread>> }).sessions;
+    const lane = await Promise.all([sessions.get(`${ID}#0`)!, sessions.get(`${ID}#1`)!]);
+    const sent = (): number[] => lane.map((s) => (s as unknown as { next: number }).next);
+    const before = sent();
+    const inputs = [tiles(5, 11), tiles(3, 12), tiles(6, 13), tiles(2, 14)];
+    const outs = await Promise.all(inputs.map((x) => lanes.run(x, x.length / 7500)));
+    // Each batch went to the lane with fewer in flight: two each.
+    expect(sent().map((n, k) => n - (before[k] as number))).toEqual([2, 2]);
+    for (const [k, x] of inputs.entries()) {
+      const want = await registry.run(ID, x, x.length / 7500);
+      expect(Array.from(outs[k]!.tile_probability!.data)).toEqual(Array.from(want.tile_probability!.data));
+    }
+  } finally {
+    await two.close();
+  }
 });

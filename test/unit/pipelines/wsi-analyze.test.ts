@@ -1,10 +1,11 @@
 // The whole-slide inference path on a real IDC slide mosaic from the model's validation
 // split, with the shipped idc-tile-classifier: map geometry, tissue-only visits, agreement
-// with the pathologist's patch labels, and independence from the source's tiling.
+// with the pathologist's patch labels, independence from the source's tiling, and the same
+// probabilities when the cells are scored in the model's lanes, a batch in each.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ModelRegistry } from '../../../src/inference/registry';
-import { analyzeSlide, chooseLevelIndex } from '../../../src/pipelines/wsi/analyze-slide';
+import { type LoadedModel, ModelRegistry } from '../../../src/inference/registry';
+import { analyzeSlide, chooseLevelIndex, planSlide, scoreCells } from '../../../src/pipelines/wsi/analyze-slide';
 import { ImageSlideSource } from '../../../src/pipelines/wsi/image-source';
 import type { TileBuffers } from '../../../src/wsi/tiles';
 import { rocAuc } from '../../../src/evaluation/metrics';
@@ -104,5 +105,48 @@ describe('how a slide is read while the model runs', () => {
       expect(Array.from(a.heatmap.values)).toEqual(Array.from(one.heatmap.values));
       expect(a.tilesAnalysed).toBe(one.tilesAnalysed);
     }
+  });
+});
+
+describe('a slide scored in the model\'s lanes', () => {
+  it('keeps a batch in each lane, never packs into a batch still running, and maps as one batch at a time does', async () => {
+    const file = sharedData(`pathology/idc-slides/${SLIDE}.jpg`);
+    const model = registry.model('idc-tile-classifier');
+    const lanes = model.lanes!;
+    expect(lanes.count).toBe(2);
+    let inFlight = 0;
+    let most = 0;
+    let overwritten = 0;
+    const watched: LoadedModel = {
+      manifest: model.manifest,
+      run: model.run,
+      lanes: {
+        count: lanes.count,
+        run: async (batch, n) => {
+          const { channels, height, width } = model.manifest.input;
+          const sent = batch.slice(0, n * channels * height * width);
+          most = Math.max(most, ++inFlight);
+          try {
+            return await lanes.run(batch, n);
+          } finally {
+            inFlight--;
+            // The tensor must hold this batch until its run has returned.
+            if (batch.subarray(0, sent.length).some((v, i) => v !== sent[i])) overwritten++;
+          }
+        },
+      },
+    };
+    const source = await ImageSlideSource.fromFile(file, 0.004, { tileSize: 64 });
+    const plan = await planSlide(source, watched);
+    const progress: number[] = [];
+    const inLanes = await scoreCells(source, watched, plan, plan.todo, { batchSize: 16, onProgress: (done) => void progress.push(done) });
+    const oneAtATime = await scoreCells(source, { manifest: model.manifest, run: model.run }, plan, plan.todo, { batchSize: 16 });
+    expect(plan.todo.length).toBeGreaterThan(100);
+    expect(most).toBe(2);
+    expect(overwritten).toBe(0);
+    expect(Array.from(inLanes.probabilities)).toEqual(Array.from(oneAtATime.probabilities));
+    // Cells done, each batch counted once: rising to every cell.
+    expect(progress.every((d, i) => i === 0 || d > (progress[i - 1] as number))).toBe(true);
+    expect(progress.at(-1)).toBe(plan.todo.length);
   });
 });

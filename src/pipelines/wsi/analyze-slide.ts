@@ -86,40 +86,57 @@ export async function readWholeLevel(source: SlideSource, index: number, fill: n
 }
 
 /**
+ * Math.round of a value in [0, 2^31 - 1.5): the same integer, without Math.round, which V8 made
+ * the resize below three times slower (90 us a 67 px cell against 28, measured alone). The sum
+ * `v + 0.5` can round up to the next integer only when v is just under a half; the check undoes that.
+ */
+function roundNonNegative(v: number): number {
+  const t = (v + 0.5) | 0;
+  return t - 0.5 > v ? t - 1 : t;
+}
+
+/**
  * Bilinear RGB resize from sw x sh to dw x dh (used when the analysed level's spacing is not the
  * model's), its source positions and weights worked out once: the returned function fills `out`
  * from `src` for every cell of a slide.
  */
 export function bilinearResizer(sw: number, sh: number, dw: number, dh: number): (src: Uint8Array, out: Uint8Array) => Uint8Array {
-  const axis = (s: number, d: number): { lo: Int32Array; hi: Int32Array; w: Float64Array } => {
+  /** Each output position's two source neighbours (as offsets of `step` bytes a pixel) and their weights. */
+  const axis = (s: number, d: number, step: number): { lo: Int32Array; hi: Int32Array; w: Float64Array; w1: Float64Array } => {
     const lo = new Int32Array(d);
     const hi = new Int32Array(d);
     const w = new Float64Array(d);
+    const w1 = new Float64Array(d);
     const f = s / d;
     for (let i = 0; i < d; i++) {
       const p = Math.max(0, Math.min(s - 1, (i + 0.5) * f - 0.5));
-      lo[i] = Math.floor(p);
-      hi[i] = Math.min(s - 1, (lo[i] as number) + 1);
-      w[i] = p - (lo[i] as number);
+      const below = Math.floor(p);
+      lo[i] = below * step;
+      hi[i] = Math.min(s - 1, below + 1) * step;
+      w[i] = p - below;
+      w1[i] = 1 - (p - below);
     }
-    return { lo, hi, w };
+    return { lo, hi, w, w1 };
   };
-  const xs = axis(sw, dw);
-  const ys = axis(sh, dh);
+  const xs = axis(sw, dw, 3);
+  const ys = axis(sh, dh, sw * 3);
   return (src, out) => {
-    for (let y = 0; y < dh; y++) {
-      const r0 = (ys.lo[y] as number) * sw * 3;
-      const r1 = (ys.hi[y] as number) * sw * 3;
+    for (let y = 0, o = 0; y < dh; y++) {
+      const r0 = ys.lo[y] as number;
+      const r1 = ys.hi[y] as number;
       const wy = ys.w[y] as number;
+      const wy1 = ys.w1[y] as number;
       for (let x = 0; x < dw; x++) {
-        const c0 = (xs.lo[x] as number) * 3;
-        const c1 = (xs.hi[x] as number) * 3;
+        const a = r0 + (xs.lo[x] as number);
+        const b = r0 + (xs.hi[x] as number);
+        const c = r1 + (xs.lo[x] as number);
+        const d = r1 + (xs.hi[x] as number);
         const wx = xs.w[x] as number;
-        const o = (y * dw + x) * 3;
-        for (let c = 0; c < 3; c++) {
-          const top = (src[r0 + c0 + c] as number) * (1 - wx) + (src[r0 + c1 + c] as number) * wx;
-          const bottom = (src[r1 + c0 + c] as number) * (1 - wx) + (src[r1 + c1 + c] as number) * wx;
-          out[o + c] = Math.round(top * (1 - wy) + bottom * wy);
+        const wx1 = xs.w1[x] as number;
+        for (let k = 0; k < 3; k++, o++) {
+          const top = (src[a + k] as number) * wx1 + (src[b + k] as number) * wx;
+          const bottom = (src[c + k] as number) * wx1 + (src[d + k] as number) * wx;
+          out[o] = roundNonNegative(top * wy1 + bottom * wy);
         }
       }
     }

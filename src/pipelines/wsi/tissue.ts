@@ -32,8 +32,9 @@ export function detectTissue(image: RgbImage, opts: { minSaturation?: number; ma
     const b = image.rgb[3 * i + 2] as number;
     const max = Math.max(r, g, b);
     const min = Math.min(r, g, b);
-    const s = max === 0 ? 0 : Math.round((255 * (max - min)) / max);
-    sat[i] = s;
+    // Math.round(255 * (max - min) / max) in integers: (2a + b) / 2b, truncated, rounds a / b
+    // half up exactly for these sizes, and V8 compiles it to integer work (Math.round it does not).
+    sat[i] = max === 0 ? 0 : ((510 * (max - min) + max) / (2 * max)) | 0;
   }
   const threshold = Math.max(otsuThreshold(sat), opts.minSaturation ?? 20);
   const maxBrightness = opts.maxBrightness ?? 250;

@@ -224,6 +224,7 @@ async function slideRun(h: Harness, dir: string, mosaic: string, name: string, s
   const figures: Figures = {
     [`wsi_e2e_${name}_stage_fetch_s`]: stage('fetch'),
     [`wsi_e2e_${name}_stage_analyse_s`]: stage('analyse'),
+    // Summed over the model's lanes, which run at once: more than the wall time of the scoring.
     [`wsi_e2e_${name}_stage_inference_s`]: round((inference1.get('idc-tile-classifier') ?? 0) - (inference0.get('idc-tile-classifier') ?? 0), 2),
     [`wsi_e2e_${name}_stage_persist_s`]: stage('persist'),
     [`wsi_e2e_${name}_stage_stow_out_s`]: round((end - new Date(job.finishedAt as Date).getTime()) / 1000, 2),

@@ -72,7 +72,7 @@ function peakRssMiB(): number {
 async function run(registry: ModelRegistry, jpegs: Uint8Array[], pyramid: string, factors: number[]): Promise<Record<string, unknown>> {
   const slide = new VirtualSlide(jpegs, factors);
   const t0 = Date.now();
-  const a = await analyzeSlide(slide, registry.model('idc-tile-classifier'), {});
+  const a = await analyzeSlide(slide, registry.model('idc-tile-classifier'));
   const seconds = (Date.now() - t0) / 1000;
   const level = slide.levels[a.level] as SourceLevel;
   return {

@@ -389,7 +389,7 @@ export async function scoreCells(
   const cell = new Uint8Array(cellPx * cellPx * 3);
   const resize = cellPx === modelSize ? undefined : bilinearResizer(cellPx, cellPx, modelSize, modelSize);
   const resized = new Uint8Array(pixels * 3);
-  const lanes = model.lanes ?? { count: 1, run: model.run };
+  const lanes = model.lanes ?? { count: 1, run: (batch: Float32Array, n: number) => model.run(batch, n) };
   const batchSize = opts.batchSize ?? Math.ceil(CELLS_IN_MODEL / lanes.count);
   // A tensor is packed again only once its batch's run has returned: the ones running, the ones ahead, one more.
   const tensors = Array.from({ length: READ_AHEAD + lanes.count + 1 }, () => new Float32Array(Math.min(batchSize, cells.length) * 3 * pixels));
